@@ -1,0 +1,114 @@
+/**
+ * A small structured logger whose writes are batched: a line costs a string append, and the
+ * buffer goes to the sink once per {@linkcode LoggerOptions.flushIntervalMs} or when it grows
+ * past {@linkcode LoggerOptions.maxBufferBytes}. Writing one line per request synchronously
+ * (as `console.log` does) halves a small server's throughput; batching keeps the access log
+ * on in production at almost no cost.
+ *
+ * @example
+ * ```ts
+ * import { createLogger } from "./logger.ts";
+ * const log = createLogger({ level: "info", format: "json" });
+ * log.info("listening", { address: "http://0.0.0.0:8080" });
+ * log.flush();
+ * ```
+ *
+ * @module
+ */
+
+/** Severity of a log line. */
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** Extra fields of a log line. */
+export type LogFields = Record<string, unknown>;
+
+/** Options of {@linkcode createLogger}. */
+export interface LoggerOptions {
+  /** The lowest level that is written. */
+  level: LogLevel;
+  /** `json`: one JSON object per line; `pretty`: a readable line for a terminal. */
+  format: "json" | "pretty";
+  /** Receives whole lines, batched. Defaults to a synchronous write to stdout. */
+  write?: (text: string) => void;
+  /** Longest time a line waits in the buffer, in milliseconds. */
+  flushIntervalMs?: number;
+  /** Buffer size that triggers an immediate write, in bytes (UTF-16 units). */
+  maxBufferBytes?: number;
+}
+
+/** A structured logger. Call {@linkcode Logger.flush} before the process exits. */
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+  /** Whether lines of this level are written: lets callers skip building fields. */
+  enabled(level: LogLevel): boolean;
+  /** Write everything buffered now. */
+  flush(): void;
+}
+
+const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+/** Write all of `text` to stdout; a pipe may accept only part of it per call. */
+export function writeStdout(text: string): void {
+  const bytes = new TextEncoder().encode(text);
+  let offset = 0;
+  while (offset < bytes.length) offset += Deno.stdout.writeSync(bytes.subarray(offset));
+}
+
+function formatPretty(time: string, level: LogLevel, message: string, fields?: LogFields) {
+  let line = `${time.slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${message}`;
+  if (fields) {
+    for (const [key, value] of Object.entries(fields)) {
+      line += ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`;
+    }
+  }
+  return line + "\n";
+}
+
+function formatJson(time: string, level: LogLevel, message: string, fields?: LogFields) {
+  return JSON.stringify({ time, level, msg: message, ...fields }) + "\n";
+}
+
+/** Create a batching logger. */
+export function createLogger(options: LoggerOptions): Logger {
+  const threshold = LEVELS[options.level];
+  const write = options.write ?? writeStdout;
+  const format = options.format === "json" ? formatJson : formatPretty;
+  const flushIntervalMs = options.flushIntervalMs ?? 50;
+  const maxBufferBytes = options.maxBufferBytes ?? 64 * 1024;
+  let buffer = "";
+  let timer: ReturnType<typeof setTimeout> | undefined;
+
+  function flush() {
+    if (timer !== undefined) {
+      clearTimeout(timer);
+      timer = undefined;
+    }
+    if (buffer === "") return;
+    const text = buffer;
+    buffer = "";
+    write(text);
+  }
+
+  function log(level: LogLevel, message: string, fields?: LogFields) {
+    if (LEVELS[level] < threshold) return;
+    buffer += format(new Date().toISOString(), level, message, fields);
+    if (buffer.length >= maxBufferBytes) flush();
+    else if (timer === undefined) {
+      timer = setTimeout(flush, flushIntervalMs);
+      // A pending log write must not keep a finished process alive.
+      Deno.unrefTimer(timer);
+    }
+  }
+
+  return {
+    debug: (message, fields) => log("debug", message, fields),
+    info: (message, fields) => log("info", message, fields),
+    warn: (message, fields) => log("warn", message, fields),
+    error: (message, fields) => log("error", message, fields),
+    enabled: (level) => LEVELS[level] >= threshold,
+    flush,
+  };
+}

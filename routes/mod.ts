@@ -1,0 +1,74 @@
+/**
+ * Assembles the SWFT application from a {@linkcode Config}. The app is a plain Hono instance:
+ * serve it with `Deno.serve(app.fetch)`, or test it with `app.request()` and no socket.
+ *
+ * @example
+ * ```ts
+ * import { createApp } from "./routes/mod.ts";
+ * import { parseConfig } from "./config.ts";
+ * const app = createApp(parseConfig({}));
+ * const res = await app.request("/health");
+ * console.log(res.status); // 200
+ * ```
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { accepts } from "hono/accepts";
+import { join } from "node:path";
+import type { Config } from "../config.ts";
+import { createApiRoutes } from "./api.ts";
+import { createPageRoutes, renderPages } from "./pages.ts";
+import { createStaticRoutes } from "./static.ts";
+import { type HeaderList, securityHeaderList, securityHeaders } from "./_security_headers.ts";
+
+/** Where the app finds its files: beside this project, also inside a `deno compile` binary. */
+export const APP_ROOT: string = join(import.meta.dirname!, "..");
+
+/** Options of {@linkcode createApp}. */
+export interface AppOptions {
+  /** The clock behind `/time`. */
+  now?: () => Date;
+  /** Called with unexpected errors before a 500 is sent. */
+  onError?: (error: unknown, request: Request) => void;
+  /** Folder holding templates/ and static/. */
+  root?: string;
+}
+
+/** Build the Hono app for one configuration. Reads and renders its files once, here. */
+export function createApp(config: Config, options: AppOptions = {}): Hono {
+  const root = options.root ?? APP_ROOT;
+  const pages = renderPages(join(root, "templates"), {
+    backgroundColor: config.backgroundColor,
+    message: config.customMessage,
+    hostname: config.hostname,
+  });
+  const headers = securityHeaderList({ styleSources: [pages.styleSource] });
+  const app = new Hono();
+  app.use(securityHeaders(headers));
+  app.route("/", createPageRoutes({ pages, headers }));
+  app.route("/", createApiRoutes({ headers, now: options.now }));
+  app.route("/", createStaticRoutes({ root: join(root, "static") }));
+
+  const htmlHeaders: HeaderList = [...headers, ["content-type", "text/html; charset=utf-8"]];
+  function problem(c: Parameters<Parameters<typeof app.notFound>[0]>[0], status: 404 | 500) {
+    const wantsJson = accepts(c, {
+      header: "Accept",
+      supports: ["text/html", "application/json"],
+      default: "text/html",
+    }) === "application/json";
+    if (wantsJson) {
+      const detail = status === 404 ? "Not found" : "Internal server error";
+      return c.json({ error: detail, status }, status);
+    }
+    const body = status === 404 ? pages.notFound : "<!DOCTYPE html><title>Error</title>" +
+      "<h1>Internal server error</h1>";
+    return new Response(body, { status, headers: htmlHeaders as [string, string][] });
+  }
+  app.notFound((c) => problem(c, 404));
+  app.onError((error, c) => {
+    options.onError?.(error, c.req.raw);
+    return problem(c, 500);
+  });
+  return app;
+}

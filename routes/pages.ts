@@ -1,0 +1,75 @@
+/**
+ * The HTML pages. Everything they show comes from the configuration, so each page is rendered
+ * once, when the app is created, and served as a constant: the live clock is the only thing
+ * that changes, and the browser fetches it from `/time`.
+ *
+ * @module
+ */
+import { Hono } from "hono";
+import { Eta } from "eta";
+import { createHash } from "node:crypto";
+import type { HeaderList } from "./_security_headers.ts";
+
+/** What the page shows. */
+export interface PageData {
+  /** The page's background colour, a validated CSS colour token. */
+  backgroundColor: string;
+  /** The message card's text (escaped when rendered). */
+  message: string;
+  /** The container-ID card's text (escaped when rendered). */
+  hostname: string;
+}
+
+/** Pre-rendered pages and the inline style their Content-Security-Policy must allow. */
+export interface RenderedPages {
+  index: string;
+  notFound: string;
+  /** A CSP source (`'sha256-...'`) for the inline theme style. */
+  styleSource: string;
+}
+
+/**
+ * Render the pages from the Eta templates in `views`. Eta escapes `<%= %>` output, so no
+ * configured value reaches the page as markup.
+ *
+ * @example
+ * ```ts
+ * const pages = renderPages(new URL("../templates", import.meta.url).pathname, {
+ *   backgroundColor: "white",
+ *   message: "Hi",
+ *   hostname: "local",
+ * });
+ * ```
+ */
+export function renderPages(views: string, data: PageData): RenderedPages {
+  const eta = new Eta({ views, autoEscape: true, cache: true, autoTrim: false });
+  // The colour is validated to a colour name or a hex value by config.ts; it cannot end the
+  // rule or the element.
+  const themeCss = `:root{--bg:${data.backgroundColor}}`;
+  const digest = createHash("sha256").update(themeCss).digest("base64");
+  const common = { themeCss };
+  return {
+    index: eta.render("./index", { ...common, ...data }),
+    notFound: eta.render("./not_found", common),
+    styleSource: `'sha256-${digest}'`,
+  };
+}
+
+/** Dependencies of {@linkcode createPageRoutes}. */
+export interface PageOptions {
+  pages: RenderedPages;
+  headers: HeaderList;
+}
+
+/** `GET /`: the start page. */
+export function createPageRoutes(options: PageOptions): Hono {
+  const html: HeaderList = [
+    ...options.headers,
+    ["content-type", "text/html; charset=utf-8"],
+    ["cache-control", "no-cache"],
+  ];
+  const body = options.pages.index;
+  const app = new Hono();
+  app.get("/", () => new Response(body, { headers: html as [string, string][] }));
+  return app;
+}
