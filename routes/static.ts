@@ -47,6 +47,12 @@ export function createStaticRoutes(options: StaticOptions): Hono {
   const prefix = options.prefix ?? "/static";
   const tags = hashFiles(options.root);
   const app = new Hono();
+  // A NUL byte makes Deno.open throw something other than NotFound, which serveStatic
+  // reports with console.warn: refuse such paths before they reach the disk (and the log).
+  app.use(`${prefix}/*`, async (c, next) => {
+    if (/%00/i.test(c.req.url) || c.req.path.includes("\0")) return c.notFound();
+    await next();
+  });
   app.use(`${prefix}/*`, etag());
   app.use(
     `${prefix}/*`,

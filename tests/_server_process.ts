@@ -1,0 +1,100 @@
+/**
+ * Runs main.ts as users do, with the `start` task's own permission flags, so the tests also
+ * prove those flags are enough.
+ *
+ * @module
+ */
+import denoJson from "../deno.json" with { type: "json" };
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** The arguments `deno task start` passes to `deno` (everything after the program name). */
+export function startTaskArgs(): string[] {
+  const words = denoJson.tasks.start.split(/\s+/);
+  if (words[0] !== "deno") throw new Error(`Unexpected start task: ${denoJson.tasks.start}`);
+  return words.slice(1);
+}
+
+/** A server process started by {@linkcode spawnServer}. */
+export interface ServerProcess {
+  child: Deno.ChildProcess;
+  /** The startup log line. */
+  startup: Record<string, unknown>;
+  /** The base URL of the server. */
+  url: string;
+  /** Every stdout line read so far, including later ones once {@linkcode stop} resolved. */
+  lines: string[];
+  /** Send `signal` and wait for the exit; resolves to the exit status and stderr. */
+  stop(signal?: Deno.Signal): Promise<{ code: number; stderr: string }>;
+}
+
+/** Start main.ts on a free port with JSON logs; resolves once it logged that it listens. */
+export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [...startTaskArgs(), ...(env.COMMAND ? [env.COMMAND] : [])],
+    cwd: ROOT,
+    env: { PORT: "0", LOG_FORMAT: "json", NO_COLOR: "1", ...env },
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const lines: string[] = [];
+  const stderrText = new Response(child.stderr).text();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  let pending = "";
+  async function readLine(): Promise<string | null> {
+    while (!pending.includes("\n")) {
+      const { value, done } = await reader.read();
+      if (done) return null;
+      pending += value;
+    }
+    const index = pending.indexOf("\n");
+    const line = pending.slice(0, index);
+    pending = pending.slice(index + 1);
+    lines.push(line);
+    return line;
+  }
+  let startup: Record<string, unknown> | undefined;
+  while (!startup) {
+    const line = await readLine();
+    if (line === null) {
+      const status = await child.status;
+      throw new Error(`Server exited with ${status.code} before listening: ${await stderrText}`);
+    }
+    const parsed = JSON.parse(line);
+    if (parsed.msg === "listening") startup = parsed;
+  }
+  const drain = (async () => {
+    while (await readLine() !== null) { /* keep the pipe flowing */ }
+  })();
+  return {
+    child,
+    startup,
+    url: `http://127.0.0.1:${startup.port}`,
+    lines,
+    async stop(signal = "SIGTERM") {
+      try {
+        child.kill(signal);
+      } catch { /* already gone */ }
+      const status = await child.status;
+      await drain;
+      return { code: status.code, stderr: await stderrText };
+    },
+  };
+}
+
+/** Run main.ts to completion with the `start` flags; for modes that exit by themselves. */
+export async function runMain(args: string[], env: Record<string, string>) {
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: [...startTaskArgs(), ...args],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", ...env },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { createLogger } from "../logger.ts";
+import { withAccessLog } from "../server.ts";
+
+function collector() {
+  const writes: string[] = [];
+  return { writes, write: (text: string) => void writes.push(text) };
+}
+
+Deno.test("logger: JSON lines carry time, level, message and fields", () => {
+  const sink = collector();
+  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  log.info("listening", { port: 8080 });
+  log.flush();
+  assert.equal(sink.writes.length, 1);
+  const line = JSON.parse(sink.writes[0]);
+  assert.equal(line.level, "info");
+  assert.equal(line.msg, "listening");
+  assert.equal(line.port, 8080);
+  assert.match(line.time, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/);
+});
+
+Deno.test("logger: lines below the level are dropped", () => {
+  const sink = collector();
+  const log = createLogger({ level: "warn", format: "json", write: sink.write });
+  log.debug("a");
+  log.info("b");
+  log.warn("c");
+  log.error("d");
+  log.flush();
+  const messages = sink.writes.join("").trim().split("\n").map((l) => JSON.parse(l).msg);
+  assert.deepEqual(messages, ["c", "d"]);
+  assert.equal(log.enabled("info"), false);
+  assert.equal(log.enabled("error"), true);
+});
+
+Deno.test("logger: writes are batched, and flushed by size, by timer and on demand", async () => {
+  const sink = collector();
+  const log = createLogger({
+    level: "info",
+    format: "json",
+    write: sink.write,
+    flushIntervalMs: 20,
+    maxBufferBytes: 400,
+  });
+  for (let i = 0; i < 3; i++) log.info("request", { i });
+  assert.equal(sink.writes.length, 0, "nothing is written per line");
+  await new Promise((resolve) => setTimeout(resolve, 60));
+  assert.equal(sink.writes.length, 1, "the timer wrote the batch once");
+  assert.equal(sink.writes[0].split("\n").length - 1, 3);
+  for (let i = 0; i < 10; i++) log.info("request", { i, padding: "x".repeat(30) });
+  assert.ok(sink.writes.length >= 2, "a full buffer is written without waiting");
+  log.flush();
+  const all = sink.writes.join("").trim().split("\n");
+  assert.equal(all.length, 13, "no line is lost");
+});
+
+Deno.test("logger: pretty format is one readable line with the fields", () => {
+  const sink = collector();
+  const log = createLogger({ level: "info", format: "pretty", write: sink.write });
+  log.warn("slow", { path: "/x", ms: 12 });
+  log.flush();
+  assert.match(sink.writes[0], /^\d{2}:\d{2}:\d{2}\.\d{3} WARN {2}slow path=\/x ms=12\n$/);
+});
+
+Deno.test("logger: hostile field values cannot forge extra JSON lines", () => {
+  const sink = collector();
+  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  log.info("request", { path: '/x\n{"level":"error","msg":"forged"}' });
+  log.flush();
+  const lines = sink.writes.join("").trim().split("\n");
+  assert.equal(lines.length, 1);
+  assert.equal(JSON.parse(lines[0]).path, '/x\n{"level":"error","msg":"forged"}');
+});
+
+Deno.test("access log: one line per request with method, path, status and duration", async () => {
+  const sink = collector();
+  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const handler = withAccessLog(
+    (request) =>
+      new URL(request.url).pathname === "/async"
+        ? Promise.resolve(new Response("later", { status: 201 }))
+        : new Response("now", { status: 404 }),
+    log,
+  );
+  await handler(new Request("http://localhost/missing?q=1"));
+  await handler(new Request("http://localhost/async", { method: "POST" }));
+  log.flush();
+  const lines = sink.writes.join("").trim().split("\n").map((l) => JSON.parse(l));
+  assert.equal(lines.length, 2);
+  assert.deepEqual(
+    lines.map(({ method, path, status }) => ({ method, path, status })),
+    [
+      { method: "GET", path: "/missing?q=1", status: 404 },
+      { method: "POST", path: "/async", status: 201 },
+    ],
+  );
+  for (const line of lines) assert.ok(typeof line.ms === "number" && line.ms >= 0);
+});
+
+Deno.test("access log: off when the level is above info", async () => {
+  const sink = collector();
+  const log = createLogger({ level: "warn", format: "json", write: sink.write });
+  const handler = withAccessLog(() => new Response("ok"), log);
+  await handler(new Request("http://localhost/"));
+  log.flush();
+  assert.deepEqual(sink.writes, []);
+});
