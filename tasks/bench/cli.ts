@@ -1,0 +1,107 @@
+/**
+ * The command line of `deno task bench`.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+import type { TargetName } from "./process.ts";
+
+/** What one bench run does. */
+export interface BenchOptions {
+  smoke: boolean;
+  json: string | null;
+  /** Seconds per wrk run. */
+  durationSec: number;
+  connections: number[];
+  rounds: number;
+  /** Seconds of mixed load for the memory soak; 0 skips it. */
+  soakSec: number;
+  /** Server targets, without the baseline, which always runs. */
+  targets: Exclude<TargetName, "baseline">[];
+  image: string;
+  /** Starts measured per target for the startup median. */
+  starts: number;
+  paths: string[];
+  help: boolean;
+}
+
+/** The help text. */
+export const USAGE = `Usage: deno task bench [options]
+
+Loads the SWFT server as users run it (the start task's command, production defaults: security
+headers and JSON access log on) and a bare Deno.serve baseline with wrk, alternating rounds, and
+reports requests/s, p50/p99 latency, the ratio to the baseline, startup time and memory.
+
+Options:
+  --smoke                One short round per path at 32 connections, 2 starts, 2 s soak: checks
+                         the tool end to end in about 15 s (CI). Exit 1 on any error.
+  --json PATH            Also write the report as JSON to PATH (in this folder or /tmp)
+  --duration SECONDS     Length of each wrk run (default 2; smoke 1)
+  --connections LIST     Concurrency levels, comma separated (default 1,32,128; smoke 32)
+  --rounds N             Alternating baseline/server rounds (default 3; smoke 1)
+  --soak SECONDS         Mixed load for the memory soak, 0 to skip (default 30; smoke 2)
+  --targets LIST         Servers to load: start,binary,container (default: all, skipping those
+                         absent; smoke: start). binary = dist/swft, container = --image
+  --image NAME           Image for the container target (default swft:runtime-deno)
+  --help                 Show this help
+
+Bounded: at most 60 s per wrk run, 10 rounds and 600 s of soak. Only 127.0.0.1 is loaded.`;
+
+const ALL_TARGETS = ["start", "binary", "container"] as const;
+const PATHS = ["/", "/health", "/time", "/static/style.css"];
+
+function integer(name: string, text: string, range: { min: number; max: number }): number {
+  const value = Number(text);
+  if (!Number.isInteger(value) || value < range.min || value > range.max) {
+    throw new Error(
+      `--${name} must be an integer from ${range.min} to ${range.max}, got "${text}"`,
+    );
+  }
+  return value;
+}
+
+/** Parse the bench's arguments; throws an error naming the bad flag. */
+export function parseBenchArgs(args: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args,
+    strict: true,
+    allowPositionals: false,
+    options: {
+      smoke: { type: "boolean", default: false },
+      json: { type: "string" },
+      duration: { type: "string" },
+      connections: { type: "string" },
+      rounds: { type: "string" },
+      soak: { type: "string" },
+      targets: { type: "string" },
+      image: { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const smoke = values.smoke ?? false;
+  const connections = (values.connections ?? (smoke ? "32" : "1,32,128")).split(",").map((
+    text,
+  ) => integer("connections", text.trim(), { min: 1, max: 1000 }));
+  const targets = (values.targets ?? (smoke ? "start" : ALL_TARGETS.join(","))).split(",").map(
+    (text) => {
+      const name = text.trim();
+      if (!(ALL_TARGETS as readonly string[]).includes(name)) {
+        throw new Error(`--targets takes start, binary or container, got "${name}"`);
+      }
+      return name as BenchOptions["targets"][number];
+    },
+  );
+  return {
+    smoke,
+    json: values.json ?? null,
+    durationSec: integer("duration", values.duration ?? (smoke ? "1" : "2"), { min: 1, max: 60 }),
+    connections: [...new Set(connections)],
+    rounds: integer("rounds", values.rounds ?? (smoke ? "1" : "3"), { min: 1, max: 10 }),
+    soakSec: integer("soak", values.soak ?? (smoke ? "2" : "30"), { min: 0, max: 600 }),
+    targets: [...new Set(targets)],
+    image: values.image ?? "swft:runtime-deno",
+    starts: smoke ? 2 : 5,
+    paths: PATHS,
+    help: values.help ?? false,
+  };
+}

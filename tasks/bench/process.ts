@@ -1,0 +1,269 @@
+/**
+ * Starting, probing and stopping the processes the bench loads: the bare baseline, the server
+ * as `deno task start` runs it, the compiled binary and the runtime-deno container. Servers
+ * listen on 127.0.0.1 only.
+ *
+ * @module
+ */
+import denoJson from "../../deno.json" with { type: "json" };
+
+/** The project folder: servers run from here, as `deno task` runs them. */
+export const ROOT: string = new URL("../..", import.meta.url).pathname;
+
+/** What the bench can load. */
+export type TargetName = "baseline" | "start" | "binary" | "container";
+
+/** A running server. */
+export interface ServerHandle {
+  readonly name: TargetName;
+  readonly url: string;
+  /** Bytes and lines the server wrote to stdout (its access log); `null` when not piped here. */
+  readonly log: { bytes: number; lines: number } | null;
+  /** The id of the process whose memory is reported, once known. */
+  pid(): Promise<number>;
+  /** Exit code when the process ended, else `null`. */
+  exitCode(): number | null;
+  /** The end of what the server wrote to stderr. */
+  stderr(): string;
+  /** Stop the server (SIGTERM, then SIGKILL after 3 s); safe to call twice. */
+  stop(): Promise<void>;
+}
+
+/** Options of {@linkcode launch}. */
+export interface LaunchOptions {
+  port: number;
+  /** Docker image for the `container` target. */
+  image?: string;
+}
+
+/** A free TCP port on 127.0.0.1. */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
+}
+
+/**
+ * The `start` task's arguments after `deno` (`run`, the permission flags, `main.ts`), so the
+ * bench runs the server exactly as users do.
+ */
+export function startTaskArgs(command: string = denoJson.tasks.start): string[] {
+  const words = command.trim().split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run") {
+    throw new Error(`Cannot read the start task: expected "deno run ...", got "${command}"`);
+  }
+  return words.slice(1);
+}
+
+/** The server's environment in the bench: production defaults, loopback, JSON access log. */
+export function serverEnv(port: number): Record<string, string> {
+  return {
+    PORT: String(port),
+    HOST: "127.0.0.1",
+    LOG_FORMAT: "json",
+    LOG_LEVEL: "info",
+    NO_COLOR: "1",
+  };
+}
+
+/** The process name and resident set size in a `/proc/<pid>/status` text. */
+export function parseProcStatus(text: string): { name: string; rssBytes: number } {
+  const name = text.match(/^Name:\s*(.+)$/m)?.[1]?.trim();
+  const rss = text.match(/^VmRSS:\s*(\d+)\s*kB$/m)?.[1];
+  if (!name || rss === undefined) throw new Error("No Name or VmRSS in /proc status");
+  return { name, rssBytes: Number(rss) * 1024 };
+}
+
+/**
+ * Name and RSS of process `pid`. Deno asks for --allow-all to read /proc/<pid> files, so this
+ * runs `cat` instead, which keeps the task's permissions narrow.
+ */
+export async function readProcStatus(pid: number): Promise<{ name: string; rssBytes: number }> {
+  const output = await new Deno.Command("cat", {
+    args: [`/proc/${pid}/status`],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (!output.success) {
+    throw new Error(`Cannot read /proc/${pid}/status: ${new TextDecoder().decode(output.stderr)}`);
+  }
+  return parseProcStatus(new TextDecoder().decode(output.stdout));
+}
+
+function spawnProcess(
+  name: TargetName,
+  command: string,
+  options: { args: string[]; env: Record<string, string> },
+  port: number,
+): ServerHandle {
+  const child = new Deno.Command(command, {
+    args: options.args,
+    cwd: ROOT,
+    env: options.env,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  let code: number | null = null;
+  const status = child.status.then((s) => (code = s.code));
+  const log = { bytes: 0, lines: 0 };
+  // Drain stdout as production would: the access log must really be written, and a full pipe
+  // would block the server.
+  const drained = (async () => {
+    for await (const chunk of child.stdout) {
+      log.bytes += chunk.length;
+      for (const byte of chunk) if (byte === 10) log.lines++;
+    }
+  })().catch(() => {});
+  let stderrTail = "";
+  const stderrRead = (async () => {
+    const decoder = new TextDecoder();
+    for await (const chunk of child.stderr) {
+      stderrTail = (stderrTail + decoder.decode(chunk, { stream: true })).slice(-4000);
+    }
+  })().catch(() => {});
+  let stopping: Promise<void> | undefined;
+  return {
+    name,
+    url: `http://127.0.0.1:${port}`,
+    log,
+    pid: () => Promise.resolve(child.pid),
+    exitCode: () => code,
+    stderr: () => stderrTail,
+    stop() {
+      stopping ??= (async () => {
+        if (code === null) {
+          try {
+            child.kill("SIGTERM");
+          } catch { /* already gone */ }
+          const timer = setTimeout(() => {
+            try {
+              child.kill("SIGKILL");
+            } catch { /* already gone */ }
+          }, 3000);
+          await status;
+          clearTimeout(timer);
+        }
+        await Promise.all([drained, stderrRead]);
+      })();
+      return stopping;
+    },
+  };
+}
+
+async function docker(args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
+  const output = await new Deno.Command("docker", { args, stdout: "piped", stderr: "piped" })
+    .output();
+  const decoder = new TextDecoder();
+  return {
+    ok: output.success,
+    out: decoder.decode(output.stdout).trim(),
+    err: decoder.decode(output.stderr).trim(),
+  };
+}
+
+/** Why the container target cannot run (`null` when it can). */
+export async function containerUnavailable(image: string): Promise<string | null> {
+  try {
+    const engine = await docker(["version", "--format", "{{.Server.Version}}"]);
+    if (!engine.ok) return "no Docker engine reachable";
+  } catch {
+    return "docker is not installed";
+  }
+  const found = await docker(["image", "inspect", "--format", "{{.Id}}", image]);
+  if (!found.ok) {
+    return `image ${image} not found (build it: docker build --target runtime-deno -t ${image} .)`;
+  }
+  return null;
+}
+
+let containerCount = 0;
+
+function runContainer(image: string, port: number): ServerHandle {
+  const name = `swft-bench-${Deno.pid}-${++containerCount}`;
+  const env = Object.entries(serverEnv(port)).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
+  // Host networking with HOST=127.0.0.1: the server listens on loopback only, and the figures
+  // measure the server rather than docker-proxy's userland forwarding.
+  const started = docker(["run", "-d", "--name", name, "--network", "host", ...env, image])
+    .catch((error) => ({ ok: false, out: "", err: String(error) }));
+  let code: number | null = null;
+  let stderrText = "";
+  started.then((result) => {
+    if (!result.ok) {
+      code = 125;
+      stderrText = result.err;
+    }
+  });
+  let stopping: Promise<void> | undefined;
+  return {
+    name: "container",
+    url: `http://127.0.0.1:${port}`,
+    log: null,
+    async pid() {
+      await started;
+      const inspected = await docker(["inspect", "--format", "{{.State.Pid}}", name]);
+      const pid = Number(inspected.out);
+      if (!inspected.ok || !(pid > 0)) throw new Error(`Cannot find container ${name}'s process`);
+      return pid;
+    },
+    exitCode: () => code,
+    stderr: () => stderrText,
+    stop() {
+      stopping ??= started.then(async () => {
+        await docker(["rm", "-f", name]);
+      });
+      return stopping;
+    },
+  };
+}
+
+/** Start target `name` on `options.port`; pair with {@linkcode waitHealthy}. */
+export function launch(name: TargetName, options: LaunchOptions): ServerHandle {
+  const { port } = options;
+  switch (name) {
+    case "baseline":
+      return spawnProcess(name, "deno", {
+        args: ["run", "--allow-net=127.0.0.1", "--allow-env=PORT", "tasks/bench/baseline.ts"],
+        env: { PORT: String(port) },
+      }, port);
+    case "start":
+      return spawnProcess(name, "deno", { args: startTaskArgs(), env: serverEnv(port) }, port);
+    case "binary":
+      return spawnProcess(name, "./dist/swft", { args: [], env: serverEnv(port) }, port);
+    case "container":
+      if (!options.image) throw new Error("The container target needs an image");
+      return runContainer(options.image, port);
+  }
+}
+
+/**
+ * Wait until `GET /health` answers 200; resolves to the milliseconds since `since` (a
+ * `performance.now()` taken just before the launch).
+ */
+export async function waitHealthy(
+  server: ServerHandle,
+  options: { since: number; timeoutMs: number },
+): Promise<number> {
+  const deadline = options.since + options.timeoutMs;
+  while (performance.now() < deadline) {
+    if (server.exitCode() !== null) {
+      throw new Error(
+        `${server.name} exited with code ${server.exitCode()} before answering /health: ` +
+          server.stderr().trim().slice(-1000),
+      );
+    }
+    try {
+      const response = await fetch(`${server.url}/health`, {
+        signal: AbortSignal.timeout(1000),
+      });
+      await response.body?.cancel();
+      if (response.status === 200) return performance.now() - options.since;
+    } catch { /* not listening yet */ }
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
+  throw new Error(
+    `${server.name} did not answer /health within ${options.timeoutMs} ms: ` +
+      server.stderr().trim().slice(-1000),
+  );
+}

@@ -1,0 +1,322 @@
+/**
+ * The bench's report: its JSON shape, the performance targets it is judged against and the
+ * aligned tables it prints.
+ *
+ * @module
+ */
+
+/** Load figures of one target on one path at one concurrency, over all rounds. */
+export interface LoadRow {
+  target: string;
+  path: string;
+  connections: number;
+  /** Median over rounds. */
+  requestsPerSec: number;
+  /** Median of the per-round ratios to the baseline's round next to it; `null` for the baseline. */
+  ratio: number | null;
+  /** Median over rounds. */
+  p50Ms: number;
+  /** Median over rounds. */
+  p99Ms: number;
+  /** Socket errors, timeouts and responses with status >= 400, summed over rounds. */
+  errors: number;
+  /** Requests/s of each round, in order. */
+  roundsRequestsPerSec: number[];
+}
+
+/** Start-up and memory figures of one target. */
+export interface ProcessRow {
+  target: string;
+  /** Name of the measured process in /proc, to show it is the server and not a wrapper. */
+  processName: string | null;
+  /** Median of the samples: from exec to the first 200 on /health. */
+  startupMs: number | null;
+  startupSamplesMs: number[];
+  rssIdleBytes: number | null;
+  rssAfterLoadBytes: number | null;
+  rssAfterSoakBytes: number | null;
+  /** Peak RSS seen while soaking. */
+  rssSoakPeakBytes: number | null;
+  soakSec: number;
+  /** RSS growth from after load to after the soak, in percent. */
+  soakGrowthPct: number | null;
+  /** What the server wrote to stdout (its access log) during the run, when piped to the bench. */
+  accessLog: { bytes: number; lines: number } | null;
+  /** Responses wrk counted from this target. */
+  requestsAnswered: number;
+}
+
+/** One performance target for one server target. */
+export interface GoalCheck {
+  target: string;
+  id: string;
+  label: string;
+  value: number | null;
+  comparator: ">=" | "<=";
+  limit: number;
+  unit: string;
+  /** `null` when not measured in this run. */
+  met: boolean | null;
+  detail: string;
+}
+
+/** Everything one run measured; written by `--json`. */
+export interface BenchReport {
+  meta: {
+    date: string;
+    deno: string;
+    wrk: string;
+    cpus: number;
+    smoke: boolean;
+    durationSec: number;
+    rounds: number;
+    connections: number[];
+    paths: string[];
+    soakSec: number;
+  };
+  load: LoadRow[];
+  processes: ProcessRow[];
+  goals: GoalCheck[];
+  skipped: { target: string; reason: string }[];
+  /** Problems that make the run fail: servers that would not start, wrk errors. */
+  errors: string[];
+}
+
+/** Concurrency at which the load targets are judged. */
+export const GOAL_CONNECTIONS = 32;
+const MIB = 1024 * 1024;
+
+interface GoalSpec {
+  id: string;
+  label: string;
+  comparator: ">=" | "<=";
+  limit: number;
+  unit: string;
+  measure(target: string, report: Pick<BenchReport, "load" | "processes">): {
+    value: number | null;
+    detail: string;
+  };
+}
+
+function loadAt(
+  load: readonly LoadRow[],
+  options: { target: string; path: string },
+): LoadRow | undefined {
+  const rows = load.filter((row) => row.target === options.target && row.path === options.path);
+  // The row at GOAL_CONNECTIONS, else the nearest concurrency measured.
+  return rows.sort((a, b) =>
+    Math.abs(a.connections - GOAL_CONNECTIONS) - Math.abs(b.connections - GOAL_CONNECTIONS)
+  )[0];
+}
+
+function loadGoal(path: string, field: "ratio" | "p99Ms"): GoalSpec["measure"] {
+  return (target, report) => {
+    const row = loadAt(report.load, { target, path });
+    return row
+      ? { value: row[field], detail: `${row.connections} connections` }
+      : { value: null, detail: `${path} not loaded` };
+  };
+}
+
+function processGoal(
+  field: "startupMs" | "rssAfterLoadBytes" | "soakGrowthPct",
+  scale = 1,
+): GoalSpec["measure"] {
+  return (target, report) => {
+    const row = report.processes.find((process) => process.target === target);
+    const value = row?.[field];
+    const detail = field === "startupMs"
+      ? `median of ${row?.startupSamplesMs.length ?? 0} starts`
+      : field === "soakGrowthPct"
+      ? (row?.soakSec ? `${row.soakSec} s soak` : "no soak")
+      : "";
+    return { value: value === null || value === undefined ? null : value / scale, detail };
+  };
+}
+
+/** The targets for the production defaults (security headers and access log on). */
+export const GOALS: readonly GoalSpec[] = [
+  {
+    id: "health-ratio",
+    label: "/health req/s / baseline",
+    comparator: ">=",
+    limit: 0.85,
+    unit: "",
+    measure: loadGoal("/health", "ratio"),
+  },
+  {
+    id: "root-ratio",
+    label: "/ req/s / baseline",
+    comparator: ">=",
+    limit: 0.65,
+    unit: "",
+    measure: loadGoal("/", "ratio"),
+  },
+  {
+    id: "root-p99",
+    label: "/ p99 latency",
+    comparator: "<=",
+    limit: 2,
+    unit: "ms",
+    measure: loadGoal("/", "p99Ms"),
+  },
+  {
+    id: "startup",
+    label: "startup, exec to first 200",
+    comparator: "<=",
+    limit: 80,
+    unit: "ms",
+    measure: processGoal("startupMs"),
+  },
+  {
+    id: "rss-after-load",
+    label: "RSS after load",
+    comparator: "<=",
+    limit: 64,
+    unit: "MiB",
+    measure: processGoal("rssAfterLoadBytes", MIB),
+  },
+  {
+    // "No growth", with room for the noise of a garbage-collected heap.
+    id: "soak-growth",
+    label: "RSS growth over the soak",
+    comparator: "<=",
+    limit: 5,
+    unit: "%",
+    measure: processGoal("soakGrowthPct"),
+  },
+];
+
+/** Judge each non-baseline target against {@linkcode GOALS}. */
+export function evaluateGoals(
+  report: Pick<BenchReport, "load" | "processes">,
+  targets: readonly string[],
+): GoalCheck[] {
+  return targets.filter((target) => target !== "baseline").flatMap((target) =>
+    GOALS.map((goal) => {
+      const { value, detail } = goal.measure(target, report);
+      const met = value === null || Number.isNaN(value)
+        ? null
+        : goal.comparator === ">="
+        ? value >= goal.limit
+        : value <= goal.limit;
+      return {
+        target,
+        id: goal.id,
+        label: goal.label,
+        value,
+        comparator: goal.comparator,
+        limit: goal.limit,
+        unit: goal.unit,
+        met,
+        detail,
+      };
+    })
+  );
+}
+
+/** Render rows as aligned columns; `right` marks the columns aligned to the right. */
+export function renderTable(
+  header: readonly string[],
+  rows: readonly (readonly string[])[],
+  right: readonly boolean[] = [],
+): string {
+  const widths = header.map((title, column) =>
+    Math.max(title.length, ...rows.map((row) => (row[column] ?? "").length))
+  );
+  const line = (cells: readonly string[]) =>
+    cells.map((cell, column) =>
+      right[column] ? cell.padStart(widths[column]) : cell.padEnd(widths[column])
+    ).join("  ").trimEnd();
+  return [line(header), ...rows.map(line)].join("\n");
+}
+
+function fixed(value: number | null, digits: number): string {
+  return value === null || Number.isNaN(value) ? "-" : value.toFixed(digits);
+}
+
+function mib(bytes: number | null): string {
+  return bytes === null ? "-" : `${(bytes / MIB).toFixed(1)}`;
+}
+
+function goalValue(check: GoalCheck): string {
+  if (check.value === null) return "-";
+  const digits = check.unit === "" ? 2 : check.unit === "%" || check.unit === "MiB" ? 1 : 2;
+  return `${check.value.toFixed(digits)}${check.unit ? " " + check.unit : ""}`;
+}
+
+/** The human report: load, processes, targets, skipped targets and errors. */
+export function renderReport(report: BenchReport): string {
+  const { meta } = report;
+  const parts: string[] = [];
+  parts.push(
+    `SWFT bench${meta.smoke ? " (smoke: checks the tool, not the figures)" : ""}: ` +
+      `deno ${meta.deno}, wrk ${meta.wrk}, ${meta.cpus} CPUs, ${meta.rounds} round(s) of ` +
+      `${meta.durationSec} s per path and concurrency, baseline and servers alternating`,
+  );
+  parts.push(
+    "\nLoad: medians over rounds; ratio = median of per-round requests/s over the baseline's",
+  );
+  parts.push(renderTable(
+    ["path", "conns", "target", "req/s", "ratio", "p50 ms", "p99 ms", "errors"],
+    report.load.map((row) => [
+      row.path,
+      String(row.connections),
+      row.target,
+      Math.round(row.requestsPerSec).toString(),
+      fixed(row.ratio, 2),
+      fixed(row.p50Ms, 2),
+      fixed(row.p99Ms, 2),
+      String(row.errors),
+    ]),
+    [false, true, false, true, true, true, true, true],
+  ));
+  parts.push(
+    `\nProcesses: startup = exec to first 200 on /health (median); RSS in MiB; soak ${meta.soakSec} s`,
+  );
+  parts.push(renderTable(
+    [
+      "target",
+      "process",
+      "startup ms",
+      "RSS idle",
+      "RSS load",
+      "RSS soak",
+      "soak peak",
+      "growth %",
+      "log lines",
+      "answered",
+    ],
+    report.processes.map((row) => [
+      row.target,
+      row.processName ?? "-",
+      fixed(row.startupMs, 1),
+      mib(row.rssIdleBytes),
+      mib(row.rssAfterLoadBytes),
+      mib(row.rssAfterSoakBytes),
+      mib(row.rssSoakPeakBytes),
+      fixed(row.soakGrowthPct, 1),
+      row.accessLog ? String(row.accessLog.lines) : "-",
+      String(row.requestsAnswered),
+    ]),
+    [false, false, true, true, true, true, true, true, true, true],
+  ));
+  if (report.goals.length) {
+    parts.push("\nTargets (production defaults: security headers and access log on)");
+    parts.push(renderTable(
+      ["target", "goal", "value", "limit", "at", "result"],
+      report.goals.map((check) => [
+        check.target,
+        check.label,
+        goalValue(check),
+        `${check.comparator} ${check.limit}${check.unit ? " " + check.unit : ""}`,
+        check.detail,
+        check.met === null ? "not measured" : check.met ? "met" : "NOT MET",
+      ]),
+      [false, false, true, false, false, false],
+    ));
+  }
+  for (const skip of report.skipped) parts.push(`\nSkipped ${skip.target}: ${skip.reason}`);
+  for (const error of report.errors) parts.push(`\nError: ${error}`);
+  return parts.join("\n");
+}
