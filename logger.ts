@@ -42,6 +42,11 @@ export interface Logger {
   info(message: string, fields?: LogFields): void;
   warn(message: string, fields?: LogFields): void;
   error(message: string, fields?: LogFields): void;
+  /**
+   * One access-log line at level info: `{"msg":"request","method","path","status","ms"}`.
+   * Formatted without building an object, as it runs once per request.
+   */
+  access(method: string, path: string, status: number, ms: number): void;
   /** Whether lines of this level are written: lets callers skip building fields. */
   enabled(level: LogLevel): boolean;
   /** Write everything buffered now. */
@@ -49,6 +54,9 @@ export interface Logger {
 }
 
 const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
+
+// Characters that need no escaping inside a JSON string.
+const PLAIN = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 
 /** Write all of `text` to stdout; a pipe may accept only part of it per call. */
 export function writeStdout(text: string): void {
@@ -80,6 +88,9 @@ export function createLogger(options: LoggerOptions): Logger {
   const maxBufferBytes = options.maxBufferBytes ?? 64 * 1024;
   let buffer = "";
   let timer: ReturnType<typeof setTimeout> | undefined;
+  // Under load many lines share a millisecond: format the timestamp once per millisecond.
+  let lastMs = 0;
+  let lastTime = "";
 
   function flush() {
     if (timer !== undefined) {
@@ -92,9 +103,17 @@ export function createLogger(options: LoggerOptions): Logger {
     write(text);
   }
 
-  function log(level: LogLevel, message: string, fields?: LogFields) {
-    if (LEVELS[level] < threshold) return;
-    buffer += format(new Date().toISOString(), level, message, fields);
+  function now() {
+    const ms = Date.now();
+    if (ms !== lastMs) {
+      lastMs = ms;
+      lastTime = new Date(ms).toISOString();
+    }
+    return lastTime;
+  }
+
+  function append(line: string) {
+    buffer += line;
     if (buffer.length >= maxBufferBytes) flush();
     else if (timer === undefined) {
       timer = setTimeout(flush, flushIntervalMs);
@@ -103,11 +122,32 @@ export function createLogger(options: LoggerOptions): Logger {
     }
   }
 
+  function log(level: LogLevel, message: string, fields?: LogFields) {
+    if (LEVELS[level] >= threshold) append(format(now(), level, message, fields));
+  }
+
+  const accessEnabled = LEVELS.info >= threshold;
+  function access(method: string, path: string, status: number, ms: number) {
+    if (!accessEnabled) return;
+    if (options.format !== "json") {
+      append(format(now(), "info", "request", { method, path, status, ms }));
+      return;
+    }
+    // Only the method and path come from the client; JSON-escape them only when needed.
+    const safeMethod = PLAIN.test(method) ? method : JSON.stringify(method).slice(1, -1);
+    const safePath = PLAIN.test(path) ? path : JSON.stringify(path).slice(1, -1);
+    append(
+      `{"time":"${now()}","level":"info","msg":"request","method":"${safeMethod}",` +
+        `"path":"${safePath}","status":${status},"ms":${ms}}\n`,
+    );
+  }
+
   return {
     debug: (message, fields) => log("debug", message, fields),
     info: (message, fields) => log("info", message, fields),
     warn: (message, fields) => log("warn", message, fields),
     error: (message, fields) => log("error", message, fields),
+    access,
     enabled: (level) => LEVELS[level] >= threshold,
     flush,
   };

@@ -13,14 +13,14 @@
  *
  * @module
  */
-import { Hono } from "hono";
+import { type Context, Hono } from "hono";
 import { accepts } from "hono/accepts";
 import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { createApiRoutes } from "./api.ts";
 import { createPageRoutes, renderPages } from "./pages.ts";
 import { createStaticRoutes } from "./static.ts";
-import { type HeaderList, securityHeaderList, securityHeaders } from "./_security_headers.ts";
+import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
 
 /** Where the app finds its files: beside this project, also inside a `deno compile` binary. */
 export const APP_ROOT: string = join(import.meta.dirname!, "..");
@@ -43,27 +43,29 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
     message: config.customMessage,
     hostname: config.hostname,
   });
-  const headers = securityHeaderList({ styleSources: [pages.styleSource] });
+  const documents = documentHeaders({ styleSources: [pages.styleSource] });
+  const api = apiHeaders();
+  // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
   const app = new Hono();
-  app.use(securityHeaders(headers));
-  app.route("/", createPageRoutes({ pages, headers }));
-  app.route("/", createApiRoutes({ headers, now: options.now }));
-  app.route("/", createStaticRoutes({ root: join(root, "static") }));
+  app.route("/", createPageRoutes({ pages, headers: documents }));
+  app.route("/", createApiRoutes({ headers: api, now: options.now }));
+  app.route("/", createStaticRoutes({ root: join(root, "static"), headers: documents }));
 
-  const htmlHeaders: HeaderList = [...headers, ["content-type", "text/html; charset=utf-8"]];
-  function problem(c: Parameters<Parameters<typeof app.notFound>[0]>[0], status: 404 | 500) {
+  const htmlHeaders: HeaderList = [...documents, ["content-type", "text/html; charset=utf-8"]];
+  const jsonHeaders: HeaderList = [...api, ["content-type", "application/json"]];
+  const errorPage = "<!DOCTYPE html><title>Error</title><h1>Internal server error</h1>";
+  function problem(c: Context, status: 404 | 500) {
     const wantsJson = accepts(c, {
       header: "Accept",
       supports: ["text/html", "application/json"],
       default: "text/html",
     }) === "application/json";
     if (wantsJson) {
-      const detail = status === 404 ? "Not found" : "Internal server error";
-      return c.json({ error: detail, status }, status);
+      const error = status === 404 ? "Not found" : "Internal server error";
+      return new Response(JSON.stringify({ error, status }), { status, headers: jsonHeaders });
     }
-    const body = status === 404 ? pages.notFound : "<!DOCTYPE html><title>Error</title>" +
-      "<h1>Internal server error</h1>";
-    return new Response(body, { status, headers: htmlHeaders as [string, string][] });
+    const body = status === 404 ? pages.notFound : errorPage;
+    return new Response(body, { status, headers: htmlHeaders });
   }
   app.notFound((c) => problem(c, 404));
   app.onError((error, c) => {

@@ -70,6 +70,6 @@ export function createPageRoutes(options: PageOptions): Hono {
   ];
   const body = options.pages.index;
   const app = new Hono();
-  app.get("/", () => new Response(body, { headers: html as [string, string][] }));
+  app.get("/", () => new Response(body, { headers: html }));
   return app;
 }

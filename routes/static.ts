@@ -13,6 +13,7 @@ import { etag } from "hono/etag";
 import { serveStatic } from "hono/deno";
 import { createHash } from "node:crypto";
 import { join, relative, sep } from "node:path";
+import { type HeaderList, securityHeaders } from "./_security_headers.ts";
 
 function hashFiles(root: string, dir = root, tags = new Map<string, string>()) {
   for (const entry of Deno.readDirSync(dir)) {
@@ -32,6 +33,8 @@ export interface StaticOptions {
   root: string;
   /** URL prefix the files are served under. */
   prefix?: string;
+  /** Security headers for the files (some are HTML documents). */
+  headers: HeaderList;
 }
 
 /**
@@ -39,7 +42,7 @@ export interface StaticOptions {
  *
  * @example
  * ```ts
- * const files = createStaticRoutes({ root: "/app/static" });
+ * const files = createStaticRoutes({ root: "/app/static", headers: [] });
  * const res = await files.request("/static/style.css");
  * ```
  */
@@ -53,6 +56,7 @@ export function createStaticRoutes(options: StaticOptions): Hono {
     if (/%00/i.test(c.req.url) || c.req.path.includes("\0")) return c.notFound();
     await next();
   });
+  app.use(`${prefix}/*`, securityHeaders(options.headers));
   app.use(`${prefix}/*`, etag());
   app.use(
     `${prefix}/*`,

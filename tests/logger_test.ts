@@ -106,3 +106,20 @@ Deno.test("access log: off when the level is above info", async () => {
   log.flush();
   assert.deepEqual(sink.writes, []);
 });
+
+Deno.test("access log: hostile methods and paths stay one valid JSON line", () => {
+  const sink = collector();
+  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const path = '/a"b\\c\n{"level":"error"}\u2028é\u0000';
+  log.access("GET", path, 404, 1.25);
+  log.access('PO"ST', "/plain", 200, 0);
+  log.flush();
+  const lines = sink.writes.join("").trim().split("\n");
+  assert.equal(lines.length, 2);
+  const first = JSON.parse(lines[0]);
+  assert.deepEqual(
+    { msg: first.msg, method: first.method, path: first.path, status: first.status, ms: first.ms },
+    { msg: "request", method: "GET", path, status: 404, ms: 1.25 },
+  );
+  assert.equal(JSON.parse(lines[1]).method, 'PO"ST');
+});
