@@ -218,7 +218,7 @@ export async function runBench(options: BenchOptions, wrk: string): Promise<Benc
   await sleep(200);
   for (const [name, server] of servers) {
     if (server.exitCode() !== null) {
-      errors.push(`${name} exited with code ${server.exitCode()} during the run`);
+      errors.push(`${name} ${server.exitReason()} during the run: ${server.stderr().slice(-500)}`);
     }
     processes.get(name)!.accessLog = server.log ? { ...server.log } : null;
   }

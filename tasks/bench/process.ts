@@ -23,6 +23,8 @@ export interface ServerHandle {
   pid(): Promise<number>;
   /** Exit code when the process ended, else `null`. */
   exitCode(): number | null;
+  /** How the process ended, for error messages: the code, or the signal and who sent it. */
+  exitReason(): string;
   /** The end of what the server wrote to stderr. */
   stderr(): string;
   /** Stop the server (SIGTERM, then SIGKILL after 3 s); safe to call twice. */
@@ -106,7 +108,12 @@ function spawnProcess(
     stderr: "piped",
   }).spawn();
   let code: number | null = null;
-  const status = child.status.then((s) => (code = s.code));
+  let signal: string | null = null;
+  let killed = false;
+  const status = child.status.then((s) => {
+    code = s.code;
+    signal = s.signal;
+  });
   const log = { bytes: 0, lines: 0 };
   // Drain stdout as production would: the access log must really be written, and a full pipe
   // would block the server.
@@ -130,10 +137,15 @@ function spawnProcess(
     log,
     pid: () => Promise.resolve(child.pid),
     exitCode: () => code,
+    exitReason: () =>
+      signal
+        ? `was killed by ${signal}${killed ? "" : ", not sent by the bench"}`
+        : `exited with code ${code}`,
     stderr: () => stderrTail,
     stop() {
       stopping ??= (async () => {
         if (code === null) {
+          killed = true;
           try {
             child.kill("SIGTERM");
           } catch { /* already gone */ }
@@ -208,6 +220,7 @@ function runContainer(image: string, port: number): ServerHandle {
       return pid;
     },
     exitCode: () => code,
+    exitReason: () => `could not be started: ${stderrText}`,
     stderr: () => stderrText,
     stop() {
       stopping ??= started.then(async () => {
@@ -249,7 +262,7 @@ export async function waitHealthy(
   while (performance.now() < deadline) {
     if (server.exitCode() !== null) {
       throw new Error(
-        `${server.name} exited with code ${server.exitCode()} before answering /health: ` +
+        `${server.name} ${server.exitReason()} before answering /health: ` +
           server.stderr().trim().slice(-1000),
       );
     }

@@ -1,0 +1,273 @@
+import assert from "node:assert/strict";
+import denoJson from "../deno.json" with { type: "json" };
+import { parseBenchArgs } from "../tasks/bench/cli.ts";
+import { parseProcStatus, startTaskArgs } from "../tasks/bench/process.ts";
+import {
+  type BenchReport,
+  evaluateGoals,
+  type LoadRow,
+  type ProcessRow,
+  renderReport,
+  renderTable,
+} from "../tasks/bench/report.ts";
+import { growthPercent, median, pairedRatio, ratio } from "../tasks/bench/stats.ts";
+import { errorCount, parseWrkOutput, wrkArgs, wrkVersion } from "../tasks/bench/wrk.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+const WRK_OUTPUT = `Running 1s test @ http://127.0.0.1:18999/health
+  2 threads and 32 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency   406.09us  519.37us   5.77ms   94.12%
+    Req/Sec    48.72k     6.88k   58.65k    80.00%
+  97048 requests in 1.00s, 10.83MB read
+  Non-2xx or 3xx responses: 12
+Requests/sec:  96865.60
+Transfer/sec:     10.81MB
+SWFT_BENCH_JSON {"requests":97048,"durationUs":1001883,"bytes":11354616,"errors":{"connect":0,"read":1,"write":0,"status":12,"timeout":2},"latencyUs":{"min":40,"mean":406.09,"max":5774,"p50":291,"p90":481,"p99":3253}}
+`;
+
+Deno.test("median takes the middle value, or the mean of the two middle ones", () => {
+  assert.equal(median([3, 1, 2]), 2);
+  assert.equal(median([4, 1, 3, 2]), 2.5);
+  assert.ok(Number.isNaN(median([])));
+  const values = [3, 1, 2];
+  median(values);
+  assert.deepEqual(values, [3, 1, 2], "the input is not reordered");
+});
+
+Deno.test("pairedRatio is the median of per-round ratios, robust to a drifting machine", () => {
+  // The machine slows down over the rounds; each round's pair still says 0.5.
+  assert.equal(pairedRatio([50, 40, 30], [100, 80, 60]), 0.5);
+  assert.equal(ratio(1, 0), NaN);
+  assert.throws(() => pairedRatio([1, 2], [1]), /Cannot pair 2 rounds with 1 baseline rounds/);
+  assert.equal(growthPercent(100, 110), 10);
+  assert.ok(Number.isNaN(growthPercent(0, 10)));
+});
+
+Deno.test("parseWrkOutput reads report.lua's JSON line and wrk's non-2xx count", () => {
+  const result = parseWrkOutput(WRK_OUTPUT);
+  assert.equal(result.requests, 97048);
+  assert.equal(Math.round(result.requestsPerSec), 96866);
+  assert.equal(result.latencyUs.p50, 291);
+  assert.equal(result.latencyUs.p99, 3253);
+  assert.equal(result.non2xx3xx, 12);
+  assert.equal(errorCount(result), 15, "read 1 + timeout 2 + status 12");
+  assert.throws(() => parseWrkOutput("Requests/sec: 1\n"), /No SWFT_BENCH_JSON line/);
+  assert.throws(
+    () => parseWrkOutput('SWFT_BENCH_JSON {"requests":1}\n'),
+    /wrk's report lacks "durationUs"/,
+  );
+});
+
+Deno.test("wrkArgs caps threads at the connections and uses the report script", () => {
+  const args = wrkArgs("http://127.0.0.1:8080/", { connections: 1, durationSec: 2 });
+  assert.deepEqual(args.slice(0, 3), ["-t1", "-c1", "-d2s"]);
+  assert.ok(args.at(-2)!.endsWith("tasks/bench/report.lua"));
+  assert.equal(args.at(-1), "http://127.0.0.1:8080/");
+  assert.equal(wrkArgs("http://127.0.0.1:1/", { connections: 128, durationSec: 1 })[0], "-t2");
+});
+
+Deno.test("parseProcStatus reads the process name and VmRSS in bytes", () => {
+  const status = "Name:\tdeno\nUmask:\t0022\nState:\tS (sleeping)\nVmRSS:\t   61234 kB\n";
+  assert.deepEqual(parseProcStatus(status), { name: "deno", rssBytes: 61234 * 1024 });
+  assert.throws(() => parseProcStatus("Name:\tdeno\n"), /No Name or VmRSS/);
+});
+
+Deno.test("startTaskArgs runs the start task's own command and permissions", () => {
+  const args = startTaskArgs();
+  assert.equal(args[0], "run");
+  assert.equal(args.at(-1), "main.ts");
+  assert.deepEqual(["deno", ...args].join(" "), denoJson.tasks.start.trim().replace(/\s+/g, " "));
+  assert.throws(() => startTaskArgs("node main.js"), /Cannot read the start task/);
+});
+
+Deno.test("parseBenchArgs gives full and smoke defaults and names a bad flag", () => {
+  const full = parseBenchArgs([]);
+  assert.deepEqual(full.connections, [1, 32, 128]);
+  assert.deepEqual(full.targets, ["start", "binary", "container"]);
+  assert.equal(full.rounds, 3);
+  const smoke = parseBenchArgs(["--smoke"]);
+  assert.deepEqual(smoke.connections, [32]);
+  assert.deepEqual(smoke.targets, ["start"]);
+  assert.equal(smoke.rounds, 1);
+  const custom = parseBenchArgs(["--connections", "8,8,64", "--soak", "0", "--json", "r.json"]);
+  assert.deepEqual(custom.connections, [8, 64]);
+  assert.equal(custom.soakSec, 0);
+  assert.equal(custom.json, "r.json");
+  assert.throws(() => parseBenchArgs(["--rounds", "0"]), /--rounds must be an integer from 1/);
+  assert.throws(() => parseBenchArgs(["--duration", "600"]), /--duration must be an integer/);
+  assert.throws(() => parseBenchArgs(["--targets", "prod"]), /--targets takes start, binary/);
+  assert.throws(() => parseBenchArgs(["--bogus"]), /bogus/);
+});
+
+function loadRow(fields: Partial<LoadRow>): LoadRow {
+  return {
+    target: "start",
+    path: "/",
+    connections: 32,
+    requestsPerSec: 1000,
+    ratio: 1,
+    p50Ms: 0.5,
+    p99Ms: 1,
+    errors: 0,
+    roundsRequestsPerSec: [1000],
+    ...fields,
+  };
+}
+
+const PROCESS: ProcessRow = {
+  target: "start",
+  processName: "deno",
+  startupMs: 70,
+  startupSamplesMs: [70, 71, 69],
+  rssIdleBytes: 40 * 2 ** 20,
+  rssAfterLoadBytes: 70 * 2 ** 20,
+  rssAfterSoakBytes: null,
+  rssSoakPeakBytes: null,
+  soakSec: 0,
+  soakGrowthPct: null,
+  accessLog: { bytes: 100, lines: 1 },
+  requestsAnswered: 1,
+};
+
+Deno.test("evaluateGoals judges at 32 connections, and says what was not measured", () => {
+  const load = [
+    loadRow({ path: "/health", connections: 1, ratio: 0.5 }),
+    loadRow({ path: "/health", connections: 32, ratio: 0.9 }),
+    loadRow({ path: "/health", connections: 128, ratio: 0.5 }),
+    loadRow({ path: "/", connections: 128, ratio: 0.6, p99Ms: 1.5 }),
+  ];
+  const checks = evaluateGoals({ load, processes: [PROCESS] }, ["baseline", "start"]);
+  const byId = Object.fromEntries(checks.map((check) => [check.id, check]));
+  assert.equal(checks.length, 6, "one check per goal, none for the baseline");
+  assert.equal(byId["health-ratio"].met, true);
+  assert.equal(byId["health-ratio"].detail, "32 connections");
+  assert.equal(byId["root-ratio"].met, false, "0.6 < 0.65, from the nearest concurrency");
+  assert.equal(byId["root-ratio"].detail, "128 connections");
+  assert.equal(byId["root-p99"].met, true);
+  assert.equal(byId["startup"].met, true);
+  assert.equal(byId["rss-after-load"].value, 70);
+  assert.equal(byId["rss-after-load"].met, false);
+  assert.equal(byId["soak-growth"].met, null);
+});
+
+Deno.test("renderTable aligns columns, numbers to the right", () => {
+  const table = renderTable(["path", "req/s"], [["/", "5"], ["/health", "12345"]], [false, true]);
+  assert.equal(table, "path     req/s\n/            5\n/health  12345");
+});
+
+Deno.test("renderReport shows load, processes, each target met or NOT MET, skips and errors", () => {
+  const load = [loadRow({ target: "baseline", ratio: null }), loadRow({ ratio: 0.5 })];
+  const report: BenchReport = {
+    meta: {
+      date: "2026-01-01T00:00:00.000Z",
+      deno: "2.9.6",
+      wrk: "4.1.0",
+      cpus: 2,
+      smoke: false,
+      durationSec: 2,
+      rounds: 3,
+      connections: [32],
+      paths: ["/"],
+      soakSec: 0,
+    },
+    load,
+    processes: [PROCESS],
+    goals: evaluateGoals({ load, processes: [PROCESS] }, ["start"]),
+    skipped: [{ target: "binary", reason: "dist/swft not found" }],
+    errors: ["start / at 32 connections, round 1: 3 errors"],
+  };
+  const text = renderReport(report);
+  assert.match(text, /^\/\s+32\s+baseline\s+1000\s+-\s+0\.50\s+1\.00\s+0$/m);
+  assert.match(
+    text,
+    /^start\s+\/ req\/s \/ baseline\s+0\.50\s+>= 0\.65\s+32 connections\s+NOT MET$/m,
+  );
+  assert.match(text, /^start\s+startup, exec to first 200\s+70\.00 ms\s+<= 80 ms.*\smet$/m);
+  assert.match(text, /RSS growth over the soak\s+-\s+<= 5 %\s+no soak\s+not measured/);
+  assert.match(text, /Skipped binary: dist\/swft not found/);
+  assert.match(text, /Error: start \/ at 32 connections, round 1: 3 errors/);
+});
+
+function benchTaskArgs(): string[] {
+  const words = denoJson.tasks.bench.split(/\s+/);
+  assert.equal(words[0], "deno");
+  return words.slice(1);
+}
+
+Deno.test("bench without wrk says how to install it and exits 1", async () => {
+  const bin = await Deno.makeTempDir({ prefix: "swft-bench-nowrk-" });
+  try {
+    await Deno.symlink(Deno.execPath(), `${bin}/deno`);
+    const output = await new Deno.Command(Deno.execPath(), {
+      args: benchTaskArgs(),
+      cwd: ROOT,
+      env: { PATH: bin, NO_COLOR: "1" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    const stderr = new TextDecoder().decode(output.stderr);
+    assert.equal(output.code, 1, stderr);
+    assert.match(stderr, /wrk is not installed\. Install it .*apt-get install -y wrk/);
+  } finally {
+    await Deno.remove(bin, { recursive: true });
+  }
+});
+
+const wrk = await wrkVersion();
+const smokeName = "bench --smoke: loads every path of the real server and writes its JSON report";
+if (wrk === null) console.log(`Skipping "${smokeName}": wrk is not installed`);
+
+Deno.test({
+  name: wrk === null ? `${smokeName} (skipped: wrk is not installed)` : smokeName,
+  ignore: wrk === null,
+  async fn() {
+    const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "swft-bench-test-" });
+    try {
+      const json = `${dir}/report.json`;
+      const output = await new Deno.Command("deno", {
+        args: ["task", "bench", "--smoke", "--json", json],
+        cwd: ROOT,
+        env: { NO_COLOR: "1" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      const stdout = new TextDecoder().decode(output.stdout);
+      const stderr = new TextDecoder().decode(output.stderr);
+      assert.equal(output.code, 0, `${stdout}\n${stderr}`);
+      assert.match(stdout, /Targets \(production defaults/);
+      const report: BenchReport = JSON.parse(await Deno.readTextFile(json));
+      assert.equal(report.meta.smoke, true);
+      assert.deepEqual(report.errors, []);
+      assert.deepEqual(
+        report.load.map((row) => `${row.target} ${row.path}`).sort(),
+        ["/", "/health", "/static/style.css", "/time"]
+          .flatMap((path) => [`baseline ${path}`, `start ${path}`]).sort(),
+      );
+      for (const row of report.load) {
+        assert.ok(row.requestsPerSec > 0, `${row.target} ${row.path} answered`);
+        assert.ok(row.p99Ms >= row.p50Ms && row.p50Ms > 0, `${row.target} ${row.path} latency`);
+        assert.equal(row.errors, 0);
+      }
+      const start = report.processes.find((row) => row.target === "start")!;
+      assert.equal(start.processName, "deno", "memory is the server's own deno process");
+      assert.ok(start.startupMs! > 0 && start.startupSamplesMs.length === 2);
+      assert.ok(start.rssIdleBytes! > 0 && start.rssAfterLoadBytes! > 0);
+      assert.ok(start.rssAfterSoakBytes! > 0 && typeof start.soakGrowthPct === "number");
+      // The access log is on and really written: about one line per answered request.
+      assert.ok(start.accessLog!.lines >= start.requestsAnswered, JSON.stringify(start));
+      assert.deepEqual(report.goals.map((goal) => goal.id), [
+        "health-ratio",
+        "root-ratio",
+        "root-p99",
+        "startup",
+        "rss-after-load",
+        "soak-growth",
+      ]);
+      assert.ok(report.goals.every((goal) => typeof goal.met === "boolean"));
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
