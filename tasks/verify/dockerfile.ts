@@ -1,0 +1,292 @@
+/** A small Dockerfile parser and the lint rules verify applies to it. */
+import type { DockerIgnore } from "./dockerignore.ts";
+
+/** One instruction after joining continuation lines. */
+export interface Instruction {
+  keyword: string;
+  args: string;
+  line: number;
+}
+
+/** One build stage: its FROM and the instructions that follow it. */
+export interface Stage {
+  index: number;
+  name?: string;
+  /** The FROM argument as written (may contain `${ARG}`). */
+  from: string;
+  instructions: Instruction[];
+}
+
+/** A parsed Dockerfile. */
+export interface Dockerfile {
+  /** ARGs declared before the first FROM, with their defaults. */
+  globalArgs: Record<string, string | undefined>;
+  stages: Stage[];
+}
+
+/**
+ * Parses Dockerfile text: parser directives (`# escape=`), comments, continuation lines,
+ * global ARGs and stages.
+ *
+ * @example parseDockerfile("FROM deno:2.9.6 AS builder\nRUN true\n").stages[0].name // "builder"
+ */
+export function parseDockerfile(text: string): Dockerfile {
+  const lines = text.split(/\r?\n/);
+  let escape = "\\";
+  for (const line of lines) {
+    const directive = /^#\s*(\w+)\s*=\s*(\S+)\s*$/.exec(line);
+    if (!directive) break;
+    if (directive[1].toLowerCase() === "escape") escape = directive[2];
+  }
+  const instructions: Instruction[] = [];
+  let buffer = "";
+  let start = 0;
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i];
+    const trimmed = line.trim();
+    if (buffer === "" && (trimmed === "" || trimmed.startsWith("#"))) continue;
+    if (buffer !== "" && trimmed.startsWith("#")) continue; // comments inside a continuation
+    if (buffer === "") start = i + 1;
+    const body = line.replace(/\s+$/, "");
+    if (body.endsWith(escape)) {
+      buffer += body.slice(0, -escape.length) + " ";
+      continue;
+    }
+    buffer += body;
+    const match = /^\s*(\S+)\s*(.*)$/s.exec(buffer);
+    if (match) {
+      instructions.push({ keyword: match[1].toUpperCase(), args: match[2].trim(), line: start });
+    }
+    buffer = "";
+  }
+  if (buffer.trim() !== "") {
+    const match = /^\s*(\S+)\s*(.*)$/s.exec(buffer);
+    if (match) {
+      instructions.push({ keyword: match[1].toUpperCase(), args: match[2].trim(), line: start });
+    }
+  }
+
+  const globalArgs: Record<string, string | undefined> = {};
+  const stages: Stage[] = [];
+  for (const instruction of instructions) {
+    if (instruction.keyword === "FROM") {
+      const words = instruction.args.split(/\s+/).filter((w) => !w.startsWith("--"));
+      const as = words.findIndex((w) => w.toUpperCase() === "AS");
+      stages.push({
+        index: stages.length,
+        from: words[0] ?? "",
+        name: as > 0 ? words[as + 1]?.toLowerCase() : undefined,
+        instructions: [],
+      });
+    } else if (stages.length === 0) {
+      if (instruction.keyword === "ARG") Object.assign(globalArgs, parseArg(instruction.args));
+    } else {
+      stages[stages.length - 1].instructions.push(instruction);
+    }
+  }
+  return { globalArgs, stages };
+}
+
+function parseArg(args: string): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const word of args.split(/\s+/).filter(Boolean)) {
+    const eq = word.indexOf("=");
+    if (eq < 0) out[word] = undefined;
+    else out[word.slice(0, eq)] = word.slice(eq + 1).replace(/^(["'])(.*)\1$/, "$2");
+  }
+  return out;
+}
+
+/**
+ * Expands `$VAR`, `${VAR}`, `${VAR:-default}` and `${VAR:+alt}`; names without a value
+ * are collected in `missing`.
+ */
+export function expandArgs(
+  text: string,
+  values: Record<string, string | undefined>,
+  missing: string[] = [],
+): string {
+  return text.replace(
+    /\$(?:\{(\w+)(?::([-+])([^}]*))?\}|(\w+))/g,
+    (_all, braced: string, op: string, word: string, bare: string) => {
+      const name = braced ?? bare;
+      const value = values[name];
+      if (op === "-") return value ? value : word;
+      if (op === "+") return value ? word : "";
+      if (value === undefined) missing.push(name);
+      return value ?? "";
+    },
+  );
+}
+
+/** Finds a stage by name (case-insensitive) or index. */
+export function findStage(dockerfile: Dockerfile, name: string): Stage | undefined {
+  const lower = name.toLowerCase();
+  return dockerfile.stages.find((s) => s.name === lower) ??
+    (/^\d+$/.test(name) ? dockerfile.stages[Number(name)] : undefined);
+}
+
+/** The stage and its ancestors that are stages of this file, base first. */
+export function stageChain(dockerfile: Dockerfile, stage: Stage): Stage[] {
+  const chain = [stage];
+  let current = stage;
+  for (;;) {
+    const parent = dockerfile.stages.find((s) =>
+      s.index < current.index && s.name === current.from.toLowerCase()
+    );
+    if (!parent || chain.includes(parent)) break;
+    chain.unshift(parent);
+    current = parent;
+  }
+  return chain;
+}
+
+const FLOATING_TAGS = new Set([
+  "latest",
+  "stable",
+  "edge",
+  "nightly",
+  "lts",
+  "current",
+  "rolling",
+  "main",
+  "master",
+  "dev",
+  "next",
+  "canary",
+]);
+
+/** Splits an image reference into its repository, tag and digest. */
+export function parseImageRef(ref: string): { repository: string; tag?: string; digest?: string } {
+  let rest = ref;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  const colon = rest.lastIndexOf(":");
+  if (colon > rest.lastIndexOf("/")) {
+    return { repository: rest.slice(0, colon), tag: rest.slice(colon + 1), digest };
+  }
+  return { repository: rest, digest };
+}
+
+/** Lint findings plus the facts verify reports. */
+export interface LintResult {
+  problems: string[];
+  /** Resolved base image of every stage that does not build on another stage. */
+  bases: { stage: string; image: string }[];
+  user?: string;
+  healthcheck?: string;
+  exposed: number[];
+}
+
+/** Options for {@linkcode lintDockerfile}. */
+export interface LintOptions {
+  target: string;
+  builderTarget?: string;
+  buildArgs?: Record<string, string>;
+  /** Parsed `.dockerignore`, or undefined when the context has none. */
+  dockerignore?: DockerIgnore;
+  requireDigest?: boolean;
+}
+
+function isRootUser(user: string): boolean {
+  const name = user.split(":")[0].trim();
+  return name === "" || name === "0" || name === "root";
+}
+
+/**
+ * Applies verify's rules: every base image pinned (a tag that is not floating such as
+ * `latest`, or a digest), ARG-defaulted FROMs resolvable, the target stage sets an explicit
+ * non-root USER, a HEALTHCHECK and an EXPOSE, and `.dockerignore` leaves out `.env` and `.git`.
+ *
+ * The USER rule is the strict reading on purpose: a non-root default inherited from a base
+ * image (distroless `:nonroot`) changes silently when the base changes; the built image's
+ * actual user is proven separately by the runtime-user-nonroot check.
+ */
+export function lintDockerfile(dockerfile: Dockerfile, options: LintOptions): LintResult {
+  const problems: string[] = [];
+  const values: Record<string, string | undefined> = { ...dockerfile.globalArgs };
+  for (const [key, value] of Object.entries(options.buildArgs ?? {})) {
+    if (key in values) values[key] = value;
+  }
+  const stageNames = new Set(dockerfile.stages.map((s) => s.name).filter(Boolean));
+  const bases: LintResult["bases"] = [];
+  if (dockerfile.stages.length === 0) problems.push("no FROM instruction");
+
+  for (const stage of dockerfile.stages) {
+    const label = stage.name ?? `#${stage.index}`;
+    const missing: string[] = [];
+    const image = expandArgs(stage.from, values, missing);
+    if (missing.length > 0) {
+      problems.push(
+        `stage ${label}: FROM ${stage.from} uses ${missing.join(", ")} without a value`,
+      );
+      continue;
+    }
+    if (stageNames.has(image.toLowerCase()) || image.toLowerCase() === "scratch") continue;
+    bases.push({ stage: label, image });
+    const ref = parseImageRef(image);
+    if (options.requireDigest && !ref.digest) {
+      problems.push(`stage ${label}: base ${image} is not pinned by digest`);
+    } else if (!ref.digest && !ref.tag) {
+      problems.push(`stage ${label}: base ${image} has no tag (implicitly latest)`);
+    } else if (!ref.digest && FLOATING_TAGS.has(ref.tag!.toLowerCase())) {
+      problems.push(`stage ${label}: base ${image} uses the floating tag "${ref.tag}"`);
+    }
+  }
+
+  let user: string | undefined;
+  let healthcheck: string | undefined;
+  const exposed: number[] = [];
+  const target = findStage(dockerfile, options.target);
+  if (!target) {
+    problems.push(`target stage "${options.target}" not found`);
+  } else {
+    const chain = stageChain(dockerfile, target);
+    for (const stage of chain) {
+      const stageValues = { ...values };
+      for (const instruction of stage.instructions) {
+        if (instruction.keyword === "ARG") {
+          for (const [k, v] of Object.entries(parseArg(instruction.args))) {
+            stageValues[k] = options.buildArgs?.[k] ?? v ?? values[k];
+          }
+        } else if (instruction.keyword === "USER") {
+          user = expandArgs(instruction.args, stageValues);
+        } else if (instruction.keyword === "HEALTHCHECK") {
+          healthcheck = instruction.args;
+        } else if (instruction.keyword === "EXPOSE") {
+          for (const word of expandArgs(instruction.args, stageValues).split(/\s+/)) {
+            const port = parseInt(word, 10);
+            if (Number.isInteger(port)) exposed.push(port);
+          }
+        }
+      }
+    }
+    const label = options.target;
+    if (user === undefined) {
+      problems.push(`stage ${label} sets no USER (an inherited base-image user is not enough)`);
+    } else if (isRootUser(user)) {
+      problems.push(`stage ${label} runs as root (USER ${user})`);
+    }
+    if (healthcheck === undefined) problems.push(`stage ${label} has no HEALTHCHECK`);
+    else if (/^NONE\b/i.test(healthcheck)) problems.push(`stage ${label} disables HEALTHCHECK`);
+    if (exposed.length === 0) problems.push(`stage ${label} has no EXPOSE`);
+  }
+  if (options.builderTarget && !findStage(dockerfile, options.builderTarget)) {
+    problems.push(`builder stage "${options.builderTarget}" not found`);
+  }
+
+  if (!options.dockerignore) {
+    problems.push(".dockerignore is missing (the whole context, .env and .git included, is sent)");
+  } else {
+    for (const path of [".env", ".git"]) {
+      if (!options.dockerignore.excludes(path)) {
+        problems.push(`.dockerignore does not exclude ${path}`);
+      }
+    }
+  }
+  return { problems, bases, user, healthcheck, exposed };
+}

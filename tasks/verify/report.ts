@@ -1,0 +1,180 @@
+/** Check results, the JSON report (a project contract), the summary table and exit code. */
+import { formatBytes, formatMs } from "./units.ts";
+
+/** Every check verify runs, in order (ids are a contract). */
+export const CHECK_IDS = [
+  "engine",
+  "dockerfile-lint",
+  "build-builder",
+  "build-runtime",
+  "rebuild-cache",
+  "image-size",
+  "runtime-no-shell",
+  "runtime-no-build-tools",
+  "runtime-no-package-manager",
+  "runtime-no-setuid",
+  "runtime-user-nonroot",
+  "runtime-no-secrets",
+  "healthcheck-defined",
+  "container-start",
+  "container-healthy",
+  "http-root",
+  "http-health",
+  "http-time",
+  "http-static",
+  "http-security-headers",
+  "container-logs",
+  "resource-usage",
+  "graceful-stop",
+] as const;
+
+/** A check id. */
+export type CheckId = typeof CHECK_IDS[number];
+
+/** Outcome of a check; a skip is never a pass. */
+export type Status = "pass" | "fail" | "skip";
+
+/** One entry of `checks` in the JSON report. */
+export interface CheckResult {
+  id: CheckId;
+  status: Status;
+  detail: string;
+  ms: number;
+}
+
+/** Figures about one image. */
+export interface ImageFigures {
+  ref: string;
+  id?: string;
+  bytes?: number;
+  layers?: number;
+  wastedBytes?: number;
+}
+
+/** The JSON report written by `--json`. */
+export interface Report {
+  tool: "swft-verify";
+  ok: boolean;
+  startedAt: string;
+  finishedAt?: string;
+  totalMs?: number;
+  options: {
+    context: string;
+    file: string;
+    target: string;
+    builderTarget: string;
+    image: string;
+    buildArgs: Record<string, string>;
+  };
+  engine?: { serverVersion?: string; clientVersion?: string; builder?: string };
+  checks: CheckResult[];
+  images: {
+    builder: ImageFigures;
+    runtime: ImageFigures;
+    reductionPercent?: number;
+    sizeBudgetBytes?: number;
+  };
+  builds: {
+    builderMs?: number;
+    runtimeMs?: number;
+    rebuildMs?: number;
+    cachedSteps?: number;
+    rebuiltSteps?: number;
+  };
+  container: {
+    port?: number;
+    startupMs?: number;
+    healthyMs?: number;
+    memoryBytes?: number;
+    memoryBudgetBytes?: number;
+    cpuPercent?: number;
+    stopMs?: number;
+    exitCode?: number;
+  };
+  http: Record<string, { status?: number; ms?: number }>;
+}
+
+/** 0 when every check passed, else 1: a skipped check means something did not run. */
+export function exitCode(checks: CheckResult[]): number {
+  return checks.length > 0 && checks.every((c) => c.status === "pass") ? 0 : 1;
+}
+
+/** Colour helpers, identity functions when colour is off. */
+export interface Paint {
+  pass(s: string): string;
+  fail(s: string): string;
+  skip(s: string): string;
+  dim(s: string): string;
+  bold(s: string): string;
+}
+
+/** ANSI colours when `enabled`, plain text otherwise. */
+export function paint(enabled: boolean): Paint {
+  const wrap = (code: string) => (s: string) => enabled ? `\x1b[${code}m${s}\x1b[0m` : s;
+  return { pass: wrap("32"), fail: wrap("31"), skip: wrap("33"), dim: wrap("2"), bold: wrap("1") };
+}
+
+/** The status word, padded and coloured. */
+export function statusLabel(status: Status, p: Paint): string {
+  const word = status.toUpperCase().padEnd(4);
+  return status === "pass" ? p.pass(word) : status === "fail" ? p.fail(word) : p.skip(word);
+}
+
+function clip(text: string, width: number): string {
+  const oneLine = text.replace(/\s+/g, " ");
+  return oneLine.length > width ? oneLine.slice(0, width - 1) + "…" : oneLine;
+}
+
+/**
+ * Renders the final summary: one row per check, then the headline figures and verdict.
+ *
+ * @example console.log(renderSummary(report, { color: false }))
+ */
+export function renderSummary(report: Report, options: { color: boolean; width?: number }): string {
+  const p = paint(options.color);
+  const idWidth = Math.max(...report.checks.map((c) => c.id.length), 5);
+  const detailWidth = Math.max((options.width ?? 110) - idWidth - 20, 30);
+  const lines = [
+    p.bold(`${"CHECK".padEnd(idWidth)}  STATUS  ${"TIME".padStart(8)}  DETAIL`),
+  ];
+  for (const check of report.checks) {
+    lines.push(
+      `${check.id.padEnd(idWidth)}  ${statusLabel(check.status, p)}    ${
+        formatMs(check.ms).padStart(8)
+      }  ${clip(check.detail, detailWidth)}`,
+    );
+  }
+  const figures: string[] = [];
+  const { builder, runtime, reductionPercent } = report.images;
+  if (builder.bytes !== undefined && runtime.bytes !== undefined) {
+    figures.push(
+      `images: builder ${formatBytes(builder.bytes)}, runtime ${formatBytes(runtime.bytes)}` +
+        (reductionPercent !== undefined ? ` (-${reductionPercent.toFixed(1)}%)` : ""),
+    );
+  }
+  const b = report.builds;
+  if (b.runtimeMs !== undefined) {
+    figures.push(
+      `builds: builder ${formatMs(b.builderMs ?? 0)}, runtime ${formatMs(b.runtimeMs)}` +
+        (b.rebuildMs !== undefined ? `, warm rebuild ${formatMs(b.rebuildMs)}` : ""),
+    );
+  }
+  const c = report.container;
+  if (c.startupMs !== undefined) {
+    figures.push(
+      `container: first 200 after ${formatMs(c.startupMs)}` +
+        (c.memoryBytes !== undefined ? `, memory ${formatBytes(c.memoryBytes)}` : "") +
+        (c.cpuPercent !== undefined ? `, CPU ${c.cpuPercent.toFixed(2)}%` : "") +
+        (c.stopMs !== undefined ? `, stop ${formatMs(c.stopMs)} (exit ${c.exitCode})` : ""),
+    );
+  }
+  const counts = { pass: 0, fail: 0, skip: 0 };
+  for (const check of report.checks) counts[check.status]++;
+  const verdict = report.ok ? p.pass("VERIFIED") : p.fail("NOT VERIFIED");
+  lines.push("", ...figures.map((f) => p.dim(f)));
+  lines.push(
+    `${verdict}: ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped` +
+      (report.totalMs !== undefined ? ` in ${formatMs(report.totalMs)}` : ""),
+  );
+  return lines.join("\n");
+}
