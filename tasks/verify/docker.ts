@@ -100,8 +100,14 @@ export async function dockerJson<T>(args: string[]): Promise<T> {
 
 /** The last `n` non-empty lines of some output, joined with " | " (for details). */
 export function lastLines(text: string, n: number): string {
-  return text.split(/\r?\n/).map((l) => l.trim()).filter(Boolean).slice(-n).join(" | ");
+  return text.split(/\r?\n/).map((l) => l.trim())
+    .filter((l) => l && !NOISE.test(l))
+    .slice(-n).join(" | ");
 }
+
+// The legacy builder's deprecation banner says nothing about the failure
+const NOISE =
+  /^(DEPRECATED: The legacy builder|Install the buildx component|https:\/\/docs\.docker\.com\/go\/buildx)/;
 
 /** The fields of `docker image inspect` that verify reads. */
 export interface ImageInfo {

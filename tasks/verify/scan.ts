@@ -60,7 +60,11 @@ export function mergeLayers(layers: FsEntry[][]): Map<string, FsEntry> {
 /** Bytes of regular files in lower layers that a later layer replaced or deleted. */
 export function wastedBytes(layers: FsEntry[][], merged: Map<string, FsEntry>): number {
   let all = 0;
-  for (const entries of layers) for (const e of entries) if (e.type === "file") all += e.size;
+  for (const entries of layers) {
+    for (const e of entries) {
+      if (e.type === "file" && !basename(e.path).startsWith(".wh.")) all += e.size;
+    }
+  }
   let kept = 0;
   for (const e of merged.values()) if (e.type === "file") kept += e.size;
   return all - kept;
