@@ -1,0 +1,108 @@
+# SWFT production image.
+#
+#   docker build -t swft:latest .                                # runtime: one compiled binary
+#   docker build --target runtime-deno -t swft:deno .            # no deno compile needed
+#   docker run --rm -p 8080:80 --env-file .env swft:latest
+#
+# Stages: deps (npm packages, keyed on deno.json + deno.lock only) -> app (the code, caches
+# warmed) -> runtime-deno (deno + app on distroless) ; app -> builder (deno task build) ->
+# runtime (distroless + dist/swft, the default because it is last).
+# Works with the legacy builder and BuildKit alike: no syntax directive, no RUN --mount,
+# no COPY --link. The legacy builder builds every stage before the target, so runtime-deno
+# comes before builder: where deno compile cannot fetch its runtime, runtime-deno still builds.
+
+ARG DENO_IMAGE=denoland/deno:2.9.6
+ARG RUNTIME_IMAGE=gcr.io/distroless/cc-debian13:nonroot
+
+# ---------------------------------------------------------------------------------------------
+FROM ${DENO_IMAGE} AS deps
+# Build-time TLS for a TLS-intercepting proxy: put its CA in the context as build-ca.pem (used
+# automatically) or name a file already in the image with DENO_CERT; DENO_TLS_CA_STORE=system
+# trusts the image's system store.
+ARG DENO_CERT
+ARG DENO_TLS_CA_STORE
+ENV DENO_DIR=/deno-dir/ \
+    DENO_NO_UPDATE_CHECK=1 \
+    DENO_NO_PROMPT=1 \
+    NO_COLOR=1
+WORKDIR /app
+# Only the manifest and the lock: a code change does not invalidate the npm layer below.
+COPY deno.json deno.lock build-ca.pe[m] ./
+RUN if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/build-ca.pem; fi \
+ && deno install --frozen
+
+# ---------------------------------------------------------------------------------------------
+FROM deps AS app
+# The server's own files, nothing else (the .dockerignore keeps the rest out of the context).
+COPY *.ts ./
+COPY routes/ ./routes/
+COPY templates/ ./templates/
+COPY static/ ./static/
+# Load the whole module graph once, offline, so runtime-deno starts from warm caches.
+RUN deno run --cached-only --frozen --allow-env main.ts --version
+
+# ---------------------------------------------------------------------------------------------
+FROM ${RUNTIME_IMAGE} AS runtime-deno
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="swft" \
+      org.opencontainers.image.description="SWFT demo web service (Deno + Hono), deno run on distroless" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"
+COPY --from=deps /usr/bin/deno /usr/bin/deno
+COPY --from=app /deno-dir/ /deno-dir/
+COPY --from=app /app/ /app/
+# PORT 80 as the reference image; Docker >= 20.10 lets non-root bind it
+# (net.ipv4.ip_unprivileged_port_start=0). Elsewhere (e.g. CRI-O) set PORT=8080.
+ENV PORT=80 \
+    LOG_FORMAT=json \
+    DENO_DIR=/deno-dir/ \
+    DENO_NO_UPDATE_CHECK=1 \
+    DENO_NO_PROMPT=1 \
+    DENO_USE_CGROUPS=1
+WORKDIR /app
+USER 65532:65532
+EXPOSE 80
+# The permissions are the start task's in deno.json (tests/build_test.ts keeps them equal).
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS", "/app/main.ts", "healthcheck"]
+ENTRYPOINT ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS", "/app/main.ts"]
+CMD ["serve"]
+
+# ---------------------------------------------------------------------------------------------
+FROM app AS builder
+# Air-gapped builds: a denort of this Deno version in the context as ./denort is used
+# automatically, or name one already in the image with DENORT_BIN.
+ARG DENORT_BIN
+ARG DENO_CERT
+ARG DENO_TLS_CA_STORE
+COPY tasks/build.ts ./tasks/
+COPY deno.json denor[t] ./
+RUN if [ -z "${DENORT_BIN}" ] && [ -f denort ]; then export DENORT_BIN=/app/denort; fi \
+ && if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/build-ca.pem; fi \
+ && deno task build
+
+# ---------------------------------------------------------------------------------------------
+FROM ${RUNTIME_IMAGE} AS runtime
+ARG VERSION=dev
+ARG REVISION=unknown
+ARG SOURCE=""
+LABEL org.opencontainers.image.title="swft" \
+      org.opencontainers.image.description="SWFT demo web service (Deno + Hono), compiled, on distroless" \
+      org.opencontainers.image.version="${VERSION}" \
+      org.opencontainers.image.revision="${REVISION}" \
+      org.opencontainers.image.source="${SOURCE}"
+# The single compiled binary (templates and static files embedded, permissions baked in).
+COPY --from=builder /app/dist/swft /app/swft
+ENV PORT=80 \
+    LOG_FORMAT=json \
+    DENO_USE_CGROUPS=1
+WORKDIR /app
+USER 65532:65532
+EXPOSE 80
+HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
+  CMD ["/app/swft", "healthcheck"]
+ENTRYPOINT ["/app/swft"]
+CMD ["serve"]
