@@ -55,10 +55,10 @@ export function permissionFlags(startTask: string): string[] {
   if (words[0] !== "deno" || words[1] !== "run") {
     throw new Error(`Cannot read permissions: the start task must begin with "deno run"`);
   }
-  const flags = words.filter((w) => /^--(allow|deny)-[a-z-]+(=|$)/.test(w));
-  if (flags.some((f) => f === "--allow-all" || f === "-A")) {
+  if (words.some((w) => w === "--allow-all" || w === "-A")) {
     throw new Error("Cannot compile with --allow-all: the start task must list its permissions");
   }
+  const flags = words.filter((w) => /^--(allow|deny)-[a-z-]+(=|$)/.test(w));
   return flags.filter((f) => !f.startsWith("--allow-read"));
 }
 
