@@ -301,9 +301,13 @@ Deno.test({
   fn: async () => {
     const image = "swft-verify-project";
     try {
+      // runtime-deno copies from `app` (deno + dependencies + code), its builder here;
+      // `builder` runs deno compile, which cannot fetch denort without the internet
       const { code, text, report } = await verify([
         "--target",
         "runtime-deno",
+        "--builder-target",
+        "app",
         "--build-arg",
         `DENO_IMAGE=${DENO_IMAGE}`,
         "--build-arg",

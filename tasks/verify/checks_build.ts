@@ -148,12 +148,9 @@ export function checkRebuildCache(run: Run, inputs: Inputs): Promise<unknown> {
     await Deno.writeTextFile(`${dir}/${probe}`, probeSuffix(probe, new Date().toISOString()), {
       append: true,
     });
-    // a Dockerfile inside the context is used from the copy; one outside stays where it is
-    const contextAbs = await Deno.realPath(options.context);
-    const fileAbs = await Deno.realPath(options.file);
-    const file = fileAbs.startsWith(contextAbs + "/")
-      ? `${dir}/${fileAbs.slice(contextAbs.length + 1)}`
-      : fileAbs;
+    // the original Dockerfile: Docker reads it even when .dockerignore leaves it out of the
+    // context, and the CLI sends one from outside the context along with it
+    const file = await Deno.realPath(options.file);
     const tag = `${state.runtimeTag}-verify-rebuild`;
     run.resources.images.add(tag);
     const args = buildArgs(run, options.target, tag, dir, file).filter((a) => a !== "--no-cache");

@@ -3,7 +3,7 @@
  * source file's content (mtime alone does not invalidate Docker's cache) and rebuild.
  */
 import { type DockerIgnore, parseDockerIgnore } from "./dockerignore.ts";
-import { type Dockerfile, expandArgs } from "./dockerfile.ts";
+import { type Dockerfile, expandArgs, stageChain } from "./dockerfile.ts";
 
 /** Files of the context that Docker would send, relative and `/`-separated. */
 export async function listContext(root: string, ignore?: DockerIgnore): Promise<string[]> {
@@ -39,7 +39,7 @@ export async function copyContext(root: string, target: string, files: string[])
 interface CopyRule {
   sources: string[];
   /**
-   * A RUN follows this COPY and a later COPY of the same stage brings more of the context:
+   * A RUN follows this COPY and a later COPY brings more of the context:
    * the classic "manifests, install, then sources" dependency step.
    */
   dependency: boolean;
@@ -70,7 +70,12 @@ function contextCopies(
       const sources = words.slice(0, -1).map((w) => expandArgs(w, values));
       const rest = list.slice(i + 1);
       const next = rest.find((n) => !/^(ENV|ARG|WORKDIR|LABEL)$/.test(n.keyword));
-      const laterCopy = rest.some((n) =>
+      // sources may follow in this stage or in a stage built on it (deps -> app)
+      const descendants = dockerfile.stages.filter((other) =>
+        other.index > stage.index && stageChain(dockerfile, other).includes(stage)
+      );
+      const later = [...rest, ...descendants.flatMap((d) => d.instructions)];
+      const laterCopy = later.some((n) =>
         /^(COPY|ADD)$/.test(n.keyword) && !/--from[= ]/i.test(n.args)
       );
       rules.push({ sources, dependency: next?.keyword === "RUN" && laterCopy });
