@@ -561,6 +561,19 @@ Deno.test("verify rebuild-cache: the probe changes an entry point the build copi
     pickProbeFile(parseDockerfile("FROM a:1\nCOPY deno.json ./\n"), ["main.ts"]),
     undefined,
   );
+  // the project's shape: manifests + install in `deps`, sources in `app` built on it
+  const project = parseDockerfile(
+    "FROM d:1 AS deps\nCOPY deno.json deno.lock ./\nRUN deno install\nFROM deps AS app\nCOPY *.ts ./\nCOPY routes/ ./routes/\nRUN x\n",
+  );
+  assert.equal(
+    pickProbeFile(project, ["config.ts", "deno.json", "deno.lock", "main.ts", "routes/a.ts"]),
+    "main.ts",
+  );
+  assert.equal(
+    pickProbeFile(project, ["deno.json", "deno.lock", "routes/a.ts"]),
+    "routes/a.ts",
+    "never a dependency manifest",
+  );
   assert.match(probeSuffix("main.ts", "t"), /^\n\/\/ verify cache probe t\n$/);
   assert.equal(probeSuffix("data.bin", "t"), "\n");
 });
@@ -707,4 +720,31 @@ Deno.test("verify step: --skip and thrown errors become skip and fail, and progr
   assert.match(out, /^SKIP {2}engine\s/m);
   assert.match(out, /^PASS {2}build-runtime\s/m);
   assert.ok(!out.includes("\x1b["));
+});
+
+Deno.test("verify cli: --help exits 0 and a usage error exits 2 with a hint", async () => {
+  const cli = (args: string[]) =>
+    new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "--allow-run=docker",
+        "--allow-read",
+        "--allow-write",
+        "--allow-env",
+        "--allow-net=127.0.0.1",
+        new URL("../tasks/verify.ts", import.meta.url).pathname,
+        ...args,
+      ],
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+  const help = await cli(["--help"]);
+  assert.equal(help.code, 0);
+  assert.match(new TextDecoder().decode(help.stdout), /^Usage: deno task verify/);
+  const bad = await cli(["--skip", "no-such-check"]);
+  assert.equal(bad.code, 2);
+  assert.match(
+    new TextDecoder().decode(bad.stderr),
+    /unknown check no-such-check\nRun with --help/,
+  );
 });

@@ -149,7 +149,10 @@ export function renderSummary(report: Report, options: { color: boolean; width?:
   if (builder.bytes !== undefined && runtime.bytes !== undefined) {
     figures.push(
       `images: builder ${formatBytes(builder.bytes)}, runtime ${formatBytes(runtime.bytes)}` +
-        (reductionPercent !== undefined ? ` (-${reductionPercent.toFixed(1)}%)` : ""),
+        (reductionPercent !== undefined ? ` (-${reductionPercent.toFixed(1)}%)` : "") +
+        (runtime.layers !== undefined
+          ? `, ${runtime.layers} runtime layers, ${formatBytes(runtime.wastedBytes ?? 0)} wasted`
+          : ""),
     );
   }
   const b = report.builds;
