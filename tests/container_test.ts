@@ -1,6 +1,7 @@
 /**
  * The container image as a user meets it, on a real Docker engine: built from the stand-in
- * base images (`deno task images:standin`, built here if missing), run with the hardening
+ * base images (`deno task images:standin`, built here if missing; `SWFT_TEST_DENO_IMAGE` and
+ * `SWFT_TEST_RUNTIME_IMAGE` name other bases), run with the hardening
  * flags, probed over HTTP on an ephemeral loopback port, stopped, and its file system read
  * from `docker export`.
  *
@@ -12,11 +13,14 @@ import assert from "node:assert/strict";
 const ROOT = new URL("..", import.meta.url).pathname;
 const DENO_STANDIN = "swft-standin/deno:2.9.6";
 const DISTROLESS_STANDIN = "swft-standin/distroless-cc-debian13:nonroot";
+// Where registries are reachable (e.g. GitHub Actions) the real bases can be named instead.
+const DENO_IMAGE = Deno.env.get("SWFT_TEST_DENO_IMAGE") || DENO_STANDIN;
+const RUNTIME_IMAGE = Deno.env.get("SWFT_TEST_RUNTIME_IMAGE") || DISTROLESS_STANDIN;
 const BUILD_ARGS = [
   "--build-arg",
-  `DENO_IMAGE=${DENO_STANDIN}`,
+  `DENO_IMAGE=${DENO_IMAGE}`,
   "--build-arg",
-  `RUNTIME_IMAGE=${DISTROLESS_STANDIN}`,
+  `RUNTIME_IMAGE=${RUNTIME_IMAGE}`,
 ];
 const HARDENING = ["--read-only", "--cap-drop", "ALL", "--security-opt", "no-new-privileges"];
 const RUN_ID = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -126,7 +130,8 @@ let standinsPromise: Promise<void> | undefined;
 function ensureStandins(): Promise<void> {
   return standinsPromise ??= (async () => {
     const missing = [];
-    for (const tag of [DENO_STANDIN, DISTROLESS_STANDIN]) {
+    const standins = [DENO_IMAGE, RUNTIME_IMAGE].filter((i) => i.startsWith("swft-standin/"));
+    for (const tag of standins) {
       if ((await docker(["image", "inspect", "--format", "{{.Id}}", tag])).code !== 0) {
         missing.push(tag);
       }
