@@ -150,9 +150,11 @@ const BAD: [target: string, failing: string[], extra?: string[]][] = [
   ["bad-compiler", ["runtime-no-build-tools"]],
   ["bad-secret", ["runtime-no-secrets"]],
   ["bad-no-healthcheck", ["dockerfile-lint", "healthcheck-defined"]],
-  ["bad-unhealthy", ["container-healthy", "http-health"]],
+  // failures only count after the start period (= --start-timeout): keep it short here
+  ["bad-unhealthy", ["container-healthy", "http-health"], ["--start-timeout", "5"]],
   ["bad-content", ["http-root"]],
   ["bad-headers", ["http-security-headers"]],
+  ["bad-labels", ["image-labels"]],
   ["bad-slow-stop", ["graceful-stop"], ["--stop-timeout", "2"]],
 ];
 
@@ -163,7 +165,7 @@ for (const [target, failing, extra = []] of BAD) {
       // rebuild-cache is skipped (it is not what these fixtures break); the skip itself
       // must keep the exit code non-zero
       const { code, text, report } = await verify(
-        fixtureArgs(target, ["--skip", "rebuild-cache", "--start-timeout", "5", ...extra]),
+        fixtureArgs(target, ["--skip", "rebuild-cache", ...extra]),
         { image },
       );
       assert.deepEqual(failed(report), failing, text);

@@ -21,6 +21,7 @@ import {
   parseMemUsage,
 } from "../tasks/verify/http.ts";
 import { findSecrets, type ImageFs } from "../tasks/verify/image_fs.ts";
+import { missingLabels } from "../tasks/verify/checks_image.ts";
 import { createRun } from "../tasks/verify/mod.ts";
 import { CHECK_IDS, type CheckResult, exitCode, renderSummary } from "../tasks/verify/report.ts";
 import { fail, pass, step } from "../tasks/verify/runner.ts";
@@ -111,6 +112,26 @@ Deno.test("verify args: mistakes are usage errors and --help is recognised", () 
   ) {
     assert.ok(HELP.includes(flag), `help documents ${flag}`);
   }
+});
+
+Deno.test("verify labels: required OCI labels must be present and not empty", () => {
+  const required = options().requireLabels;
+  assert.deepEqual(required, [
+    "org.opencontainers.image.title",
+    "org.opencontainers.image.version",
+    "org.opencontainers.image.revision",
+  ]);
+  const full = {
+    "org.opencontainers.image.title": "swft",
+    "org.opencontainers.image.version": "1",
+    "org.opencontainers.image.revision": "abc",
+  };
+  assert.deepEqual(missingLabels(full, required), []);
+  assert.deepEqual(missingLabels({ ...full, "org.opencontainers.image.revision": " " }, required), [
+    "org.opencontainers.image.revision",
+  ]);
+  assert.deepEqual(missingLabels(null, ["a"]), ["a"]);
+  assert.deepEqual(options(["--require-label", "none"]).requireLabels, []);
 });
 
 Deno.test("verify units: sizes parse in decimal and binary units", () => {

@@ -2,6 +2,13 @@
 import { parseArgs } from "node:util";
 import { parseSize } from "./units.ts";
 
+/** The OCI annotations the runtime image must carry by default (`--require-label`). */
+export const DEFAULT_LABELS = [
+  "org.opencontainers.image.title",
+  "org.opencontainers.image.version",
+  "org.opencontainers.image.revision",
+];
+
 /** Everything a verify run needs to know, with defaults applied. */
 export interface VerifyOptions {
   context: string;
@@ -28,6 +35,8 @@ export interface VerifyOptions {
   skip: string[];
   noCache: boolean;
   requireDigest: boolean;
+  /** Label keys the runtime image must carry with a value. */
+  requireLabels: string[];
   httpHost: string;
   verbose: boolean;
 }
@@ -65,6 +74,9 @@ Checks:
   --touch FILE            context file the rebuild-cache check changes (default: a source
                           file copied after the dependency manifests)
   --require-digest        base images must be pinned by digest, not only by tag
+  --require-label KEY     label the runtime image must carry with a value, repeatable
+                          (default org.opencontainers.image.title, .version, .revision;
+                          --require-label none requires none)
   --skip ID               mark a check as skipped (the run then exits non-zero), repeatable
   --no-cache              build without Docker's cache (honest cold build times)
   --http-host HOST        host the published port is reached on (default 127.0.0.1)
@@ -122,6 +134,7 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
         "stop-budget": { type: "string" },
         touch: { type: "string" },
         "require-digest": { type: "boolean", default: false },
+        "require-label": { type: "string", multiple: true },
         skip: { type: "string", multiple: true, default: [] },
         "no-cache": { type: "boolean", default: false },
         "http-host": { type: "string", default: "127.0.0.1" },
@@ -196,6 +209,7 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
     skip: v.skip.flatMap((s) => s.split(",")).map((s) => s.trim()).filter(Boolean),
     noCache: v["no-cache"],
     requireDigest: v["require-digest"],
+    requireLabels: (v["require-label"] ?? DEFAULT_LABELS).filter((key) => key !== "none"),
     httpHost: v["http-host"],
     verbose: v.verbose,
   };

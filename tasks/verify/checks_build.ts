@@ -7,8 +7,14 @@ import { type DockerIgnore, parseDockerIgnore } from "./dockerignore.ts";
 import { formatMs } from "./units.ts";
 import { fail, pass, type Run, step } from "./runner.ts";
 
-function buildkit(): boolean {
-  return Deno.env.get("DOCKER_BUILDKIT") === "1";
+/**
+ * Which builder `docker build` uses: DOCKER_BUILDKIT decides when set; otherwise the CLI
+ * uses BuildKit exactly when the buildx plugin is installed.
+ */
+async function detectBuildKit(): Promise<boolean> {
+  const env = Deno.env.get("DOCKER_BUILDKIT");
+  if (env !== undefined && env !== "") return env !== "0" && env.toLowerCase() !== "false";
+  return (await docker(["buildx", "version"])).code === 0;
 }
 
 /** engine: the docker CLI reaches a server. */
@@ -22,10 +28,11 @@ export function checkEngine(run: Run): Promise<unknown> {
       // docker prints no JSON when it cannot reach the daemon
     }
     const serverVersion = info.Server?.Version;
+    run.state.buildKit = await detectBuildKit();
     run.report.engine = {
       clientVersion: info.Client?.Version,
       serverVersion,
-      builder: buildkit() ? "buildkit" : "legacy",
+      builder: run.state.buildKit ? "buildkit" : "legacy",
     };
     if (result.code !== 0 || !serverVersion) {
       return fail(`no engine reachable: ${lastLines(result.stderr, 2) || "docker version failed"}`);
@@ -86,7 +93,7 @@ function buildArgs(run: Run, target: string, tag: string, context: string, file:
     args.push("--build-arg", `${key}=${value}`);
   }
   if (run.options.noCache) args.push("--no-cache");
-  if (buildkit()) args.push("--progress=plain");
+  if (run.state.buildKit) args.push("--progress=plain");
   args.push(context);
   return args;
 }

@@ -55,6 +55,31 @@ export function checkImageSize(run: Run): Promise<unknown> {
   }, reason);
 }
 
+/** Required label keys that are missing or empty. */
+export function missingLabels(
+  labels: Record<string, string> | null | undefined,
+  required: string[],
+): string[] {
+  return required.filter((key) => !(labels?.[key] ?? "").trim());
+}
+
+/** image-labels: provenance labels (OCI annotations) are present and not empty. */
+export function checkImageLabels(run: Run): Promise<unknown> {
+  const { options, state } = run;
+  return step(run, "image-labels", async () => {
+    state.runtimeInfo ??= await inspectImage(state.runtimeTag);
+    const labels = state.runtimeInfo.Config?.Labels;
+    const missing = missingLabels(labels, options.requireLabels);
+    if (missing.length > 0) return fail(`missing or empty: ${missing.join(", ")}`);
+    return pass(
+      options.requireLabels.map((key) =>
+        `${key.replace("org.opencontainers.image.", "")}=${labels![key]}`
+      )
+        .join(", "),
+    );
+  }, state.runtimeBuilt ? undefined : "runtime image not built");
+}
+
 function listOrPass(found: string[], what: string, none: string): Outcome {
   return found.length > 0
     ? fail(

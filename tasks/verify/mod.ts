@@ -10,7 +10,7 @@
 import type { VerifyOptions } from "./args.ts";
 import { checkBuilds, checkEngine, checkLint, checkRebuildCache } from "./checks_build.ts";
 import { checkContainer } from "./checks_container.ts";
-import { checkImageSize, checkRuntimeFs } from "./checks_image.ts";
+import { checkImageLabels, checkImageSize, checkRuntimeFs } from "./checks_image.ts";
 import { docker } from "./docker.ts";
 import { createProgress } from "./progress.ts";
 import { exitCode, type Report } from "./report.ts";
@@ -92,6 +92,7 @@ export async function runVerify(run: Run): Promise<Report> {
     await checkBuilds(run);
     await checkRebuildCache(run, inputs);
     await checkImageSize(run);
+    await checkImageLabels(run);
     await checkRuntimeFs(run);
     await checkContainer(run);
   } finally {

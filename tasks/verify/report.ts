@@ -9,6 +9,7 @@ export const CHECK_IDS = [
   "build-runtime",
   "rebuild-cache",
   "image-size",
+  "image-labels",
   "runtime-no-shell",
   "runtime-no-build-tools",
   "runtime-no-package-manager",

@@ -16,6 +16,8 @@ export interface Resources {
 /** Mutable state one check leaves for the next. */
 export interface RunState {
   engineOk?: boolean;
+  /** The engine's `docker build` is BuildKit (else the legacy builder). */
+  buildKit?: boolean;
   lint?: LintResult;
   builderTag: string;
   runtimeTag: string;
