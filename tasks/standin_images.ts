@@ -129,6 +129,19 @@ function readAptSources(): string[] {
   return texts;
 }
 
+async function imageId(tag: string): Promise<string | undefined> {
+  try {
+    const output = await new Deno.Command("docker", {
+      args: ["image", "inspect", "--format", "{{.Id}}", tag],
+      stdout: "piped",
+      stderr: "null",
+    }).output();
+    return output.success ? new TextDecoder().decode(output.stdout).trim() : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function imageExists(tag: string): Promise<boolean> {
   return await succeeds("docker", ["image", "inspect", "--format", "{{.Id}}", tag]);
 }
@@ -445,7 +458,12 @@ export async function main(args: string[]): Promise<number> {
     };
     for (const image of todo) {
       const started = performance.now();
+      const previous = await imageId(image.tag);
       await image.build(ctx);
+      // A rebuild leaves the old image untagged; drop it unless builds still use it.
+      if (previous && previous !== await imageId(image.tag)) {
+        await succeeds("docker", ["image", "rm", previous]);
+      }
       const seconds = ((performance.now() - started) / 1000).toFixed(0);
       log(`built ${await imageSummary(image.tag)} in ${seconds} s`);
     }
