@@ -94,6 +94,8 @@ function buildArgs(run: Run, target: string, tag: string, context: string, file:
   }
   if (run.options.noCache) args.push("--no-cache");
   if (run.state.buildKit) args.push("--progress=plain");
+  // The legacy builder leaves the container of a failed RUN step behind unless told not to.
+  else args.push("--force-rm");
   args.push(context);
   return args;
 }
