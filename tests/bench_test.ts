@@ -99,6 +99,8 @@ Deno.test("parseBenchArgs gives full and smoke defaults and names a bad flag", (
   assert.throws(() => parseBenchArgs(["--duration", "600"]), /--duration must be an integer/);
   assert.throws(() => parseBenchArgs(["--targets", "prod"]), /--targets takes start, binary/);
   assert.throws(() => parseBenchArgs(["--bogus"]), /bogus/);
+  assert.deepEqual(parseBenchArgs(["--paths", "/health, /"]).paths, ["/health", "/"]);
+  assert.throws(() => parseBenchArgs(["--paths", "health"]), /--paths takes absolute URL paths/);
 });
 
 function loadRow(fields: Partial<LoadRow>): LoadRow {

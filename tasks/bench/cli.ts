@@ -43,6 +43,7 @@ Options:
   --targets LIST         Servers to load: start,binary,container (default: all, skipping those
                          absent; smoke: start). binary = dist/swft, container = --image
   --image NAME           Image for the container target (default swft:runtime-deno)
+  --paths LIST           Paths to load, comma separated (default /,/health,/time,/static/style.css)
   --help                 Show this help
 
 Bounded: at most 60 s per wrk run, 10 rounds and 600 s of soak. Only 127.0.0.1 is loaded.`;
@@ -60,6 +61,15 @@ function integer(name: string, text: string, range: { min: number; max: number }
   return value;
 }
 
+function paths(text: string): string[] {
+  return [...new Set(text.split(",").map((path) => path.trim()))].map((path) => {
+    if (!/^\/[\x21-\x7e]*$/.test(path)) {
+      throw new Error(`--paths takes absolute URL paths such as /health, got "${path}"`);
+    }
+    return path;
+  });
+}
+
 /** Parse the bench's arguments; throws an error naming the bad flag. */
 export function parseBenchArgs(args: string[]): BenchOptions {
   const { values } = parseArgs({
@@ -75,6 +85,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       soak: { type: "string" },
       targets: { type: "string" },
       image: { type: "string" },
+      paths: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -101,7 +112,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     targets: [...new Set(targets)],
     image: values.image ?? "swft:runtime-deno",
     starts: smoke ? 2 : 5,
-    paths: PATHS,
+    paths: values.paths ? paths(values.paths) : PATHS,
     help: values.help ?? false,
   };
 }
