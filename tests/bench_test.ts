@@ -188,8 +188,8 @@ Deno.test("renderReport shows load, processes, each target met or NOT MET, skips
   );
   assert.match(text, /^start\s+startup, exec to first 200\s+70\.00 ms\s+<= 80 ms.*\smet$/m);
   assert.match(text, /RSS growth over the soak\s+-\s+<= 5 %\s+no soak\s+not measured/);
-  assert.match(text, /Skipped binary: dist\/swft not found/);
-  assert.match(text, /Error: start \/ at 32 connections, round 1: 3 errors/);
+  assert.match(text, /skipped binary: dist\/swft not found/);
+  assert.match(text, /error: start \/ at 32 connections, round 1: 3 errors/);
 });
 
 function benchTaskArgs(): string[] {

@@ -316,7 +316,15 @@ export function renderReport(report: BenchReport): string {
       [false, false, true, false, false, false],
     ));
   }
-  for (const skip of report.skipped) parts.push(`\nSkipped ${skip.target}: ${skip.reason}`);
-  for (const error of report.errors) parts.push(`\nError: ${error}`);
+  const notes: string[] = [];
+  if (report.processes.some((row) => row.target === "container")) {
+    notes.push(
+      "container: startup includes `docker run`; the access log goes to Docker's log driver " +
+        "(not counted here); host network, 127.0.0.1 only",
+    );
+  }
+  notes.push(...report.skipped.map((skip) => `skipped ${skip.target}: ${skip.reason}`));
+  notes.push(...report.errors.map((error) => `error: ${error}`));
+  if (notes.length) parts.push("", ...notes);
   return parts.join("\n");
 }
