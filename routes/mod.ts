@@ -15,7 +15,6 @@
  */
 import { type Context, Hono } from "hono";
 import { accepts } from "hono/accepts";
-import { join } from "node:path";
 import type { Config } from "../config.ts";
 import { createApiRoutes } from "./api.ts";
 import { createPageRoutes, renderPages } from "./pages.ts";
@@ -23,7 +22,7 @@ import { createStaticRoutes } from "./static.ts";
 import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
 
 /** Where the app finds its files: beside this project, also inside a `deno compile` binary. */
-export const APP_ROOT: string = join(import.meta.dirname!, "..");
+export const APP_ROOT: string = import.meta.dirname!.replace(/[\\/][^\\/]+$/, "");
 
 /** Options of {@linkcode createApp}. */
 export interface AppOptions {
@@ -38,7 +37,7 @@ export interface AppOptions {
 /** Build the Hono app for one configuration. Reads and renders its files once, here. */
 export function createApp(config: Config, options: AppOptions = {}): Hono {
   const root = options.root ?? APP_ROOT;
-  const pages = renderPages(join(root, "templates"), {
+  const pages = renderPages(`${root}/templates`, {
     backgroundColor: config.backgroundColor,
     message: config.customMessage,
     hostname: config.hostname,
@@ -49,7 +48,7 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
   const app = new Hono();
   app.route("/", createPageRoutes({ pages, headers: documents }));
   app.route("/", createApiRoutes({ headers: api, now: options.now }));
-  app.route("/", createStaticRoutes({ root: join(root, "static"), headers: documents }));
+  app.route("/", createStaticRoutes({ root: `${root}/static`, headers: documents }));
 
   const htmlHeaders: HeaderList = [...documents, ["content-type", "text/html; charset=utf-8"]];
   const jsonHeaders: HeaderList = [...api, ["content-type", "application/json"]];

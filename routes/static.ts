@@ -1,30 +1,55 @@
 /**
- * Files under static/, served by Hono's Deno `serveStatic`. Hono rejects `..` segments, doubled
- * or back slashes and encoded dots before it touches the disk, so no request leaves the root.
+ * Files under static/, served by Hono's `serveStatic`. Hono rejects `..` segments, doubled or
+ * back slashes and encoded dots before any lookup, so no request leaves the root.
+ *
+ * The folder is small and ours, so it is read once, at start-up, and served from memory:
+ * Hono's Deno adapter opens and streams the file on every request, which measured about a
+ * tenth of the throughput of the other routes. Reading at start-up also gives every file a
+ * strong ETag from its content. `deno task dev` restarts on changes under static/, and a
+ * compiled binary reads the folder from its embedded file system.
  *
  * The files have no fingerprint in their names, so browsers must revalidate them
- * (`Cache-Control: no-cache`); a strong ETag from each file's content, hashed once at start-up,
- * turns those revalidations into bodiless 304 answers.
+ * (`Cache-Control: no-cache`); the ETag turns those revalidations into bodiless 304 answers.
  *
  * @module
  */
 import { Hono } from "hono";
 import { etag } from "hono/etag";
-import { serveStatic } from "hono/deno";
+import { serveStatic } from "hono/serve-static";
 import { createHash } from "node:crypto";
-import { join, relative, sep } from "node:path";
 import { type HeaderList, securityHeaders } from "./_security_headers.ts";
 
-function hashFiles(root: string, dir = root, tags = new Map<string, string>()) {
-  for (const entry of Deno.readDirSync(dir)) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory) hashFiles(root, path, tags);
-    else if (entry.isFile) {
-      const digest = createHash("sha256").update(Deno.readFileSync(path)).digest("base64url");
-      tags.set(relative(root, path).split(sep).join("/"), `"${digest.slice(0, 27)}"`);
+/** Refuse to hold more than this in memory: static/ is for a page's assets, not a CDN. */
+export const MAX_STATIC_BYTES = 32 * 1024 * 1024;
+
+interface StaticFile {
+  body: Uint8Array<ArrayBuffer>;
+  etag: string;
+}
+
+/** Read every file under `root`, keyed by `root` + `/` + its relative path. */
+export function loadStaticFiles(root: string): Map<string, StaticFile> {
+  const files = new Map<string, StaticFile>();
+  let total = 0;
+  function walk(dir: string) {
+    for (const entry of Deno.readDirSync(dir)) {
+      const path = `${dir}/${entry.name}`;
+      if (entry.isDirectory) walk(path);
+      else if (entry.isFile) {
+        const body = Deno.readFileSync(path);
+        total += body.byteLength;
+        if (total > MAX_STATIC_BYTES) {
+          throw new Error(
+            `Cannot serve static files: ${root} holds more than ${MAX_STATIC_BYTES} bytes (at ${path})`,
+          );
+        }
+        const digest = createHash("sha256").update(body).digest("base64url");
+        files.set(path, { body, etag: `"${digest.slice(0, 27)}"` });
+      }
     }
   }
-  return tags;
+  walk(root);
+  return files;
 }
 
 /** Options of {@linkcode createStaticRoutes}. */
@@ -48,24 +73,23 @@ export interface StaticOptions {
  */
 export function createStaticRoutes(options: StaticOptions): Hono {
   const prefix = options.prefix ?? "/static";
-  const tags = hashFiles(options.root);
+  const files = loadStaticFiles(options.root);
   const app = new Hono();
-  // A NUL byte makes Deno.open throw something other than NotFound, which serveStatic
-  // reports with console.warn: refuse such paths before they reach the disk (and the log).
-  app.use(`${prefix}/*`, async (c, next) => {
-    if (/%00/i.test(c.req.url) || c.req.path.includes("\0")) return c.notFound();
-    await next();
-  });
   app.use(`${prefix}/*`, securityHeaders(options.headers));
   app.use(`${prefix}/*`, etag());
   app.use(
     `${prefix}/*`,
     serveStatic({
       root: options.root,
+      // Hono has already refused "..", "//" and "\\" in the path: joining is concatenation,
+      // and matches the keys of loadStaticFiles.
+      join: (root, path) => `${root}${path}`,
       rewriteRequestPath: (path) => path.slice(prefix.length),
+      // Only files found at start-up exist: nothing else under the root is ever opened.
+      getContent: (path) => Promise.resolve(files.get(path)?.body ?? null),
+      isDir: () => false,
       onFound: (path, c) => {
-        const tag = tags.get(relative(options.root, path).split(sep).join("/"));
-        if (tag) c.header("ETag", tag);
+        c.header("ETag", files.get(path)!.etag);
         c.header("Cache-Control", "no-cache");
       },
     }),

@@ -4,7 +4,8 @@ import { withAccessLog } from "../server.ts";
 
 function collector() {
   const writes: string[] = [];
-  return { writes, write: (text: string) => void writes.push(text) };
+  const decoder = new TextDecoder();
+  return { writes, write: (bytes: Uint8Array) => void writes.push(decoder.decode(bytes)) };
 }
 
 Deno.test("logger: JSON lines carry time, level, message and fields", () => {
@@ -122,4 +123,22 @@ Deno.test("access log: hostile methods and paths stay one valid JSON line", () =
     { msg: "request", method: "GET", path, status: 404, ms: 1.25 },
   );
   assert.equal(JSON.parse(lines[1]).method, 'PO"ST');
+});
+
+Deno.test("logger: lines longer than the buffer and non-ASCII text arrive whole and in order", () => {
+  const sink = collector();
+  const log = createLogger({
+    level: "info",
+    format: "json",
+    write: sink.write,
+    maxBufferBytes: 256,
+  });
+  log.info("first", { text: "héllo wörld ✓" });
+  log.info("huge", { text: "€".repeat(500) });
+  log.info("last");
+  log.flush();
+  const lines = sink.writes.join("").trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(lines.map((line) => line.msg), ["first", "huge", "last"]);
+  assert.equal(lines[0].text, "héllo wörld ✓");
+  assert.equal(lines[1].text, "€".repeat(500));
 });
