@@ -15,12 +15,6 @@ import type { MiddlewareHandler } from "hono";
 /** A header list that can be given to `new Response(body, { headers })`. */
 export type HeaderList = Array<[string, string]>;
 
-/** Options of {@linkcode documentHeaders}. */
-export interface SecurityHeaderOptions {
-  /** Extra `style-src` sources, such as the hash of the page's inline theme style. */
-  styleSources?: readonly string[];
-}
-
 const COMMON: HeaderList = [
   ["cross-origin-opener-policy", "same-origin"],
   ["cross-origin-resource-policy", "same-origin"],
@@ -30,12 +24,11 @@ const COMMON: HeaderList = [
 ];
 
 /** Headers for HTML and other documents: a strict CSP that allows only this origin's files. */
-export function documentHeaders(options: SecurityHeaderOptions = {}): HeaderList {
-  const styleSrc = ["'self'", ...(options.styleSources ?? [])].join(" ");
+export function documentHeaders(): HeaderList {
   const csp = [
     "default-src 'none'",
     "script-src 'self'",
-    `style-src ${styleSrc}`,
+    "style-src 'self'",
     "img-src 'self'",
     "connect-src 'self'",
     "base-uri 'none'",

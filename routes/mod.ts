@@ -42,7 +42,7 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
     message: config.customMessage,
     hostname: config.hostname,
   });
-  const documents = documentHeaders({ styleSources: [pages.styleSource] });
+  const documents = documentHeaders();
   const api = apiHeaders();
   // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
   const app = new Hono();

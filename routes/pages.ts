@@ -1,13 +1,14 @@
 /**
- * The HTML pages. Everything they show comes from the configuration, so each page is rendered
- * once, when the app is created, and served as a constant: the live clock is the only thing
- * that changes, and the browser fetches it from `/time`.
+ * The HTML pages and their theme stylesheet. Everything they show comes from the
+ * configuration, so each is rendered once, when the app is created, and served as a constant:
+ * the live clock is the only thing that changes, and the browser fetches it from `/time`.
  *
  * @module
  */
 import { Hono } from "hono";
 import { Eta as EtaCore } from "eta/core";
-import { createHash } from "node:crypto";
+import { etag } from "hono/etag";
+import { contentTag } from "./_content_tag.ts";
 import type { HeaderList } from "./_security_headers.ts";
 
 /**
@@ -34,12 +35,12 @@ export interface PageData {
   hostname: string;
 }
 
-/** Pre-rendered pages and the inline style their Content-Security-Policy must allow. */
+/** Pre-rendered pages and their theme stylesheet. */
 export interface RenderedPages {
   index: string;
   notFound: string;
-  /** A CSP source (`'sha256-...'`) for the inline theme style. */
-  styleSource: string;
+  /** `/theme.css`: the configured background colour. */
+  themeCss: string;
 }
 
 /**
@@ -57,15 +58,12 @@ export interface RenderedPages {
  */
 export function renderPages(views: string, data: PageData): RenderedPages {
   const eta = new DenoEta({ views, autoEscape: true, cache: true, autoTrim: false });
-  // The colour is validated to a colour name or a hex value by config.ts; it cannot end the
-  // rule or the element.
-  const themeCss = `:root{--bg:${data.backgroundColor}}`;
-  const digest = createHash("sha256").update(themeCss).digest("base64");
-  const common = { themeCss };
+  // The colour is validated to a colour name or a hex value by config.ts, so it cannot end
+  // the rule. It goes in a stylesheet of its own: an inline style would need a CSP exception.
   return {
-    index: eta.render("./index", { ...common, ...data }),
-    notFound: eta.render("./not_found", common),
-    styleSource: `'sha256-${digest}'`,
+    index: eta.render("./index", data),
+    notFound: eta.render("./not_found", {}),
+    themeCss: `:root{--bg:${data.backgroundColor}}\n`,
   };
 }
 
@@ -75,16 +73,24 @@ export interface PageOptions {
   headers: HeaderList;
 }
 
-/** `GET /`: the start page. */
+/** `GET /`: the start page; `GET /theme.css`: its configured colours. */
 export function createPageRoutes(options: PageOptions): Hono {
   const html: HeaderList = [
     ...options.headers,
     ["content-type", "text/html; charset=utf-8"],
     ["cache-control", "no-cache"],
   ];
+  const css: HeaderList = [
+    ...options.headers,
+    ["content-type", "text/css; charset=utf-8"],
+    ["cache-control", "no-cache"],
+    ["etag", contentTag(options.pages.themeCss)],
+  ];
   // Built once, cloned per request (see routes/api.ts).
   const page = new Response(options.pages.index, { headers: html });
+  const theme = new Response(options.pages.themeCss, { headers: css });
   const app = new Hono();
   app.get("/", () => page.clone());
+  app.get("/theme.css", etag(), () => theme.clone());
   return app;
 }

@@ -16,7 +16,7 @@
 import { Hono } from "hono";
 import { etag } from "hono/etag";
 import { serveStatic } from "hono/serve-static";
-import { createHash } from "node:crypto";
+import { contentTag } from "./_content_tag.ts";
 import { type HeaderList, securityHeaders } from "./_security_headers.ts";
 
 /** Refuse to hold more than this in memory: static/ is for a page's assets, not a CDN. */
@@ -43,8 +43,7 @@ export function loadStaticFiles(root: string): Map<string, StaticFile> {
             `Cannot serve static files: ${root} holds more than ${MAX_STATIC_BYTES} bytes (at ${path})`,
           );
         }
-        const digest = createHash("sha256").update(body).digest("base64url");
-        files.set(path, { body, etag: `"${digest.slice(0, 27)}"` });
+        files.set(path, { body, etag: contentTag(body) });
       }
     }
   }

@@ -68,16 +68,24 @@ Deno.test("GET / escapes hostile CUSTOM_MESSAGE and HOSTNAME values", async () =
   assert.match(body, /&quot;&gt;&lt;svg onload=alert\(1\)&gt;/);
 });
 
-Deno.test("GET / follows BACKGROUND_COLOR and its CSP allows exactly that inline style", async () => {
+Deno.test("GET /theme.css follows BACKGROUND_COLOR; the page links it and needs no inline style", async () => {
   const colored = createApp(parseConfig({ BACKGROUND_COLOR: "#1E90FF" }));
-  const response = await colored.request("/");
-  const body = await response.text();
-  const style = body.match(/<style>(.*?)<\/style>/)?.[1];
-  assert.equal(style, ":root{--bg:#1e90ff}");
-  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(style));
-  const hash = btoa(String.fromCharCode(...new Uint8Array(digest)));
-  const csp = response.headers.get("content-security-policy") ?? "";
-  assert.match(csp, new RegExp(`style-src 'self' 'sha256-${hash.replace(/[+/]/g, "\\$&")}'`));
+  const page = await colored.request("/");
+  const body = await page.text();
+  assert.match(body, /<link rel="stylesheet" href="\/theme\.css">/);
+  assert.doesNotMatch(body, /<style|style="/);
+  const csp = page.headers.get("content-security-policy") ?? "";
+  assert.match(csp, /style-src 'self'(;|$)/, "no inline style allowance");
+  const theme = await colored.request("/theme.css");
+  assert.equal(theme.status, 200);
+  assert.equal(theme.headers.get("content-type"), "text/css; charset=utf-8");
+  assert.equal(await theme.text(), ":root{--bg:#1e90ff}\n");
+  const tag = theme.headers.get("etag")!;
+  const cached = await colored.request("/theme.css", { headers: { "if-none-match": tag } });
+  assert.equal(cached.status, 304);
+  const other = await createApp(parseConfig({ BACKGROUND_COLOR: "white" })).request("/theme.css");
+  assert.notEqual(other.headers.get("etag"), tag, "another colour, another ETag");
+  assert.equal(await other.text(), ":root{--bg:white}\n");
 });
 
 Deno.test("GET /health answers {status: ok} as JSON", async () => {
@@ -116,7 +124,7 @@ Deno.test("GET /static/* serves files with content types, ETag and no-cache", as
     assert.equal(response.status, 200, path);
     assert.match(response.headers.get("content-type") ?? "", type, path);
     assert.equal(response.headers.get("cache-control"), "no-cache", path);
-    assert.match(response.headers.get("etag") ?? "", /^"[A-Za-z0-9_-]{27}"$/, path);
+    assert.match(response.headers.get("etag") ?? "", /^"[0-9a-z]+-[0-9a-z]{8,}"$/, path);
     assert.ok((await response.text()).includes(text), path);
   }
 });
@@ -218,4 +226,15 @@ Deno.test("an unexpected error answers 500 without leaking the error, and is rep
   assert.deepEqual(JSON.parse(body), { error: "Internal server error", status: 500 });
   assert.equal(reported.length, 1);
   assertSecurityHeaders(response);
+});
+
+Deno.test("static ETags change with the content and only with it", async () => {
+  const { contentTag } = await import("../routes/_content_tag.ts");
+  const encode = (text: string) => new TextEncoder().encode(text);
+  assert.equal(contentTag(encode("body{color:red}")), contentTag("body{color:red}"));
+  const tags = new Set(
+    ["body{color:red}", "body{color:red} ", "body{color:reD}", "ydob{color:red}", "", "a", "b"]
+      .map((text) => contentTag(text)),
+  );
+  assert.equal(tags.size, 7);
 });
