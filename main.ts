@@ -46,6 +46,10 @@ async function serve(config: Config): Promise<number> {
         error: error instanceof Error ? error.stack ?? error.message : String(error),
       }),
   });
+  // Listen for signals before announcing the server: a supervisor may stop it at once.
+  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
+  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+  for (const signal of signals) Deno.addSignalListener(signal, () => resolve(signal));
   let server;
   try {
     server = await startServer(withAccessLog(app.fetch, logger), {
@@ -70,9 +74,6 @@ async function serve(config: Config): Promise<number> {
   });
   logger.flush();
 
-  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
-  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  for (const signal of signals) Deno.addSignalListener(signal, () => resolve(signal));
   const signal = await signalled;
   logger.info("shutting down", { signal, inFlight: server.inFlight });
   const drained = await server.shutdown();
