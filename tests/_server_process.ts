@@ -5,6 +5,7 @@
  * @module
  */
 import denoJson from "../deno.json" with { type: "json" };
+import { runDeno } from "./_run_deno.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -84,17 +85,6 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
 }
 
 /** Run main.ts to completion with the `start` flags; for modes that exit by themselves. */
-export async function runMain(args: string[], env: Record<string, string>) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [...startTaskArgs(), ...args],
-    cwd: ROOT,
-    env: { NO_COLOR: "1", ...env },
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+export function runMain(args: string[], env: Record<string, string>) {
+  return runDeno([...startTaskArgs(), ...args], { cwd: ROOT, env });
 }

@@ -5,30 +5,18 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { compileArgs, explainCompileFailure, OUTPUT, permissionFlags } from "../tasks/build.ts";
+import { runDeno } from "./_run_deno.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const startFlags = denoJson.tasks.start.split(/\s+/).filter((w) => w.startsWith("--"));
 
 async function runBuild(options: { cwd?: string; env?: Record<string, string> } = {}) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--allow-run=deno",
-      "--allow-read=.",
-      "--allow-write=dist",
-      "--allow-env",
-      `${ROOT}tasks/build.ts`,
-    ],
+  const args = ["run", "--allow-run=deno", "--allow-read=.", "--allow-write=dist", "--allow-env"];
+  const result = await runDeno([...args, `${ROOT}tasks/build.ts`], {
     cwd: options.cwd ?? ROOT,
-    env: { NO_COLOR: "1", ...options.env },
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr).trim(),
-  };
+    env: options.env,
+  });
+  return { ...result, stderr: result.stderr.trim() };
 }
 
 Deno.test("build task runs the build script with the permissions it needs", () => {

@@ -1,4 +1,5 @@
 /** Check results, the JSON report (a project contract), the summary table and exit code. */
+import type { VerifyOptions } from "./args.ts";
 import { formatBytes, formatMs } from "./units.ts";
 
 /** Every check verify runs, in order (ids are a contract). */
@@ -59,14 +60,10 @@ export interface Report {
   startedAt: string;
   finishedAt?: string;
   totalMs?: number;
-  options: {
-    context: string;
-    file: string;
-    target: string;
-    builderTarget: string;
-    image: string;
-    buildArgs: Record<string, string>;
-  };
+  options: Pick<
+    VerifyOptions,
+    "context" | "file" | "target" | "builderTarget" | "image" | "buildArgs"
+  >;
   engine?: { serverVersion?: string; clientVersion?: string; builder?: string };
   checks: CheckResult[];
   images: {
