@@ -32,19 +32,22 @@ if (import.meta.main) {
   const run = createRun(options, { write, tty, color });
 
   // Ctrl-C / SIGTERM: stop docker children, remove what was created, exit 130 / 143
-  let stopping = false;
+  // Killing the docker children makes the run itself fail fast: it must then wait for the
+  // clean-up to exit with the signal's code, not report and exit 1 first.
+  let stopping: Promise<void> | undefined;
   for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    Deno.addSignalListener(signal, async () => {
-      if (stopping) return;
-      stopping = true;
-      write(`\nverify: ${signal}, cleaning up\n`);
-      killRunning();
-      await cleanup(run.resources, options.keep);
-      Deno.exit(code);
+    Deno.addSignalListener(signal, () => {
+      stopping ??= (async () => {
+        write(`\nverify: ${signal}, cleaning up\n`);
+        killRunning();
+        await cleanup(run.resources, options.keep);
+        Deno.exit(code);
+      })();
     });
   }
 
   const report = await runVerify(run);
+  if (stopping) await stopping;
   write(
     "\n" + renderSummary(report, { color, width: tty ? Deno.consoleSize().columns : 110 }) + "\n",
   );
