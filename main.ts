@@ -12,7 +12,7 @@
  */
 import denoJson from "./deno.json" with { type: "json" };
 import { type Config, ConfigError, parseConfig, readEnv } from "./config.ts";
-import { createLogger, type Logger, writeStdout } from "./logger.ts";
+import { createLogger, type Logger } from "./logger.ts";
 import { createApp } from "./routes/mod.ts";
 import { checkHealth, localHost, startServer, withAccessLog } from "./server.ts";
 
@@ -33,7 +33,7 @@ function createProcessLogger(config: Config): Logger {
   const format = config.logFormat === "auto"
     ? (Deno.stdout.isTerminal() ? "pretty" : "json")
     : config.logFormat;
-  return createLogger({ level: config.logLevel, format, write: writeStdout });
+  return createLogger({ level: config.logLevel, format });
 }
 
 async function serve(config: Config): Promise<number> {

@@ -86,7 +86,6 @@ export function createStaticRoutes(options: StaticOptions): Hono {
       rewriteRequestPath: (path) => path.slice(prefix.length),
       // Only files found at start-up exist: nothing else under the root is ever opened.
       getContent: (path) => Promise.resolve(files.get(path)?.body ?? null),
-      isDir: () => false,
       onFound: (path, c) => {
         c.header("ETag", files.get(path)!.etag);
         c.header("Cache-Control", "no-cache");
