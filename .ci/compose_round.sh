@@ -1,0 +1,50 @@
+#!/usr/bin/env bash
+# The compose.yaml round CI runs with Debian's docker-compose 1.29 (the oldest Compose a user is
+# likely to have): `config` with and without a .env, then up, healthy, /health, the .env's
+# message on the page, down. Builds runtime-deno from the stand-in bases (no registry here).
+# Usage: bash .ci/compose_round.sh [HOST_PORT]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+port=${1:-18080}
+compose=${COMPOSE:-docker-compose}
+project=swft-ci-compose
+work=$(mktemp -d)
+export SWFT_TARGET=runtime-deno SWFT_IMAGE=swft-ci-compose:test SWFT_HOST_PORT=$port \
+  DENO_IMAGE=${SWFT_TEST_DENO_IMAGE:-swft-standin/deno:2.9.6} \
+  RUNTIME_IMAGE=${SWFT_TEST_RUNTIME_IMAGE:-swft-standin/distroless-cc-debian13:nonroot}
+# A copy of the project without .env, so a developer's own .env neither helps nor breaks the round.
+git ls-files -z | xargs -0 cp --parents -t "$work"
+cleanup() {
+  (cd "$work" && $compose -p "$project" down --rmi all --volumes >/dev/null 2>&1) || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+cd "$work"
+
+echo "compose: $($compose version --short 2>/dev/null || $compose version | head -n1)"
+$compose -p "$project" config -q && echo "config without .env: ok"
+printf 'CUSTOM_MESSAGE=Hello from dotenv\nBACKGROUND_COLOR=steelblue\n' >.env
+$compose -p "$project" config | grep -q 'CUSTOM_MESSAGE: Hello from dotenv' &&
+  echo "config with .env: ok (interpolated)"
+
+$compose -p "$project" up --build -d --quiet-pull 2>&1 | tail -n 3
+id=$($compose -p "$project" ps -q swft)
+status=""
+for _ in $(seq 1 60); do
+  status=$(docker inspect -f '{{.State.Health.Status}}' "$id")
+  [[ $status == healthy ]] && break
+  [[ $(docker inspect -f '{{.State.Running}}' "$id") == true ]] || break
+  sleep 1
+done
+if [[ $status != healthy ]]; then
+  echo "compose: container not healthy (status: ${status:-none})" >&2
+  docker logs "$id" >&2 || true
+  exit 1
+fi
+echo "container healthy"
+curl -fsS "http://127.0.0.1:$port/health" | grep -q '"status":"ok"' && echo "/health: ok"
+curl -fsS "http://127.0.0.1:$port/" | grep -q 'Hello from dotenv' && echo "/ shows the .env message: ok"
+[[ $(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}' "$id") == "true 65532:65532" ]] &&
+  echo "read-only root, user 65532: ok"
+$compose -p "$project" down --rmi all --volumes >/dev/null 2>&1
+echo "compose round passed"
