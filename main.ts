@@ -40,6 +40,7 @@ async function serve(config: Config): Promise<number> {
   const logger = createProcessLogger(config);
   globalThis.addEventListener("unload", () => logger.flush());
   const app = createApp(config, {
+    warn: (message, fields) => logger.warn(message, fields),
     onError: (error, request) =>
       logger.error("request failed", {
         path: new URL(request.url).pathname,

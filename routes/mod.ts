@@ -19,6 +19,8 @@ import type { Config } from "../config.ts";
 import { createApiRoutes } from "./api.ts";
 import { createPageRoutes, renderPages } from "./pages.ts";
 import { createStaticRoutes } from "./static.ts";
+import { validHost } from "./_host.ts";
+import { fixedResponse } from "./_prebuilt.ts";
 import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
 
 /** Where the app finds its files: beside this project, also inside a `deno compile` binary. */
@@ -32,7 +34,12 @@ export interface AppOptions {
   onError?: (error: unknown, request: Request) => void;
   /** Folder holding templates/ and static/. */
   root?: string;
+  /** Called once at start-up for each problem worth a warning, such as skipped symlinks. */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }
+
+/** The methods every route answers; anything else on a known path gets 405. */
+export const ALLOWED_METHODS = "GET, HEAD";
 
 /** Build the Hono app for one configuration. Reads and renders its files once, here. */
 export function createApp(config: Config, options: AppOptions = {}): Hono {
@@ -44,32 +51,71 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
   });
   const documents = documentHeaders();
   const api = apiHeaders();
-  // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
-  const app = new Hono();
-  app.route("/", createPageRoutes({ pages, headers: documents }));
-  app.route("/", createApiRoutes({ headers: api, now: options.now }));
-  app.route("/", createStaticRoutes({ root: `${root}/static`, headers: documents }));
-
   const htmlHeaders: HeaderList = [...documents, ["content-type", "text/html; charset=utf-8"]];
   const jsonHeaders: HeaderList = [...api, ["content-type", "application/json"]];
   const errorPage = "<!DOCTYPE html><title>Error</title><h1>Internal server error</h1>";
-  function problem(c: Context, status: 404 | 500) {
+  const methodPage = "<!DOCTYPE html><title>Error</title><h1>Method not allowed</h1>";
+  const messages = { 404: "Not found", 405: "Method not allowed", 500: "Internal server error" };
+  function problem(c: Context, status: 404 | 405 | 500) {
     const wantsJson = accepts(c, {
       header: "Accept",
       supports: ["text/html", "application/json"],
       default: "text/html",
     }) === "application/json";
+    const extra: HeaderList = status === 405 ? [["allow", ALLOWED_METHODS]] : [];
     if (wantsJson) {
-      const error = status === 404 ? "Not found" : "Internal server error";
-      return new Response(JSON.stringify({ error, status }), { status, headers: jsonHeaders });
+      const body = JSON.stringify({ error: messages[status], status });
+      return fixedResponse(body, [...jsonHeaders, ...extra], status);
     }
-    const body = status === 404 ? pages.notFound : errorPage;
-    return new Response(body, { status, headers: htmlHeaders });
+    const body = status === 404 ? pages.notFound : status === 405 ? methodPage : errorPage;
+    return fixedResponse(body, [...htmlHeaders, ...extra], status);
   }
-  app.notFound((c) => problem(c, 404));
+  const methodNotAllowed = (c: Context) => problem(c, 405);
+
+  // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
+  const app = new Hono();
+  app.route("/", createPageRoutes({ pages, headers: documents }));
+  app.route("/", createApiRoutes({ headers: api, now: options.now }));
+  app.route(
+    "/",
+    createStaticRoutes({
+      root: `${root}/static`,
+      headers: documents,
+      methodNotAllowed,
+      warn: options.warn,
+    }),
+  );
+
+  // The exact paths with a route, read from the router once routes are all added (routes
+  // added by createApp's callers count too).
+  let knownPaths: Set<string> | undefined;
+  app.notFound((c) => {
+    knownPaths ??= new Set(
+      app.routes.filter((route) => route.method !== "ALL" && !/[:*{]/.test(route.path))
+        .map((route) => route.path),
+    );
+    return knownPaths.has(c.req.path) ? methodNotAllowed(c) : problem(c, 404);
+  });
   app.onError((error, c) => {
     options.onError?.(error, c.req.raw);
     return problem(c, 500);
   });
+
+  // Before routing: a Host that is not a plain host[:port] would rewrite request.url (see
+  // routes/_host.ts). One header read per request; the answer is a constant.
+  const badHost = fixedResponse("Bad request: invalid or missing Host header\n", [
+    ...api,
+    ["content-type", "text/plain; charset=utf-8"],
+  ], 400);
+  const route = app.fetch;
+  app.fetch = (request, env, executionCtx) =>
+    validHost(request.headers.get("host"), isServeInfo(env))
+      ? route(request, env, executionCtx)
+      : badHost.clone();
   return app;
+}
+
+/** Whether Hono's `env` is the connection info Deno.serve passes: the request came on a socket. */
+function isServeInfo(env: unknown): boolean {
+  return typeof env === "object" && env !== null && "remoteAddr" in env;
 }

@@ -7,8 +7,8 @@
  */
 import { Hono } from "hono";
 import { Eta as EtaCore } from "eta/core";
-import { etag } from "hono/etag";
 import { contentTag } from "./_content_tag.ts";
+import { prebuilt } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
 
 /**
@@ -84,13 +84,12 @@ export function createPageRoutes(options: PageOptions): Hono {
     ...options.headers,
     ["content-type", "text/css; charset=utf-8"],
     ["cache-control", "no-cache"],
-    ["etag", contentTag(options.pages.themeCss)],
   ];
-  // Built once, cloned per request (see routes/api.ts).
-  const page = new Response(options.pages.index, { headers: html });
-  const theme = new Response(options.pages.themeCss, { headers: css });
   const app = new Hono();
-  app.get("/", () => page.clone());
-  app.get("/theme.css", etag(), () => theme.clone());
+  app.get("/", prebuilt(options.pages.index, { headers: html }));
+  app.get(
+    "/theme.css",
+    prebuilt(options.pages.themeCss, { headers: css, etag: contentTag(options.pages.themeCss) }),
+  );
   return app;
 }

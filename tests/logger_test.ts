@@ -74,7 +74,7 @@ Deno.test("logger: hostile field values cannot forge extra JSON lines", () => {
   assert.equal(JSON.parse(lines[0]).path, '/x\n{"level":"error","msg":"forged"}');
 });
 
-Deno.test("access log: one line per request with method, path, status and duration", async () => {
+Deno.test("access log: one line per request with method, path (no query), status and duration", async () => {
   const sink = collector();
   const log = createLogger({ level: "info", format: "json", write: sink.write });
   const handler = withAccessLog(
@@ -92,7 +92,7 @@ Deno.test("access log: one line per request with method, path, status and durati
   assert.deepEqual(
     lines.map(({ method, path, status }) => ({ method, path, status })),
     [
-      { method: "GET", path: "/missing?q=1", status: 404 },
+      { method: "GET", path: "/missing", status: 404 }, // the query string can hold tokens
       { method: "POST", path: "/async", status: 201 },
     ],
   );

@@ -211,6 +211,72 @@ Deno.test("HEAD / answers like GET without a body", async () => {
   assert.equal(await response.text(), "");
 });
 
+Deno.test("HEAD answers carry the same Content-Length as GET, on every kind of path", async () => {
+  for (const path of ["/", "/health", "/time", "/theme.css", "/static/style.css", "/missing"]) {
+    const get = await app.request(path);
+    const length = (await get.arrayBuffer()).byteLength;
+    assert.ok(length > 0, path);
+    assert.equal(get.headers.get("content-length"), String(length), `GET ${path}`);
+    const head = await app.request(path, { method: "HEAD" });
+    assert.equal(head.status, get.status, path);
+    assert.equal(head.headers.get("content-length"), String(length), `HEAD ${path}`);
+    assert.equal(await head.text(), "", path);
+  }
+});
+
+Deno.test("other methods on a known path get 405 with Allow: GET, HEAD and security headers", async () => {
+  const paths = ["/", "/health", "/time", "/theme.css", "/static/style.css"];
+  for (const method of ["POST", "PUT", "DELETE", "PATCH", "OPTIONS"]) {
+    for (const path of paths) {
+      const response = await app.request(path, { method });
+      assert.equal(response.status, 405, `${method} ${path}`);
+      assert.equal(response.headers.get("allow"), "GET, HEAD", `${method} ${path}`);
+      assert.match(response.headers.get("content-type") ?? "", /^text\/html/);
+      assert.match(await response.text(), /Method not allowed/);
+      assertSecurityHeaders(response);
+    }
+  }
+  const json = await app.request("/health", {
+    method: "POST",
+    headers: { accept: "application/json" },
+  });
+  assert.equal(json.status, 405);
+  assert.deepEqual(await json.json(), { error: "Method not allowed", status: 405 });
+  assertSecurityHeaders(json);
+  for (const path of ["/missing", "/static/missing.css", "/static/.hidden"]) {
+    const response = await app.request(path, { method: "POST" });
+    await response.body?.cancel();
+    assert.equal(response.status, 404, `POST ${path}: unknown paths stay 404`);
+    assert.equal(response.headers.get("allow"), null);
+  }
+});
+
+Deno.test("a Host that is not host[:port] gets 400 before routing", async () => {
+  const hostile = [
+    "x/static/style.css?",
+    "x?",
+    "x#y",
+    "user@x",
+    "x\\static",
+    "a b",
+    "x\ty",
+    "",
+    "[::1",
+    "x:port",
+  ];
+  for (const host of hostile) {
+    const response = await app.request("/health", { headers: { host } });
+    assert.equal(response.status, 400, JSON.stringify(host));
+    assert.match(await response.text(), /Host/);
+    assertSecurityHeaders(response);
+  }
+  for (const host of ["localhost", "example.com:8080", "10.0.0.1:80", "[::1]:8080", "my_app"]) {
+    const response = await app.request("/health", { headers: { host } });
+    assert.equal(response.status, 200, host);
+    assert.deepEqual(await response.json(), { status: "ok" });
+  }
+});
+
 Deno.test("an unexpected error answers 500 without leaking the error, and is reported", async () => {
   const reported: unknown[] = [];
   const broken = createApp(parseConfig({}), {
@@ -237,4 +303,146 @@ Deno.test("static ETags change with the content and only with it", async () => {
       .map((text) => contentTag(text)),
   );
   assert.equal(tags.size, 7);
+});
+
+async function withStaticRoot(
+  populate: (static_: string) => void,
+  run: (root: string) => Promise<void>,
+) {
+  const root = Deno.makeTempDirSync({ prefix: "swft-static-" });
+  try {
+    Deno.mkdirSync(`${root}/templates`);
+    for (const entry of Deno.readDirSync(new URL("../templates", import.meta.url))) {
+      Deno.copyFileSync(
+        new URL(`../templates/${entry.name}`, import.meta.url),
+        `${root}/templates/${entry.name}`,
+      );
+    }
+    Deno.mkdirSync(`${root}/static`);
+    populate(`${root}/static`);
+    await run(root);
+  } finally {
+    Deno.removeSync(root, { recursive: true });
+  }
+}
+
+Deno.test("static files: dotfiles and dot-folders are never served", async () => {
+  await withStaticRoot((dir) => {
+    Deno.writeTextFileSync(`${dir}/style.css`, "body{}");
+    Deno.writeTextFileSync(`${dir}/.hidden`, "secret");
+    Deno.mkdirSync(`${dir}/.git`);
+    Deno.writeTextFileSync(`${dir}/.git/config`, "[remote] secret");
+    Deno.mkdirSync(`${dir}/sub/.cache`, { recursive: true });
+    Deno.writeTextFileSync(`${dir}/sub/ok.txt`, "fine");
+    Deno.writeTextFileSync(`${dir}/sub/.cache/x.txt`, "secret");
+  }, async (root) => {
+    const served = createApp(parseConfig({}), { root });
+    const ok = await served.request("/static/sub/ok.txt");
+    assert.equal(ok.status, 200);
+    assert.equal(ok.headers.get("content-type"), "text/plain; charset=utf-8");
+    assert.equal(await ok.text(), "fine");
+    for (const path of ["/static/.hidden", "/static/.git/config", "/static/sub/.cache/x.txt"]) {
+      for (const encoded of [path, path.replaceAll(".", "%2e")]) {
+        const response = await served.request(encoded);
+        assert.equal(response.status, 404, encoded);
+        assert.doesNotMatch(await response.text(), /secret/, encoded);
+      }
+    }
+  });
+});
+
+Deno.test("static files: symbolic links are skipped with one warning at start-up", async () => {
+  await withStaticRoot((dir) => {
+    Deno.writeTextFileSync(`${dir}/style.css`, "body{}");
+    Deno.symlinkSync("/etc/hostname", `${dir}/host.txt`);
+    Deno.mkdirSync(`${dir}/real`);
+    Deno.writeTextFileSync(`${dir}/real/a.txt`, "a");
+    Deno.symlinkSync(`${dir}/real`, `${dir}/linked`);
+  }, async (root) => {
+    const warnings: Array<[string, Record<string, unknown>]> = [];
+    const served = createApp(parseConfig({}), {
+      root,
+      warn: (message, fields) => warnings.push([message, fields]),
+    });
+    assert.equal(warnings.length, 1, "one warning for all links");
+    assert.match(warnings[0][0], /symbolic links are not served/);
+    assert.deepEqual(warnings[0][1].skipped, ["host.txt", "linked"]);
+    for (const path of ["/static/host.txt", "/static/linked/a.txt"]) {
+      const response = await served.request(path);
+      await response.body?.cancel();
+      assert.equal(response.status, 404, path);
+    }
+    assert.equal((await served.request("/static/real/a.txt")).status, 200);
+    const quiet: unknown[] = [];
+    createApp(parseConfig({}), { warn: (...args) => quiet.push(args) });
+    assert.deepEqual(quiet, [], "the project's own static/ has no links");
+  });
+});
+
+/** Send raw request bytes to a server on 127.0.0.1 and read the answer's head. */
+async function rawRequest(port: number, text: string): Promise<string> {
+  const connection = await Deno.connect({ hostname: "127.0.0.1", port });
+  try {
+    await connection.write(new TextEncoder().encode(text));
+    let answer = "";
+    const buffer = new Uint8Array(16 * 1024);
+    const decoder = new TextDecoder();
+    while (!answer.includes("\r\n\r\n")) {
+      const read = await connection.read(buffer);
+      if (read === null) break;
+      answer += decoder.decode(buffer.subarray(0, read));
+    }
+    return answer;
+  } finally {
+    connection.close();
+  }
+}
+
+Deno.test("over a real socket: Host cannot change the route, a missing Host is 400, HEAD has the length", async () => {
+  const { startServer, withAccessLog } = await import("../server.ts");
+  const { createLogger } = await import("../logger.ts");
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "info",
+    format: "json",
+    write: (bytes) => void lines.push(new TextDecoder().decode(bytes)),
+  });
+  const server = await startServer(withAccessLog(app.fetch, logger), {
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    shutdownTimeoutMs: 2000,
+  });
+  try {
+    const { port } = server.addr;
+    const ask = (head: string) => rawRequest(port, `${head}\r\nConnection: close\r\n\r\n`);
+    const status = (answer: string) => answer.split("\r\n")[0];
+    assert.equal(status(await ask("GET /health HTTP/1.1\r\nHost: localhost")), "HTTP/1.1 200 OK");
+    const injected = await ask("GET /health HTTP/1.1\r\nHost: x/static/style.css?");
+    assert.equal(status(injected), "HTTP/1.1 400 Bad Request");
+    assert.doesNotMatch(injected, /text\/css/);
+    for (const host of ["a b", "u@x", "x#", "x\\y", ""]) {
+      const answer = await ask(`GET /health HTTP/1.1\r\nHost: ${host}`);
+      assert.equal(status(answer), "HTTP/1.1 400 Bad Request", JSON.stringify(host));
+    }
+    assert.equal(status(await ask("GET /health HTTP/1.1")), "HTTP/1.1 400 Bad Request");
+    const head = await ask("HEAD /static/style.css HTTP/1.1\r\nHost: localhost");
+    const size = (await Deno.stat(new URL("../static/style.css", import.meta.url))).size;
+    assert.equal(status(head), "HTTP/1.1 200 OK");
+    assert.match(head, new RegExp(`\r\ncontent-length: ${size}\r\n`, "i"));
+    const post = await ask("POST /health HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0");
+    assert.equal(status(post), "HTTP/1.1 405 Method Not Allowed");
+    assert.match(post, /\r\nallow: GET, HEAD\r\n/i);
+    await ask("CONNECT example.com:443 HTTP/1.1\r\nHost: example.com:443");
+    await ask("GET /time?token=secret HTTP/1.1\r\nHost: localhost");
+  } finally {
+    await server.shutdown();
+  }
+  logger.flush();
+  const logged = lines.join("").trim().split("\n").map((line) => JSON.parse(line));
+  const paths = logged.map((line) => `${line.method} ${line.path} ${line.status}`);
+  assert.ok(paths.some((path) => /^CONNECT \/ \d{3}$/.test(path)), paths.join("; "));
+  assert.equal(paths[1], "GET /health 400", "the refused Host is not logged as the path");
+  assert.ok(paths.includes("GET /time 200"), "the query string is not logged");
+  assert.doesNotMatch(lines.join(""), /secret/);
 });
