@@ -9,8 +9,16 @@
  *
  * @module
  */
-import type { Context } from "hono";
 import type { HeaderList } from "./_security_headers.ts";
+
+/** A handler that needs nothing but the request, so it can answer before any router runs. */
+export type RawHandler = (request: Request) => Response;
+
+/**
+ * GET handlers by exact path, which `createApp` answers before Hono routes anything (see
+ * routes/mod.ts). Route factories add their constant routes here as well as to their Hono app.
+ */
+export type ExactRoutes = Map<string, RawHandler>;
 
 /** A body a prebuilt response can hold. */
 export type Body = string | Uint8Array<ArrayBuffer>;
@@ -53,17 +61,18 @@ export interface PrebuiltOptions {
 }
 
 /**
- * A Hono handler answering `body` from a response built once: a 200, or a 304 when the
- * client's `If-None-Match` matches the ETag. The 304 keeps the security and cache headers.
+ * A handler answering `body` from a response built once: a 200, or a 304 when the client's
+ * `If-None-Match` matches the ETag. The 304 keeps the security and cache headers.
  *
  * @example
  * ```ts
  * import { Hono } from "hono";
  * const app = new Hono();
- * app.get("/theme.css", prebuilt(":root{}", { headers: [], etag: '"1"' }));
+ * const theme = prebuilt(":root{}", { headers: [], etag: '"1"' });
+ * app.get("/theme.css", (c) => theme(c.req.raw));
  * ```
  */
-export function prebuilt(body: Body, options: PrebuiltOptions): (c: Context) => Response {
+export function prebuilt(body: Body, options: PrebuiltOptions): RawHandler {
   const { etag } = options;
   if (etag === undefined) {
     const response = fixedResponse(body, options.headers);
@@ -74,8 +83,8 @@ export function prebuilt(body: Body, options: PrebuiltOptions): (c: Context) => 
     status: 304,
     headers: [...options.headers.filter(([name]) => name !== "content-type"), ["etag", etag]],
   });
-  return (c) => {
-    const ifNoneMatch = c.req.raw.headers.get("if-none-match");
+  return (request) => {
+    const ifNoneMatch = request.headers.get("if-none-match");
     return ifNoneMatch !== null && etagMatches(ifNoneMatch, etag)
       ? notModified.clone()
       : response.clone();

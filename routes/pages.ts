@@ -8,7 +8,7 @@
 import { Hono } from "hono";
 import { Eta as EtaCore } from "eta/core";
 import { contentTag } from "./_content_tag.ts";
-import { prebuilt } from "./_prebuilt.ts";
+import { type ExactRoutes, prebuilt } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
 
 /**
@@ -71,6 +71,8 @@ export function renderPages(views: string, data: PageData): RenderedPages {
 export interface PageOptions {
   pages: RenderedPages;
   headers: HeaderList;
+  /** Filled with the routes' handlers, for the app's fast path. */
+  exact?: ExactRoutes;
 }
 
 /** `GET /`: the start page; `GET /theme.css`: its configured colours. */
@@ -85,11 +87,17 @@ export function createPageRoutes(options: PageOptions): Hono {
     ["content-type", "text/css; charset=utf-8"],
     ["cache-control", "no-cache"],
   ];
+  const routes: ExactRoutes = new Map([
+    ["/", prebuilt(options.pages.index, { headers: html })],
+    [
+      "/theme.css",
+      prebuilt(options.pages.themeCss, { headers: css, etag: contentTag(options.pages.themeCss) }),
+    ],
+  ]);
   const app = new Hono();
-  app.get("/", prebuilt(options.pages.index, { headers: html }));
-  app.get(
-    "/theme.css",
-    prebuilt(options.pages.themeCss, { headers: css, etag: contentTag(options.pages.themeCss) }),
-  );
+  for (const [path, handler] of routes) {
+    app.get(path, (c) => handler(c.req.raw));
+    options.exact?.set(path, handler);
+  }
   return app;
 }

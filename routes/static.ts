@@ -17,7 +17,7 @@
 import { type Context, Hono } from "hono";
 import { getMimeType } from "hono/utils/mime";
 import { contentTag } from "./_content_tag.ts";
-import { prebuilt } from "./_prebuilt.ts";
+import { type ExactRoutes, prebuilt, type RawHandler } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
 
 /** Refuse to hold more than this in memory: static/ is for a page's assets, not a CDN. */
@@ -88,6 +88,8 @@ export interface StaticOptions {
   headers: HeaderList;
   /** The answer to a method other than GET or HEAD on a file that exists. */
   methodNotAllowed: (c: Context) => Response;
+  /** Filled with each file's handler, for the app's fast path. */
+  exact?: ExactRoutes;
   /** Told once about what was skipped, such as symbolic links. */
   warn?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -115,7 +117,7 @@ export function createStaticRoutes(options: StaticOptions): Hono {
       skipped: skippedLinks,
     });
   }
-  const handlers = new Map<string, ReturnType<typeof prebuilt>>();
+  const handlers = new Map<string, RawHandler>();
   for (const [path, file] of files) {
     handlers.set(
       `${prefix}${path}`,
@@ -129,6 +131,7 @@ export function createStaticRoutes(options: StaticOptions): Hono {
       }),
     );
   }
+  for (const [path, handler] of handlers) options.exact?.set(path, handler);
   const app = new Hono();
   // One route and a map lookup rather than a route per file: a file name may hold characters
   // that the router reads as patterns (":", "*", "{"). Hono answers HEAD through GET.
@@ -136,7 +139,7 @@ export function createStaticRoutes(options: StaticOptions): Hono {
     const handler = handlers.get(c.req.path);
     if (handler === undefined) return c.notFound();
     const method = c.req.method;
-    return method === "GET" || method === "HEAD" ? handler(c) : options.methodNotAllowed(c);
+    return method === "GET" || method === "HEAD" ? handler(c.req.raw) : options.methodNotAllowed(c);
   });
   return app;
 }

@@ -446,3 +446,16 @@ Deno.test("over a real socket: Host cannot change the route, a missing Host is 4
   assert.ok(paths.includes("GET /time 200"), "the query string is not logged");
   assert.doesNotMatch(lines.join(""), /secret/);
 });
+
+Deno.test("the fast path and Hono's routes answer alike: with a query string, encoded, HEAD", async () => {
+  for (const path of ["/", "/health", "/theme.css", "/static/style.css"]) {
+    const fast = await app.request(path);
+    const routed = await app.request(`${path}?x=1`);
+    assert.equal(routed.status, fast.status, path);
+    assert.deepEqual([...routed.headers], [...fast.headers], path);
+    assert.equal(await routed.text(), await fast.text(), path);
+  }
+  const encoded = await app.request("/static/%73tyle.css");
+  assert.equal(encoded.status, 200);
+  assert.match(await encoded.text(), /--bg/);
+});

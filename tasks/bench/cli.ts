@@ -46,7 +46,8 @@ Options:
                          those absent; smoke: start). binary = dist/swft, container = --image.
                          Also: metrics (start with METRICS=prometheus), otel (start with
                          OTEL_DENO=true, OTLP to an unused port), otel-metrics (the same with
-                         OTEL_DENO_TRACING=false)
+                         OTEL_DENO_TRACING=false), quiet (start with LOG_LEVEL=warn: no
+                         access log)
   --image NAME           Image for the container target (default swft:runtime-deno)
   --paths LIST           Paths to load, comma separated
                          (default /,/health,/time,/theme.css,/static/style.css)
@@ -55,7 +56,7 @@ Options:
 Bounded: at most 60 s per wrk run, 10 rounds and 600 s of soak. Only 127.0.0.1 is loaded.`;
 
 const DEFAULT_TARGETS = ["start", "binary", "container"] as const;
-const ALL_TARGETS = [...DEFAULT_TARGETS, "metrics", "otel", "otel-metrics"] as const;
+const ALL_TARGETS = [...DEFAULT_TARGETS, "metrics", "otel", "otel-metrics", "quiet"] as const;
 const PATHS = ["/", "/health", "/time", "/theme.css", "/static/style.css"];
 
 function integer(name: string, text: string, range: { min: number; max: number }): number {
@@ -105,7 +106,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       const name = text.trim();
       if (!(ALL_TARGETS as readonly string[]).includes(name)) {
         throw new Error(
-          `--targets takes start, binary, container, metrics, otel or otel-metrics, got "${name}"`,
+          `--targets takes start, binary, container, metrics, otel, otel-metrics or quiet, got "${name}"`,
         );
       }
       return name as BenchOptions["targets"][number];
