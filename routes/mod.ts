@@ -19,6 +19,8 @@ import type { Config } from "../config.ts";
 import { createApiRoutes } from "./api.ts";
 import { createPageRoutes, renderPages } from "./pages.ts";
 import { createStaticRoutes } from "./static.ts";
+import { type Metrics, UNMATCHED_ROUTE } from "./metrics.ts";
+import { routePath } from "hono/route";
 import { validHost } from "./_host.ts";
 import { type ExactRoutes, fixedResponse } from "./_prebuilt.ts";
 import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
@@ -34,6 +36,12 @@ export interface AppOptions {
   onError?: (error: unknown, request: Request) => void;
   /** Folder holding templates/ and static/. */
   root?: string;
+  /**
+   * Prometheus metrics from `createMetrics` (routes/metrics.ts): with them, every request is
+   * counted and timed by route pattern, and `GET /metrics` serves them. Without them (the
+   * default) nothing is measured and `/metrics` does not exist.
+   */
+  metrics?: Metrics;
   /** Called once at start-up for each problem worth a warning, such as skipped symlinks. */
   warn?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -75,6 +83,23 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
   // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
   const exact: ExactRoutes = new Map();
   const app = new Hono();
+  const { metrics } = options;
+  if (metrics) {
+    // First, so that it wraps every route Hono dispatches; the fast path records its own.
+    app.use("*", async (c, next) => {
+      const done = metrics.start();
+      await next();
+      const pattern = routePath(c, -1);
+      // The middleware itself ("/*") is the last match when no route matched.
+      const unmatched = pattern === "*" || pattern === "/*";
+      done(c.req.method, unmatched ? UNMATCHED_ROUTE : pattern, c.res.status);
+    });
+    const metricsHeaders: HeaderList = [...api, ["cache-control", "no-store"]];
+    app.get("/metrics", async () => {
+      const { body, contentType } = await metrics.render();
+      return fixedResponse(body, [...metricsHeaders, ["content-type", contentType]]);
+    });
+  }
   app.route("/", createPageRoutes({ pages, headers: documents, exact }));
   app.route("/", createApiRoutes({ headers: api, now: options.now, exact }));
   app.route(
@@ -115,15 +140,34 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
   // see docs/bench.md). Everything else (HEAD, queries, other methods, encoded paths, 404)
   // goes through Hono, which also holds every route, so app.request() tests see the same app.
   app.fetch = (request, env, executionCtx) => {
-    if (!validHost(request.headers.get("host"), isServeInfo(env))) return badHost.clone();
+    if (!validHost(request.headers.get("host"), isServeInfo(env))) {
+      metrics?.start()(request.method, UNMATCHED_ROUTE, 400);
+      return badHost.clone();
+    }
     if (request.method === "GET") {
       const url = request.url;
-      const handler = exact.get(url.slice(url.indexOf("/", url.indexOf("//") + 2)));
+      const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+      const handler = exact.get(path);
       if (handler !== undefined) {
-        try {
-          return handler(request);
-        } catch {
-          // Let Hono run it again, to report the error and answer 500 as for any route.
+        if (!metrics) {
+          try {
+            return handler(request);
+          } catch {
+            // Let Hono run it again, to report the error and answer 500 as for any route.
+          }
+        } else {
+          const done = metrics.start();
+          try {
+            const response = handler(request);
+            done(
+              "GET",
+              path.startsWith(STATIC_PREFIX) ? `${STATIC_PREFIX}*` : path,
+              response.status,
+            );
+            return response;
+          } catch {
+            done("GET", path); // Not answered here: Hono's retry is the one counted.
+          }
         }
       }
     }
@@ -131,6 +175,8 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
   };
   return app;
 }
+
+const STATIC_PREFIX = "/static/";
 
 /** Whether Hono's `env` is the connection info Deno.serve passes: the request came on a socket. */
 function isServeInfo(env: unknown): boolean {

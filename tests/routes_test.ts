@@ -459,3 +459,66 @@ Deno.test("the fast path and Hono's routes answer alike: with a query string, en
   assert.equal(encoded.status, 200);
   assert.match(await encoded.text(), /--bg/);
 });
+
+Deno.test("METRICS=prometheus: /metrics counts and times requests by route pattern, never the raw path", async () => {
+  const { createMetrics } = await import("../routes/metrics.ts");
+  const metrics = await createMetrics({ version: "9.9.9", revision: "abc123" });
+  const measured = createApp(parseConfig({ METRICS: "prometheus" }), { metrics });
+  const paths = ["/health", "/health", "/static/style.css", "/static/clock.js", "/?x=1"];
+  for (let i = 0; i < 30; i++) paths.push(`/secret-${i}`);
+  for (const path of paths) await (await measured.request(path)).body?.cancel();
+  await (await measured.request("/health", { method: "POST" })).body?.cancel();
+  await (await measured.request("/", { method: "HEAD" })).body?.cancel();
+
+  const response = await measured.request("/metrics");
+  assert.equal(response.status, 200);
+  assert.match(response.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
+  assert.equal(response.headers.get("cache-control"), "no-store");
+  assertSecurityHeaders(response);
+  const text = await response.text();
+  const count = (labels: string) =>
+    Number(text.match(new RegExp(`^http_requests_total\\{${labels}\\} (\\d+)$`, "m"))?.[1]);
+  assert.equal(count('method="GET",route="/health",status="200"'), 2);
+  assert.equal(count('method="GET",route="/static/\\*",status="200"'), 2);
+  assert.equal(count('method="GET",route="/",status="200"'), 1, "a query string is no new route");
+  assert.equal(count('method="GET",route="unmatched",status="404"'), 30);
+  assert.equal(count('method="POST",route="unmatched",status="405"'), 1);
+  assert.equal(count('method="HEAD",route="/",status="200"'), 1);
+  assert.doesNotMatch(text, /secret|style\.css|clock\.js/, "no raw path becomes a label");
+  assert.match(
+    text,
+    /^http_request_duration_seconds_bucket\{le="0\.001",method="GET",route="\/health",status="200"\} \d+$/m,
+  );
+  assert.match(
+    text,
+    /^http_request_duration_seconds_count\{method="GET",route="\/health",status="200"\} 2$/m,
+  );
+  assert.match(text, /^http_requests_in_flight 1$/m, "the /metrics request itself");
+  const started = Number(text.match(/^process_start_time_seconds (\S+)$/m)?.[1]);
+  assert.ok(Math.abs(started - performance.timeOrigin / 1000) < 1, String(started));
+  assert.match(text, /^swft_build_info\{version="9\.9\.9",revision="abc123",deno="[\d.]+"\} 1$/m);
+});
+
+Deno.test("METRICS off (the default): no /metrics, and prom-client is only a dynamic import", async () => {
+  const response = await app.request("/metrics");
+  await response.body?.cancel();
+  assert.equal(response.status, 404);
+  const output = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", "main.ts"],
+    cwd: new URL("..", import.meta.url).pathname,
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.ok(output.success, new TextDecoder().decode(output.stderr));
+  const graph = JSON.parse(new TextDecoder().decode(output.stdout));
+  const edges: Array<{ from: string; to: string; dynamic: boolean }> = [];
+  for (const module of graph.modules) {
+    for (const dependency of module.dependencies ?? []) {
+      const to = dependency.code?.specifier ?? dependency.specifier;
+      edges.push({ from: module.specifier, to, dynamic: dependency.isDynamic === true });
+    }
+  }
+  const toClient = edges.filter((edge) => edge.to.includes("prom-client"));
+  assert.ok(toClient.length > 0, "main.ts can load prom-client");
+  assert.ok(toClient.every((edge) => edge.dynamic), JSON.stringify(toClient));
+});
