@@ -10,6 +10,7 @@ import { Eta as EtaCore } from "eta/core";
 import { contentTag } from "./_content_tag.ts";
 import { type ExactRoutes, prebuilt } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
+import { themeCss, themeFor } from "./_theme.ts";
 
 /**
  * Eta's core build reading templates with Deno's file API. The default build imports node:fs
@@ -39,7 +40,7 @@ export interface PageData {
 export interface RenderedPages {
   index: string;
   notFound: string;
-  /** `/theme.css`: the configured background colour. */
+  /** `/theme.css`: the configured background colour, and text and link colours readable on it. */
   themeCss: string;
 }
 
@@ -60,10 +61,11 @@ export function renderPages(views: string, data: PageData): RenderedPages {
   const eta = new DenoEta({ views, autoEscape: true, cache: true, autoTrim: false });
   // The colour is validated to a colour name or a hex value by config.ts, so it cannot end
   // the rule. It goes in a stylesheet of its own: an inline style would need a CSP exception.
+  // Text and link colours follow the background's luminance (routes/_theme.ts).
   return {
     index: eta.render("./index", data),
     notFound: eta.render("./not_found", {}),
-    themeCss: `:root{--bg:${data.backgroundColor}}\n`,
+    themeCss: themeCss(themeFor(data.backgroundColor)),
   };
 }
 

@@ -79,13 +79,16 @@ Deno.test("GET /theme.css follows BACKGROUND_COLOR; the page links it and needs 
   const theme = await colored.request("/theme.css");
   assert.equal(theme.status, 200);
   assert.equal(theme.headers.get("content-type"), "text/css; charset=utf-8");
-  assert.equal(await theme.text(), ":root{--bg:#1e90ff}\n");
+  assert.match(
+    await theme.text(),
+    /^:root\{--bg:#1e90ff;--fg:#[0-9a-f]{6};--link:#[0-9a-f]{6}\}\n$/,
+  );
   const tag = theme.headers.get("etag")!;
   const cached = await colored.request("/theme.css", { headers: { "if-none-match": tag } });
   assert.equal(cached.status, 304);
   const other = await createApp(parseConfig({ BACKGROUND_COLOR: "white" })).request("/theme.css");
   assert.notEqual(other.headers.get("etag"), tag, "another colour, another ETag");
-  assert.equal(await other.text(), ":root{--bg:white}\n");
+  assert.equal(await other.text(), ":root{--bg:white;--fg:#111827;--link:#1d4ed8}\n");
 });
 
 Deno.test("GET /health answers {status: ok} as JSON", async () => {
@@ -521,4 +524,80 @@ Deno.test("METRICS off (the default): no /metrics, and prom-client is only a dyn
   const toClient = edges.filter((edge) => edge.to.includes("prom-client"));
   assert.ok(toClient.length > 0, "main.ts can load prom-client");
   assert.ok(toClient.every((edge) => edge.dynamic), JSON.stringify(toClient));
+});
+
+/** WCAG 2 relative luminance of `#rrggbb`, written here independently of the app's library. */
+function luminance(hex: string): number {
+  const [r, g, b] = [1, 3, 5].map((at) => {
+    const c = parseInt(hex.slice(at, at + 2), 16) / 255;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+  });
+  return 0.2126 * r + 0.7152 * g + 0.0722 * b;
+}
+
+function contrast(a: string, b: string): number {
+  const [x, y] = [luminance(a), luminance(b)];
+  return (Math.max(x, y) + 0.05) / (Math.min(x, y) + 0.05);
+}
+
+async function themeOf(background: string): Promise<Record<string, string>> {
+  const css = await (await createApp(parseConfig({ BACKGROUND_COLOR: background }))
+    .request("/theme.css")).text();
+  return Object.fromEntries([...css.matchAll(/--(\w+):([^;}]+)/g)].map((m) => [m[1], m[2]]));
+}
+
+Deno.test("theme: text and links reach 4.5:1 contrast on every named colour and sampled hex", async () => {
+  const { CSS_COLOR_NAMES } = await import("../_css_colors.ts");
+  const { colord } = await import("colord");
+  // Hex values of the names from the library's table, checked against a few known ones.
+  const { extend } = await import("colord");
+  extend([(await import("colord/plugins/names")).default]);
+  assert.equal(colord("steelblue").toHex(), "#4682b4");
+  assert.equal(colord("rebeccapurple").toHex(), "#663399");
+  const backgrounds: Array<[string, string]> = [...CSS_COLOR_NAMES].map((name) => {
+    const hex = colord(name).toHex();
+    assert.match(hex, /^#[0-9a-f]{6}$/, `${name} is a known colour`);
+    return [name, hex];
+  });
+  // Every grey, and a deterministic spread over the cube (mid luminances are the hard cases).
+  for (let v = 0; v < 256; v += 5) {
+    const h = v.toString(16).padStart(2, "0");
+    backgrounds.push([`#${h}${h}${h}`, `#${h}${h}${h}`]);
+  }
+  let seed = 7;
+  for (let i = 0; i < 300; i++) {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    const hex = `#${seed.toString(16).padStart(6, "0").slice(-6)}`;
+    backgrounds.push([hex, hex]);
+  }
+  backgrounds.push(["#abc", "#aabbcc"], ["#000", "#000000"], ["#fff", "#ffffff"]);
+  for (const [background, hex] of backgrounds) {
+    const theme = await themeOf(background);
+    assert.equal(theme.bg, background);
+    for (const role of ["fg", "link"]) {
+      const ratio = contrast(hex, theme[role]);
+      assert.ok(ratio >= 4.5, `${role} ${theme[role]} on ${background}: ${ratio.toFixed(2)}:1`);
+    }
+  }
+});
+
+Deno.test("theme: black gets light text, white dark text; translucent hex is seen over white", async () => {
+  assert.deepEqual(await themeOf("black"), { bg: "black", fg: "#ffffff", link: "#bfdbfe" });
+  assert.deepEqual(await themeOf("white"), { bg: "white", fg: "#111827", link: "#1d4ed8" });
+  const clear = await themeOf("#00000000");
+  assert.equal(clear.fg, "#111827", "a transparent background shows the white canvas");
+  const steel = await themeOf("steelblue");
+  assert.ok(contrast("#4682b4", steel.link) >= 4.5, `link ${steel.link} on steelblue`);
+});
+
+Deno.test("the page and author.html use the theme, with no inline style", async () => {
+  for (const path of ["/", "/static/author.html"]) {
+    const body = await (await app.request(path)).text();
+    assert.match(body, /<link rel="stylesheet" href="\/static\/style\.css">/, path);
+    assert.match(body, /<link rel="stylesheet" href="\/theme\.css">/, path);
+    assert.doesNotMatch(body, /<style|style="/, path);
+  }
+  const css = await (await app.request("/static/style.css")).text();
+  assert.match(css, /body \{[^}]*color: var\(--fg\)/);
+  assert.match(css, /\na \{\s*color: var\(--link\)/);
 });
