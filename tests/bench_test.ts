@@ -98,6 +98,12 @@ Deno.test("parseBenchArgs gives full and smoke defaults and names a bad flag", (
   assert.throws(() => parseBenchArgs(["--rounds", "0"]), /--rounds must be an integer from 1/);
   assert.throws(() => parseBenchArgs(["--duration", "600"]), /--duration must be an integer/);
   assert.throws(() => parseBenchArgs(["--targets", "prod"]), /--targets takes start, binary/);
+  assert.deepEqual(
+    parseBenchArgs(["--targets", "start,quiet,metrics,otel,otel-metrics"]).targets,
+    ["start", "quiet", "metrics", "otel", "otel-metrics"],
+    "the start task's variants are opt-in targets",
+  );
+  assert.ok(full.paths.includes("/theme.css"), "every page asset is loaded by default");
   assert.throws(() => parseBenchArgs(["--bogus"]), /bogus/);
   assert.deepEqual(parseBenchArgs(["--paths", "/health, /"]).paths, ["/health", "/"]);
   assert.throws(() => parseBenchArgs(["--paths", "health"]), /--paths takes absolute URL paths/);

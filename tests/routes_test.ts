@@ -429,6 +429,8 @@ Deno.test("over a real socket: Host cannot change the route, a missing Host is 4
       assert.equal(status(answer), "HTTP/1.1 400 Bad Request", JSON.stringify(host));
     }
     assert.equal(status(await ask("GET /health HTTP/1.1")), "HTTP/1.1 400 Bad Request");
+    // Deno does not tell the HTTP version to the handler: HTTP/1.0 must send Host too.
+    assert.match(status(await ask("GET /health HTTP/1.0")), /^HTTP\/1\.[01] 400 Bad Request$/);
     const head = await ask("HEAD /static/style.css HTTP/1.1\r\nHost: localhost");
     const size = (await Deno.stat(new URL("../static/style.css", import.meta.url))).size;
     assert.equal(status(head), "HTTP/1.1 200 OK");
