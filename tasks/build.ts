@@ -38,6 +38,8 @@ export interface DenoConfig {
 export interface CompileOptions {
   /** Extra V8 flags to bake into the binary, e.g. `--max-old-space-size=128`. */
   v8Flags?: string;
+  /** `deno compile --target`, e.g. `aarch64-unknown-linux-gnu` (cross-compiling). */
+  target?: string;
 }
 
 /**
@@ -73,6 +75,7 @@ export function compileArgs(config: DenoConfig, options: CompileOptions = {}): s
     ...permissionFlags(start),
     ...INCLUDED.flatMap((dir) => ["--include", dir]),
     ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+    ...(options.target ? ["--target", options.target] : []),
     "--output",
     OUTPUT,
     "main.ts",
@@ -132,7 +135,10 @@ function parseArgs(args: string[]): CompileOptions | string {
   const options: CompileOptions = {};
   for (const arg of args) {
     if (arg.startsWith("--v8-flags=")) options.v8Flags = arg.slice("--v8-flags=".length);
-    else return `Unknown argument "${arg}" (usage: deno task build [--v8-flags=FLAGS])`;
+    else if (arg.startsWith("--target=")) options.target = arg.slice("--target=".length);
+    else {
+      return `Unknown argument "${arg}" (usage: deno task build [--v8-flags=FLAGS] [--target=TRIPLE])`;
+    }
   }
   return options;
 }
