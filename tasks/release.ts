@@ -263,61 +263,71 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
   const image = options.imageText;
   const signing = () => ({ ...options.signing, publicKey: state.publicKey });
 
-  const steps: [string, () => Promise<string>][] = options.verifyOnly ? [] : [
-    options.from
-      ? ["tag", async () => {
-        const result = await docker(["tag", options.from!, image]);
-        if (result.code !== 0) throw new StepError(lastLines(result.stderr, 2));
-        return `${options.from} as ${image}`;
-      }]
-      : ["build", () => build(options)],
-    ["push", async () => {
-      const result = await docker(["push", image]);
-      if (result.code !== 0) {
+  const steps: [string, () => Promise<string>][] = [];
+  if (!options.verifyOnly && options.signing.key) {
+    // First, before anything is pushed: a wrong password or a broken key fails here. The
+    // public half is derived for the verification, so it cannot be a stale file.
+    steps.push(["key", async () => {
+      const derived = `${tmp}/cosign.pub`;
+      const pub = await cosign(["public-key", "--key", options.signing.key!, "--outfile", derived]);
+      if (pub.code !== 0) {
         throw new StepError(
-          `docker push ${image}: ${lastLines(result.stderr || result.stdout, 2)}`,
+          `cosign public-key --key ${options.signing.key}: ${cosignFailure(pub)}`,
         );
       }
-      const digest = pushedDigest(result.stdout, options.image.tag!);
-      if (!digest) throw new StepError(`docker push printed no digest for ${image}`);
-      state.digest = digest;
-      state.pinned = `${options.image.name}@${digest}`;
-      report.digest = digest;
-      return state.pinned;
-    }],
-    ["sbom", async () => {
-      const bom = await sbom(options, state);
-      state.bom = bom;
-      state.sbomPath = options.sbom ?? `${tmp}/sbom.cdx.json`;
-      await Deno.writeTextFile(state.sbomPath, JSON.stringify(bom, null, 2) + "\n");
-      report.sbom = { path: options.sbom ?? null, components: bom.components?.length ?? 0 };
-      return `${bom.components?.length ?? 0} components${
-        options.sbom ? ` in ${options.sbom}` : ""
+      state.publicKey ??= derived;
+      return `${options.signing.key} opened, verifying with ${
+        state.publicKey === derived ? "its public key" : state.publicKey
       }`;
-    }],
-    ["sign", async () => {
-      const result = await cosign(signArgs(state.pinned!, signing()));
-      if (result.code !== 0) throw new StepError(`cosign sign: ${cosignFailure(result)}`);
-      if (options.signing.key && !state.publicKey) {
-        // The public half, for verification: derived, so it cannot be a stale file.
-        state.publicKey = `${tmp}/cosign.pub`;
-        const pub = await cosign([
-          "public-key",
-          "--key",
-          options.signing.key,
-          "--outfile",
-          state.publicKey,
-        ]);
-        if (pub.code !== 0) throw new StepError(`cosign public-key: ${cosignFailure(pub)}`);
-      }
-      return `${state.pinned} (${options.signing.key ? `key ${options.signing.key}` : "keyless"})`;
-    }],
-    ["attest", async () => {
-      const result = await cosign(attestArgs(state.pinned!, state.sbomPath!, signing()));
-      if (result.code !== 0) throw new StepError(`cosign attest: ${cosignFailure(result)}`);
-      return "cyclonedx SBOM attached";
-    }],
-  ];
+    }]);
+  }
+  if (!options.verifyOnly) {
+    steps.push(
+      options.from
+        ? ["tag", async () => {
+          const result = await docker(["tag", options.from!, image]);
+          if (result.code !== 0) throw new StepError(lastLines(result.stderr, 2));
+          return `${options.from} as ${image}`;
+        }]
+        : ["build", () => build(options)],
+      ["push", async () => {
+        const result = await docker(["push", image]);
+        if (result.code !== 0) {
+          throw new StepError(
+            `docker push ${image}: ${lastLines(result.stderr || result.stdout, 2)}`,
+          );
+        }
+        const digest = pushedDigest(result.stdout, options.image.tag!);
+        if (!digest) throw new StepError(`docker push printed no digest for ${image}`);
+        state.digest = digest;
+        state.pinned = `${options.image.name}@${digest}`;
+        report.digest = digest;
+        return state.pinned;
+      }],
+      ["sbom", async () => {
+        const bom = await sbom(options, state);
+        state.bom = bom;
+        state.sbomPath = options.sbom ?? `${tmp}/sbom.cdx.json`;
+        await Deno.writeTextFile(state.sbomPath, JSON.stringify(bom, null, 2) + "\n");
+        report.sbom = { path: options.sbom ?? null, components: bom.components?.length ?? 0 };
+        return `${bom.components?.length ?? 0} components${
+          options.sbom ? ` in ${options.sbom}` : ""
+        }`;
+      }],
+      ["sign", async () => {
+        const result = await cosign(signArgs(state.pinned!, signing()));
+        if (result.code !== 0) throw new StepError(`cosign sign: ${cosignFailure(result)}`);
+        return `${state.pinned} (${
+          options.signing.key ? `key ${options.signing.key}` : "keyless"
+        })`;
+      }],
+      ["attest", async () => {
+        const result = await cosign(attestArgs(state.pinned!, state.sbomPath!, signing()));
+        if (result.code !== 0) throw new StepError(`cosign attest: ${cosignFailure(result)}`);
+        return "cyclonedx SBOM attached";
+      }],
+    );
+  }
   steps.push(
     ["verify-signature", async () => {
       const ref = state.pinned ?? image;

@@ -118,7 +118,9 @@ export function cosignFailure(result: RunResult): string {
   const text = (result.stderr || result.stdout)
     // cosign prints the usage text after some errors; the first line is the reason.
     .replace(/\nUsage:[\s\S]*$/, "");
-  return lastLines(text.replace(/^WARNING:.*$/gm, ""), 2) || `exit ${result.code}`;
+  // cosign says it twice ("Error: X", then "error during command execution: X"): once will do.
+  const error = /^Error: (.*)$/m.exec(text)?.[1];
+  return error ?? (lastLines(text.replace(/^WARNING:.*$/gm, ""), 2) || `exit ${result.code}`);
 }
 
 /**

@@ -24,6 +24,11 @@ export interface ImageRef {
  * ```
  */
 export function parseImageRef(ref: string): ImageRef {
+  if (!ref.includes("/")) {
+    throw new Error(
+      `"${ref}" names no registry: use REGISTRY/REPO:TAG, e.g. ghcr.io/acme/swft:1.0.0`,
+    );
+  }
   const match =
     /^([^/@]+)\/([a-z0-9]+(?:[._\/-][a-z0-9]+)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$/
       .exec(ref);
