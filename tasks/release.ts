@@ -77,7 +77,9 @@ Builds (or takes) an image, pushes it, generates a CycloneDX SBOM, signs the reg
 digest with cosign, attests the SBOM and verifies both; prints REGISTRY/REPO@sha256:...
 
 Options:
-  --image REF                  where to push: REGISTRY/REPO:TAG (required)
+  --image REF                  where to push: REGISTRY/REPO:TAG (required); with @sha256:...
+                               appended, an image pushed before (e.g. by buildx): pulled,
+                               not built or pushed
   --target NAME                Dockerfile stage to build (default runtime)
   --build-arg K=V              build argument, repeatable (overrides VERSION/REVISION/CREATED)
   --from IMAGE                 release this local image instead of building
@@ -155,8 +157,13 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     throw new UsageError(`--image: ${(error as Error).message}`);
   }
   const verifyOnly = values["verify-only"];
-  if (!verifyOnly && (!image.tag || image.digest)) {
+  if (!verifyOnly && !image.tag) {
     throw new UsageError("--image must name a tag to push, e.g. REGISTRY/REPO:1.0.0");
+  }
+  if (!verifyOnly && image.digest && (values.from || values["build-arg"].length > 0)) {
+    throw new UsageError(
+      "--image TAG@DIGEST is already pushed: --from and --build-arg do not apply",
+    );
   }
   if (verifyOnly && !image.tag && !image.digest) {
     throw new UsageError("--image must name a tag or a digest to verify");
@@ -281,7 +288,17 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
       }`;
     }]);
   }
-  if (!options.verifyOnly) {
+  if (!options.verifyOnly && options.image.digest) {
+    // Pushed already (a multi-platform build by buildx): fetch it for the SBOM's image scan.
+    steps.push(["pull", async () => {
+      const result = await docker(["pull", state.pinned!]);
+      if (result.code !== 0) {
+        throw new StepError(`docker pull ${state.pinned}: ${lastLines(result.stderr, 2)}`);
+      }
+      report.digest = state.digest!;
+      return `${state.pinned} (pushed before)`;
+    }]);
+  } else if (!options.verifyOnly) {
     steps.push(
       options.from
         ? ["tag", async () => {
@@ -304,6 +321,10 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
         report.digest = digest;
         return state.pinned;
       }],
+    );
+  }
+  if (!options.verifyOnly) {
+    steps.push(
       ["sbom", async () => {
         const bom = await sbom(options, state);
         state.bom = bom;
@@ -443,7 +464,8 @@ async function denoVersionOf(image: string): Promise<string> {
 }
 
 async function sbom(options: ReleaseOptions, state: State): Promise<Bom> {
-  const imageBom = await cdxgen("docker", options.imageText, `${state.tmp}/image.cdx.json`);
+  // By digest: the image that was pushed, even if the local tag moved since.
+  const imageBom = await cdxgen("docker", state.pinned!, `${state.tmp}/image.cdx.json`);
   // Only the lockfile and the manifest: cdxgen reads nothing else of the project.
   const project = `${state.tmp}/project`;
   await Deno.mkdir(project);
@@ -455,7 +477,7 @@ async function sbom(options: ReleaseOptions, state: State): Promise<Bom> {
     name: options.image.name,
     tag: options.image.tag!,
     digest: state.digest!,
-    denoVersion: await denoVersionOf(options.imageText),
+    denoVersion: await denoVersionOf(state.pinned!),
   }, appPackages(lock));
 }
 

@@ -90,6 +90,10 @@ Deno.test("release command line: mistakes are usage errors that say what to do",
   ], /--no-tlog needs --key/);
   usage(["--image", "127.0.0.1:5000/swft:1", "--key", "/nonexistent/cosign.key"], /cannot read/);
   usage(
+    ["--image", `127.0.0.1:5000/swft:1@${DIGEST_A}`, "--key", "deno.json", "--from", "x"],
+    /already pushed/,
+  );
+  usage(
     ["--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--from", "x", "--target", "t"],
     /--from takes a built image/,
   );
@@ -431,6 +435,35 @@ roundTest(
     } finally {
       await docker(["rm", "-f", name]);
     }
+  },
+);
+
+roundTest(
+  "[release] an image pushed before (TAG@DIGEST, as buildx leaves it) is pulled, signed and verified",
+  async () => {
+    const r = await setUp();
+    const json = `${r.dir}/pushed.json`;
+    const result = await release([
+      "--image",
+      `${r.image}@${r.report!.digest}`,
+      "--key",
+      r.key,
+      "--no-tlog",
+      "--json",
+      json,
+    ]);
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
+    assert.deepEqual(report.steps.map((s) => s.id), [
+      "key",
+      "pull",
+      "sbom",
+      "sign",
+      "attest",
+      "verify-signature",
+      "verify-attestation",
+    ]);
+    assert.equal(report.reference, r.report!.reference);
   },
 );
 
