@@ -153,11 +153,16 @@ Deno.test("Dockerfile runtime-deno runs and health-checks with the start task's 
 
 Deno.test("Dockerfile keeps runtime last and builds with the legacy builder too", async () => {
   const dockerfile = await Deno.readTextFile(`${ROOT}Dockerfile`);
-  const stages = [...dockerfile.matchAll(/^FROM \S+ AS (\S+)$/gim)].map((m) => m[1]);
+  const stages = [...dockerfile.matchAll(/^FROM (?:--platform=\S+ )?\S+ AS (\S+)$/gim)]
+    .map((m) => m[1]);
   assert.equal(stages.at(-1), "runtime");
   assert.ok(stages.indexOf("runtime-deno") < stages.indexOf("builder"), "runtime-deno first");
   assert.match(dockerfile, /^ARG DENO_IMAGE=denoland\/deno:2\.9\.6$/m);
   assert.match(dockerfile, /^ARG RUNTIME_IMAGE=gcr\.io\/distroless\/cc-debian13:nonroot$/m);
   assert.doesNotMatch(dockerfile, /^#\s*syntax=/m);
   assert.doesNotMatch(dockerfile, /^\s*RUN\s+--mount|^\s*COPY\s+--link/m);
+  // The legacy builder leaves BUILDPLATFORM empty: a bare $BUILDPLATFORM fails there.
+  for (const platform of dockerfile.matchAll(/^FROM --platform=(\S+)/gm)) {
+    assert.equal(platform[1], "${BUILDPLATFORM:-linux/amd64}");
+  }
 });

@@ -30,7 +30,7 @@ export function parseImageRef(ref: string): ImageRef {
     );
   }
   const match =
-    /^([^/@]+)\/([a-z0-9]+(?:[._\/-][a-z0-9]+)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$/
+    /^([^/@]+)\/([a-z0-9]+(?:(?:[._]|__|-+|\/)[a-z0-9]+)*)(?::([\w][\w.-]{0,127}))?(?:@(sha256:[0-9a-f]{64}))?$/
       .exec(ref);
   if (!match) {
     throw new Error(
