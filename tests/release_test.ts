@@ -2,7 +2,7 @@
  * `deno task release`: the pieces without tools (references, digests, the SBOM merge, the
  * command line), then the whole round on this machine: a local registry (Debian's
  * docker-registry), a cosign key pair, a release of `runtime-deno` from the stand-in bases,
- * what a consumer verifies, a tag overwritten after the release, and the failures a user
+ * what a consumer verifies, a tag overwritten between push and sign, and the failures a user
  * meets (registry unreachable, wrong key password, an unsigned image).
  *
  * The round needs cosign and cdxgen (PATH, or COSIGN / CDXGEN), docker-registry, a Docker
@@ -468,14 +468,43 @@ roundTest(
 );
 
 roundTest(
-  "[release] a tag overwritten after the release fails verification; the digest still verifies",
+  "[release] a tag overwritten between push and sign: the signature follows the digest, the tag fails",
   async () => {
     const r = await setUp();
-    // Another image pushed to the same tag, as an attacker or a mistaken push would.
-    await dockerOk(["tag", STANDIN_IMAGES.runtime, r.image]);
-    const push = await docker(["push", r.image]);
+    const image = `${r.repo}:race`;
+    r.created.add(image);
+    const json = `${r.dir}/race.json`;
+    const running = release([
+      "--from",
+      r.report!.reference!,
+      "--image",
+      image,
+      "--key",
+      r.key,
+      "--no-tlog",
+      "--json",
+      json,
+    ]);
+    // As soon as the task's push has landed (it then spends seconds on the SBOM before
+    // signing), another image is pushed to the same tag, as an attacker or a mistaken push would.
+    const landed = await poll(async () => {
+      const res = await fetch(`http://${r.registry.address}/v2/swft-rel-${RUN_ID}/manifests/race`, {
+        method: "HEAD",
+        headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json" },
+      });
+      return res.status === 200 || undefined;
+    }, { timeoutMs: 120_000, intervalMs: 50 });
+    assert.ok(landed, "the task pushed the tag");
+    await dockerOk(["tag", STANDIN_IMAGES.runtime, image]);
+    const push = await docker(["push", image]);
     assert.equal(push.code, 0, push.stderr);
-    const byTag = await release(["--verify-only", "--image", r.image, "--key", r.pub, "--no-tlog"]);
+    const result = await running;
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
+    assert.equal(report.digest, r.report!.digest, "signed the digest it pushed");
+    assert.ok(report.signature.verified);
+
+    const byTag = await release(["--verify-only", "--image", image, "--key", r.pub, "--no-tlog"]);
     assert.equal(byTag.code, 1, byTag.stderr);
     assert.match(byTag.stderr, /failed at step verify-signature: .*no (matching )?signatures/i);
     const byDigest = await release([
