@@ -8,9 +8,7 @@
  *
  * @module
  */
-// deno-lint-ignore no-import-prefix -- on purpose, see above
 export { default as tarStream } from "npm:tar-stream@3.2.2";
-// deno-lint-ignore no-import-prefix -- on purpose, see above
 export { DockerfileParser } from "npm:dockerfile-ast@0.7.1";
 // deno-lint-ignore no-import-prefix -- on purpose, see above
 import dockerignoreModule, { type Ignore } from "npm:@balena/dockerignore@1.0.2";
