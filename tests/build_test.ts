@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { compileArgs, explainCompileFailure, OUTPUT, permissionFlags } from "../tasks/build.ts";
-import { runDeno } from "./_run_deno.ts";
+import { runDeno } from "../tasks/_lib/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const startFlags = denoJson.tasks.start.split(/\s+/).filter((w) => w.startsWith("--"));
