@@ -27,7 +27,17 @@ async function verify(args: string[], image: string) {
 }
 
 function fixtureArgs(images: BaseImages, target: string, extra: string[] = []): string[] {
-  return ["--context", FIXTURES, "--target", target, ...buildArgFlags(images), ...extra];
+  const config = `${FIXTURES}/verify.json`;
+  return [
+    "--context",
+    FIXTURES,
+    "--config",
+    config,
+    "--target",
+    target,
+    ...buildArgFlags(images),
+    ...extra,
+  ];
 }
 
 function failed(report: Report): string[] {
