@@ -14,10 +14,13 @@ export interface Instruction {
 
 /** One build stage: its FROM and the instructions that follow it. */
 export interface Stage {
+  /** Position in the file, from 0. */
   index: number;
+  /** The `AS` name, lower-cased. */
   name?: string;
   /** The FROM argument as written (may contain `${ARG}`). */
   from: string;
+  /** The instructions after its FROM. */
   instructions: Instruction[];
 }
 
@@ -25,6 +28,7 @@ export interface Stage {
 export interface Dockerfile {
   /** ARGs declared before the first FROM, with their defaults. */
   globalArgs: Record<string, string | undefined>;
+  /** The build stages in file order. */
   stages: Stage[];
 }
 

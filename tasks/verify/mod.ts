@@ -34,7 +34,14 @@ import { createProgress } from "./progress.ts";
 import { exitCode, type Report } from "./report.ts";
 
 export { parseVerifyArgs, type VerifyOptions } from "./args.ts";
-export type { Report } from "./report.ts";
+export type { Check, Context, Fact, Facts, Outcome, Resources } from "./check.ts";
+export type { Probe, VerifyConfig } from "./config.ts";
+export type { CheckResult, ImageFigures, Report, Status } from "./report.ts";
+export type { Dockerfile, Instruction, Stage } from "./dockerfile.ts";
+export type { DockerIgnore } from "./dockerignore.ts";
+export type { ImageFs } from "./image_fs.ts";
+export type { Progress } from "./progress.ts";
+export type { FsEntry } from "./scan.ts";
 
 /**
  * Every check for an app's config, in order: the registry. Its ids are the report's ids.

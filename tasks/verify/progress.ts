@@ -4,7 +4,9 @@ import { type CheckResult, paint, statusLabel } from "./report.ts";
 
 /** Receives check lifecycle events. */
 export interface Progress {
+  /** A check started. */
   start(id: string): void;
+  /** A check finished. */
   end(result: CheckResult): void;
   /** A line of build output (shown only when verbose). */
   log(line: string): void;
