@@ -1,6 +1,6 @@
 /** The base-image rule of the container tests: run anywhere, ignore with a reason, never fail for want of images. */
 import assert from "node:assert/strict";
-import { STANDIN_IMAGES } from "../tasks/_lib/mod.ts";
+import { runDeno, STANDIN_IMAGES } from "../tasks/_lib/mod.ts";
 import { chooseBaseImages, type Machine } from "./_base_images.ts";
 
 const REAL = { deno: "real/deno:1", runtime: "real/runtime:1" };
@@ -73,31 +73,26 @@ Deno.test("container bases: a laptop without images, root or engine ignores with
   );
 });
 
+/** Runs one verify fixture test in a child `deno test` with `env`; resolves to code and output. */
+async function fixtureRun(env: Record<string, string>) {
+  const file = new URL("./verify_fixtures_test.ts", import.meta.url).pathname;
+  const result = await runDeno(["test", "--allow-all", "--filter", "pre-existing", file], { env });
+  return { code: result.code, out: result.stdout + result.stderr };
+}
+
 Deno.test("container bases: a laptop run reports its container tests ignored, not failed; CI=true fails them", async () => {
   const env = {
     SWFT_TEST_DENO_IMAGE: "swft-test-absent/deno:0",
     SWFT_TEST_RUNTIME_IMAGE: "swft-test-absent/runtime:0",
   };
-  const file = new URL("./verify_fixtures_test.ts", import.meta.url).pathname;
-  const laptop = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-all", "--filter", "pre-existing", file],
-    env: { ...env, CI: "", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const out = new TextDecoder().decode(laptop.stdout) + new TextDecoder().decode(laptop.stderr);
-  assert.equal(laptop.code, 0, out);
+  const laptop = await fixtureRun({ ...env, CI: "" });
+  assert.equal(laptop.code, 0, laptop.out);
   assert.match(
-    out,
+    laptop.out,
     /ignored: SWFT_TEST_DENO_IMAGE=swft-test-absent\/deno:0 is neither present nor pullable/,
   );
-  assert.match(out, /ok \| 0 passed \| 0 failed \| 1 ignored/);
-  const ci = await new Deno.Command(Deno.execPath(), {
-    args: ["test", "--allow-all", "--filter", "pre-existing", file],
-    env: { ...env, CI: "true", NO_COLOR: "1" },
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(ci.code, 1);
-  assert.match(new TextDecoder().decode(ci.stdout), /Container tests cannot run under CI/);
+  assert.match(laptop.out, /ok \| 0 passed \| 0 failed \| 1 ignored/);
+  const ci = await fixtureRun({ ...env, CI: "true" });
+  assert.equal(ci.code, 1, ci.out);
+  assert.match(ci.out, /Container tests cannot run under CI/);
 });

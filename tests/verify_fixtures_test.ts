@@ -58,6 +58,22 @@ async function leftovers(repository: string): Promise<string> {
   return (images.stdout + containers.stdout).trim();
 }
 
+/** A container test with an image repository of its own, whose leftovers are removed after. */
+function fixtureTest(
+  name: string,
+  label: string,
+  fn: (images: BaseImages, image: string) => Promise<void>,
+): void {
+  containerTest(name, async (images) => {
+    const image = testName(label);
+    try {
+      await fn(images, image);
+    } finally {
+      await removeAll(image);
+    }
+  });
+}
+
 /** Removes the tags and containers left under `repository` (by tag: fixture stages share parents). */
 async function removeAll(repository: string): Promise<void> {
   const containers = await docker(["ps", "-aq", "--filter", `name=${repository}-verify`]);
@@ -68,63 +84,55 @@ async function removeAll(repository: string): Promise<void> {
   if (refs.length > 0) await docker(["rmi", "--no-prune", ...refs]);
 }
 
-containerTest(
+fixtureTest(
   "verify: a good multi-stage image passes every check and leaves nothing behind",
-  async (images) => {
-    const image = testName("verify-good");
-    try {
-      const { code, text, report } = await verify(fixtureArgs(images, "runtime"), image);
-      assert.deepEqual(failed(report), [], text);
-      assert.ok(report.checks.every((c) => c.status === "pass"), text);
-      assert.equal(code, 0);
-      assert.equal(report.ok, true);
-      assert.ok(report.checks.length >= 24);
-      assert.ok(
-        report.images.runtime.bytes! > 0 &&
-          report.images.runtime.bytes! < report.images.builder.bytes!,
-      );
-      for (const key of ["builderMs", "runtimeMs", "rebuildMs"] as const) {
-        assert.ok(report.builds[key]! >= 0, key);
-      }
-      for (const key of ["startupMs", "memoryBytes", "stopMs"] as const) {
-        assert.ok(report.container[key]! > 0, key);
-      }
-      assert.equal(report.container.exitCode, 0);
-      assert.match(text, /^VERIFIED: \d+ passed, 0 failed, 0 skipped/m);
-      assert.equal(await leftovers(image), "", "containers and tags are removed");
-    } finally {
-      await removeAll(image);
+  "verify-good",
+  async (images, image) => {
+    const { code, text, report } = await verify(fixtureArgs(images, "runtime"), image);
+    assert.deepEqual(failed(report), [], text);
+    assert.ok(report.checks.every((c) => c.status === "pass"), text);
+    assert.equal(code, 0);
+    assert.equal(report.ok, true);
+    assert.ok(report.checks.length >= 24);
+    assert.ok(
+      report.images.runtime.bytes! > 0 &&
+        report.images.runtime.bytes! < report.images.builder.bytes!,
+    );
+    for (const key of ["builderMs", "runtimeMs", "rebuildMs"] as const) {
+      assert.ok(report.builds[key]! >= 0, key);
     }
+    for (const key of ["startupMs", "memoryBytes", "stopMs"] as const) {
+      assert.ok(report.container[key]! > 0, key);
+    }
+    assert.equal(report.container.exitCode, 0);
+    assert.match(text, /^VERIFIED: \d+ passed, 0 failed, 0 skipped/m);
+    assert.equal(await leftovers(image), "", "containers and tags are removed");
   },
 );
 
-containerTest(
+fixtureTest(
   "verify: a foreign app (other stages, port, endpoints, text) passes with its own config",
-  async (images) => {
-    const image = testName("verify-foreign");
-    try {
-      const { code, text, report } = await verify([
-        "--context",
-        `${FIXTURES}/foreign`,
-        "--target",
-        "final",
-        "--builder-target",
-        "build",
-        "--config",
-        `${FIXTURES}/foreign/verify.json`,
-        ...buildArgFlags(images),
-      ], image);
-      assert.deepEqual(failed(report), [], text);
-      assert.equal(code, 0, text);
-      const ids = report.checks.map((c) => c.id);
-      for (const id of ["page", "api-ping", "asset", "missing-page"]) {
-        assert.ok(ids.includes(id), id);
-      }
-      assert.ok(!ids.includes("http-root"), "SWFT's probes are not asked of another app");
-      assert.equal(report.container.port, 3000);
-    } finally {
-      await removeAll(image);
+  "verify-foreign",
+  async (images, image) => {
+    const { code, text, report } = await verify([
+      "--context",
+      `${FIXTURES}/foreign`,
+      "--target",
+      "final",
+      "--builder-target",
+      "build",
+      "--config",
+      `${FIXTURES}/foreign/verify.json`,
+      ...buildArgFlags(images),
+    ], image);
+    assert.deepEqual(failed(report), [], text);
+    assert.equal(code, 0, text);
+    const ids = report.checks.map((c) => c.id);
+    for (const id of ["page", "api-ping", "asset", "missing-page"]) {
+      assert.ok(ids.includes(id), id);
     }
+    assert.ok(!ids.includes("http-root"), "SWFT's probes are not asked of another app");
+    assert.equal(report.container.port, 3000);
   },
 );
 
@@ -143,9 +151,10 @@ const BAD: [target: string, failing: string[], extra?: string[]][] = [
 ];
 
 for (const [target, failing, extra = []] of BAD) {
-  containerTest(`verify: --target ${target} fails ${failing.join(" and ")}`, async (images) => {
-    const image = testName(`verify-${target}`);
-    try {
+  fixtureTest(
+    `verify: --target ${target} fails ${failing.join(" and ")}`,
+    `verify-${target}`,
+    async (images, image) => {
       // rebuild-cache is skipped (not what these fixtures break); the skip itself keeps the
       // exit code non-zero
       const { code, text, report } = await verify(
@@ -160,69 +169,60 @@ for (const [target, failing, extra = []] of BAD) {
       assert.equal(status["rebuild-cache"], "skip");
       assert.equal(code, 1);
       assert.equal(report.ok, false);
-    } finally {
-      await removeAll(image);
-    }
-  });
+    },
+  );
 }
 
-containerTest(
+fixtureTest(
   "verify: copying sources before the dependency step fails rebuild-cache",
-  async (images) => {
-    const image = testName("verify-cache-busting");
-    try {
-      const { code, text, report } = await verify(
-        fixtureArgs(images, "runtime", ["--file", `${FIXTURES}/Dockerfile.cache-busting`]),
-        image,
-      );
-      assert.deepEqual(failed(report), ["rebuild-cache"], text);
-      assert.match(
-        report.checks.find((c) => c.id === "rebuild-cache")!.detail,
-        /no dependency step came from cache/,
-      );
-      assert.equal(code, 1);
-    } finally {
-      await removeAll(image);
-    }
+  "verify-cache-busting",
+  async (images, image) => {
+    const { code, text, report } = await verify(
+      fixtureArgs(images, "runtime", ["--file", `${FIXTURES}/Dockerfile.cache-busting`]),
+      image,
+    );
+    assert.deepEqual(failed(report), ["rebuild-cache"], text);
+    assert.match(
+      report.checks.find((c) => c.id === "rebuild-cache")!.detail,
+      /no dependency step came from cache/,
+    );
+    assert.equal(code, 1);
   },
 );
 
-containerTest(
+fixtureTest(
   "verify: budgets fail when exceeded; --keep keeps the run's documented tags",
-  async (images) => {
-    const image = testName("verify-budget");
-    try {
-      const { code, text, report } = await verify(
-        fixtureArgs(images, "runtime", [
-          "--skip",
-          "rebuild-cache",
-          "--size-budget",
-          "1MB",
-          "--memory-budget",
-          "1MB",
-          "--keep",
-        ]),
-        image,
-      );
-      assert.deepEqual(failed(report), ["image-size", "resource-usage"], text);
-      assert.match(
-        report.checks.find((c) => c.id === "image-size")!.detail,
-        /exceeds its budget 1\.00 MB/,
-      );
-      assert.equal(code, 1);
-      assert.match(report.images.runtime.ref, new RegExp(`^${image}:verify-[a-z0-9]+-runtime$`));
-      assert.ok(await imageId(report.images.runtime.ref), "--keep keeps the runtime tag");
-      assert.match(text, new RegExp(`kept \\(--keep\\): .*${report.images.runtime.ref}`));
-    } finally {
-      await removeAll(image);
-    }
+  "verify-budget",
+  async (images, image) => {
+    const { code, text, report } = await verify(
+      fixtureArgs(images, "runtime", [
+        "--skip",
+        "rebuild-cache",
+        "--size-budget",
+        "1MB",
+        "--memory-budget",
+        "1MB",
+        "--keep",
+      ]),
+      image,
+    );
+    assert.deepEqual(failed(report), ["image-size", "resource-usage"], text);
+    assert.match(
+      report.checks.find((c) => c.id === "image-size")!.detail,
+      /exceeds its budget 1\.00 MB/,
+    );
+    assert.equal(code, 1);
+    assert.match(report.images.runtime.ref, new RegExp(`^${image}:verify-[a-z0-9]+-runtime$`));
+    assert.ok(await imageId(report.images.runtime.ref), "--keep keeps the runtime tag");
+    assert.match(text, new RegExp(`kept \\(--keep\\): .*${report.images.runtime.ref}`));
   },
 );
 
-containerTest("verify: a pre-existing IMAGE:TARGET tag survives a run", async (images) => {
-  const image = testName("verify-pre");
-  const mine = `${image}:runtime`;
-  try {
+fixtureTest(
+  "verify: a pre-existing IMAGE:TARGET tag survives a run",
+  "verify-pre",
+  async (images, image) => {
+    const mine = `${image}:runtime`;
     // the user's own tag, on an image verify does not build
     assert.equal((await docker(["tag", images.runtime, mine])).code, 0);
     const before = await imageId(mine);
@@ -233,51 +233,45 @@ containerTest("verify: a pre-existing IMAGE:TARGET tag survives a run", async (i
     assert.equal(report.checks.find((c) => c.id === "build-runtime")?.status, "pass", text);
     assert.equal(await imageId(mine), before, "the user's tag still names the same image");
     assert.equal(await leftovers(image), mine, "only the user's tag is left");
-  } finally {
-    await removeAll(image);
-  }
-});
+  },
+);
 
-containerTest(
+fixtureTest(
   "verify: Ctrl-C stops the run, removes its container and tags, exits 130",
-  async (images) => {
-    const image = testName("verify-sigint");
-    try {
-      const child = new Deno.Command(Deno.execPath(), {
-        args: [
-          "run",
-          "-A",
-          "tasks/verify.ts",
-          "--image",
-          image,
-          ...fixtureArgs(images, "runtime", ["--skip", "rebuild-cache"]),
-        ],
-        cwd: ROOT,
-        env: { NO_COLOR: "1" },
-        stdout: "null",
-        stderr: "piped",
-      }).spawn();
-      let text = "";
-      const decoder = new TextDecoder();
-      const reader = child.stderr.getReader();
-      // interrupt once the container is running (progress is on stderr)
-      while (!/container-start/.test(text)) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value);
-      }
-      child.kill("SIGINT");
-      for (;;) {
-        const { value, done } = await reader.read();
-        if (done) break;
-        text += decoder.decode(value);
-      }
-      const status = await child.status;
-      assert.match(text, /SIGINT, cleaning up/);
-      assert.equal(status.code, 130);
-      assert.equal(await leftovers(image), "", "containers and tags are removed");
-    } finally {
-      await removeAll(image);
+  "verify-sigint",
+  async (images, image) => {
+    const child = new Deno.Command(Deno.execPath(), {
+      args: [
+        "run",
+        "-A",
+        "tasks/verify.ts",
+        "--image",
+        image,
+        ...fixtureArgs(images, "runtime", ["--skip", "rebuild-cache"]),
+      ],
+      cwd: ROOT,
+      env: { NO_COLOR: "1" },
+      stdout: "null",
+      stderr: "piped",
+    }).spawn();
+    let text = "";
+    const decoder = new TextDecoder();
+    const reader = child.stderr.getReader();
+    // interrupt once the container is running (progress is on stderr)
+    while (!/container-start/.test(text)) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
     }
+    child.kill("SIGINT");
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      text += decoder.decode(value);
+    }
+    const status = await child.status;
+    assert.match(text, /SIGINT, cleaning up/);
+    assert.equal(status.code, 130);
+    assert.equal(await leftovers(image), "", "containers and tags are removed");
   },
 );
