@@ -28,7 +28,11 @@ const created = { containers: new Set<string>(), dirs: new Set<string>() };
 
 globalThis.addEventListener("unload", () => {
   const quiet = { stdout: "null", stderr: "null" } as const;
-  const names = [...created.containers];
+  // verify's kept container is named after IMAGE; the others are tracked by name or id
+  const kept = new Deno.Command("docker", { args: ["ps", "-aq", "--filter", `name=${IMAGE}`] })
+    .outputSync();
+  const names = [...created.containers, ...new TextDecoder().decode(kept.stdout).split("\n")]
+    .filter(Boolean);
   if (names.length) {
     new Deno.Command("docker", { args: ["rm", "-f", ...names], ...quiet }).outputSync();
   }
