@@ -27,8 +27,12 @@ ENV DENO_DIR=/deno-dir/ \
     NO_COLOR=1
 WORKDIR /app
 # Only the manifest and the lock: a code change does not invalidate the npm layer below.
-COPY deno.json deno.lock build-ca.pe[m] ./
+# image_lock.ts prunes the tooling's npm packages from the lock first (deno install --frozen
+# installs every package of the lock): the npm layer holds the import map's packages only.
+COPY deno.json deno.lock tasks/_lib/image_lock.ts build-ca.pe[m] ./
 RUN if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/build-ca.pem; fi \
+ && deno run --no-lock --allow-read=deno.lock --allow-write=deno.lock image_lock.ts \
+ && rm image_lock.ts \
  && deno install --frozen
 
 # ---------------------------------------------------------------------------------------------
@@ -94,6 +98,7 @@ WORKDIR /app
 COPY --from=app /deno-dir/ /deno-dir/
 COPY --from=app /app/ /app/
 COPY tasks/build.ts ./tasks/
+COPY tasks/_lib/ ./tasks/_lib/
 COPY deno.json denor[t] ./
 RUN if [ -z "${DENORT_BIN}" ] && [ -f denort ]; then export DENORT_BIN=/app/denort; fi \
  && if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/build-ca.pem; fi \

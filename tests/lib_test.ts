@@ -115,3 +115,16 @@ Deno.test("reports share tool, ok, startedAt, finishedAt and totalMs", () => {
   assert.equal(report.ok, true);
   assert.ok(report.totalMs! >= 0);
 });
+
+Deno.test("the image's lock keeps the import map's npm packages and drops the tooling's", async () => {
+  const { pruneLock } = await import("../tasks/_lib/image_lock.ts");
+  const lock = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.lock`));
+  const pruned = pruneLock(lock);
+  const names = Object.keys(pruned.npm ?? {}).map((id) => id.slice(0, id.indexOf("@", 1)));
+  for (const app of Object.keys(readDenoJson().imports ?? {})) assert.ok(names.includes(app), app);
+  for (const tool of ["tar-stream", "dockerfile-ast", "@balena/dockerignore", "streamx"]) {
+    assert.ok(!names.includes(tool), `${tool} stays out of the image`);
+  }
+  assert.deepEqual(pruned.workspace, lock.workspace);
+  assert.throws(() => pruneLock({ version: "4" }), /Cannot prune deno.lock version 4/);
+});

@@ -10,4 +10,13 @@
  */
 export { default as tarStream } from "npm:tar-stream@3.2.2";
 export { DockerfileParser } from "npm:dockerfile-ast@0.7.1";
-export { default as dockerignore } from "npm:@balena/dockerignore@1.0.2";
+// deno-lint-ignore no-import-prefix -- on purpose, see above
+import dockerignoreModule, { type Ignore } from "npm:@balena/dockerignore@1.0.2";
+
+/**
+ * `@balena/dockerignore`'s factory: a CommonJS `module.exports` function, which its typings
+ * declare as a default export (hence the cast).
+ */
+export const dockerignore = dockerignoreModule as unknown as (
+  options?: { ignorecase?: boolean },
+) => Ignore;
