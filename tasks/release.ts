@@ -101,34 +101,53 @@ SOURCE_DATE_EPOCH (the created time).
 
 /** Options after parsing. */
 export interface ReleaseOptions {
+  /** `--image`, parsed. */
   image: ImageRef;
+  /** `--image` as given. */
   imageText: string;
+  /** `--target`: the Dockerfile stage to build. */
   target: string;
+  /** `--build-arg K=V` values, in order. */
   buildArgs: string[];
+  /** `--from`: a local image to release instead of building. */
   from?: string;
+  /** How to sign and verify. */
   signing: SigningOptions;
+  /** `--json`: where to write the report. */
   json?: string;
+  /** `--sbom`: where to keep the SBOM. */
   sbom?: string;
+  /** `--verify-only`: only the verification steps. */
   verifyOnly: boolean;
 }
 
 /** One step of the run, as reported. */
 export interface Step {
+  /** `key`, `build` or `tag`, `push` or `pull`, `sbom`, `sign`, `attest`, `verify-signature`, `verify-attestation`. */
   id: string;
+  /** `skip`: not run because an earlier step failed. */
   status: "pass" | "fail" | "skip";
+  /** What it did, or why it failed, in one line. */
   detail: string;
+  /** Wall time in milliseconds. */
   ms: number;
 }
 
 /** The `--json` report. */
 export interface ReleaseReport extends ReportHead {
+  /** `--image` as given. */
   image: string;
   /** `REGISTRY/REPO@sha256:...`, only once everything passed. */
   reference: string | null;
+  /** The registry's manifest digest, once known. */
   digest: string | null;
+  /** The SBOM (its path with `--sbom`) and its component count. */
   sbom: { path: string | null; components: number } | null;
+  /** Whether `cosign verify` vouched for the digest; key pair or keyless. */
   signature: { verified: boolean; mode: "key" | "keyless" };
+  /** Whether `cosign verify-attestation` found this SBOM on the digest. */
   attestations: { type: "cyclonedx"; verified: boolean }[];
+  /** Every step, in order. */
   steps: Step[];
 }
 

@@ -142,8 +142,11 @@ export function verifiedDigests(stdout: string): string[] {
 
 /** One in-toto statement from `cosign verify-attestation` output. */
 export interface Statement {
+  /** e.g. `https://cyclonedx.org/bom`. */
   predicateType: string;
+  /** What the statement is about: the image, by digest. */
   subject: { name: string; digest: Record<string, string> }[];
+  /** The attested document (the SBOM). */
   predicate: unknown;
 }
 

@@ -10,7 +10,9 @@ export interface ImageRef {
   registry: string;
   /** `REGISTRY/REPO`, without tag or digest. */
   name: string;
+  /** The tag, when named. */
   tag?: string;
+  /** The digest (`sha256:...`), when named. */
   digest?: string;
 }
 

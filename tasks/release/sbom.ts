@@ -17,25 +17,41 @@ import { lastLines } from "../_lib/mod.ts";
 
 /** The parts of a CycloneDX component the release reads and writes. */
 export interface Component {
+  /** `library`, `application`, `container`, `file`, ... */
   type: string;
+  /** Package or file name. */
   name: string;
+  /** Package version. */
   version?: string;
+  /** Package URL, e.g. `pkg:npm/hono@4.13.19`. */
   purl?: string;
+  /** Identifier within the document (dependencies refer to it). */
   "bom-ref"?: string;
+  /** npm scope or other namespace. */
   group?: string;
+  /** Content hashes, e.g. deno.lock's SHA-512. */
   hashes?: { alg: string; content: string }[];
+  /** Whatever else cdxgen recorded, kept as is. */
   [key: string]: unknown;
 }
 
 /** The parts of a CycloneDX document the release reads and writes. */
 export interface Bom {
+  /** Always `CycloneDX`. */
   bomFormat: string;
+  /** CycloneDX specification version. */
   specVersion: string;
+  /** `urn:uuid:...`, unique per document. */
   serialNumber?: string;
+  /** Revision of the document. */
   version?: number;
+  /** The subject (`component`) and the generator. */
   metadata?: { component?: Component; [key: string]: unknown };
+  /** Everything the document lists. */
   components?: Component[];
+  /** Which component depends on which, by `bom-ref`. */
   dependencies?: { ref: string; dependsOn?: string[] }[];
+  /** Whatever else cdxgen recorded, kept as is. */
   [key: string]: unknown;
 }
 
@@ -51,9 +67,13 @@ export interface SbomSubject {
   denoVersion: string;
 }
 
-interface DenoLock {
+/** The parts of deno.lock (version 5) that {@linkcode appPackages} reads. */
+export interface DenoLock {
+  /** `npm:hono@^4` -> `4.13.19`. */
   specifiers?: Record<string, string>;
+  /** `hono@4.13.19` -> its integrity and dependencies. */
   npm?: Record<string, { dependencies?: string[] }>;
+  /** The project's own dependencies, as specifiers. */
   workspace?: { dependencies?: string[] };
 }
 
