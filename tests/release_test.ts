@@ -1,14 +1,15 @@
 /**
  * `deno task release`: the pieces without tools (references, digests, the SBOM merge, the
  * command line), then the whole round on this machine: a local registry (Debian's
- * docker-registry), a cosign key pair, a release of `runtime-deno` from the stand-in bases,
+ * docker-registry), a cosign key pair, a release of `runtime-deno` from the test bases,
  * what a consumer verifies, a tag overwritten between push and sign, and the failures a user
  * meets (registry unreachable, wrong key password, an unsigned image).
  *
  * The round needs cosign and cdxgen (PATH, or COSIGN / CDXGEN), docker-registry, a Docker
- * engine and the stand-in bases. Where one is missing the round is skipped with the reason and
+ * engine and base images. Where one is missing the round is skipped with the reason and
  * the command that installs it; under CI (`CI=true`) it runs anyway and fails, so a CI run
- * cannot pass without it. Names it creates start with `swft-rel-`; it removes them.
+ * cannot pass without it. The bases follow the container tests' rule (tests/_base_images.ts);
+ * names come from `testName` (prefix `SWFT_TEST_NAME_PREFIX`); it removes what it creates.
  */
 import assert from "node:assert/strict";
 import {
@@ -20,13 +21,13 @@ import {
   ROOT,
   run,
   runDeno,
-  STANDIN_IMAGES,
   UsageError,
 } from "../tasks/_lib/mod.ts";
 import { parseReleaseArgs, type ReleaseReport } from "../tasks/release.ts";
 import { isLoopbackRegistry, parseImageRef, pushedDigest } from "../tasks/release/image_ref.ts";
 import { appPackages, type Bom, type Component, mergeBoms } from "../tasks/release/sbom.ts";
-import { type LocalRegistry, startRegistry } from "../tasks/release/registry.ts";
+import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
+import { BASES, buildArgFlags, IN_CI, testName } from "./_container.ts";
 import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/release/cosign.ts";
 import { cdxgenCommand } from "../tasks/release/sbom.ts";
 
@@ -138,7 +139,8 @@ Deno.test("the SBOM keeps the app's npm packages with hashes, the image's packag
     ],
   };
   const app = appPackages({
-    specifiers: { "npm:hono@^4.13.19": "4.13.19" },
+    version: "5",
+    specifiers: { "npm:hono@^4.13.19": "4.13.19", "npm:tar-stream@3.2.2": "3.2.2" },
     npm: { "hono@4.13.19": {}, "tar-stream@3.2.2": {} },
     workspace: { dependencies: ["npm:hono@^4.13.19"] },
   });
@@ -197,30 +199,23 @@ function npm(name: string, version: string, hash?: string): Component {
 
 const INSTALL = "bash .ci/install_tools.sh && export PATH=/opt/swft-tools/bin:$PATH";
 
-async function missing(): Promise<string | undefined> {
+async function missingTool(): Promise<string | undefined> {
   const has = async (cmd: string, args: string[]) => (await run(cmd, args)).code !== 127;
-  if ((await docker(["version", "--format", "{{.Server.Version}}"])).code !== 0) {
-    return "no Docker engine reachable (start dockerd)";
-  }
-  if (
-    (await docker(["image", "inspect", STANDIN_IMAGES.deno, STANDIN_IMAGES.runtime])).code !== 0
-  ) {
-    return "stand-in base images missing (run: deno task images:standin)";
-  }
   if (!await has(cosignCommand(), ["version"])) return `cosign not found (run: ${INSTALL})`;
   if (!await has(cdxgenCommand(), ["--version"])) return `cdxgen not found (run: ${INSTALL})`;
-  if (!await has("docker-registry", ["--version"])) {
+  if (!await has(registryCommand(), ["--version"])) {
     return "docker-registry not found (run: apt-get install docker-registry)";
   }
   return undefined;
 }
 
-const SKIP = await missing();
+// The bases by the container tests' one rule (tests/_base_images.ts), then the tools.
+const SKIP = BASES.ignore ?? await missingTool();
 // Under CI the round runs regardless and fails on what is missing: a skip must not pass CI.
-const IGNORE = SKIP !== undefined && Deno.env.get("CI") !== "true";
-if (IGNORE) console.log(`release round skipped: ${SKIP}`);
+const IGNORE = SKIP !== undefined && !IN_CI;
+if (IGNORE) console.error(`release round ignored: ${SKIP}`);
 
-const RUN_ID = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+const REPO_NAME = testName("release");
 const PASSWORD = `swft-test-${crypto.randomUUID()}`;
 
 /** What the round's steps share, set up once. */
@@ -249,7 +244,7 @@ function freePort(): number {
 async function setUp(): Promise<Round> {
   if (SKIP) throw new Error(`Cannot run the release round: ${SKIP}`);
   if (round) return round;
-  const dir = await Deno.makeTempDir({ prefix: "swft-rel-test-" });
+  const dir = await Deno.makeTempDir({ prefix: "swft-release-test-" });
   const registry = await startRegistry(freePort());
   const keys = await run(cosignCommand(), [
     "generate-key-pair",
@@ -259,7 +254,7 @@ async function setUp(): Promise<Round> {
     env: { COSIGN_PASSWORD: PASSWORD },
   });
   assert.equal(keys.code, 0, keys.stderr);
-  const repo = `${registry.address}/swft-rel-${RUN_ID}`;
+  const repo = `${registry.address}/${REPO_NAME}`;
   round = {
     registry,
     dir,
@@ -311,10 +306,7 @@ roundTest(
       r.image,
       "--target",
       "runtime-deno",
-      "--build-arg",
-      `DENO_IMAGE=${STANDIN_IMAGES.deno}`,
-      "--build-arg",
-      `RUNTIME_IMAGE=${STANDIN_IMAGES.runtime}`,
+      ...buildArgFlags(BASES.images!),
       "--key",
       r.key,
       "--no-tlog",
@@ -347,7 +339,7 @@ roundTest(
     assert.deepEqual(report.sbom, { path: sbom, components: r.sbom!.components!.length });
     // The digest is the registry's, not the local image ID.
     const registryDigest =
-      (await fetch(`http://${r.registry.address}/v2/swft-rel-${RUN_ID}/manifests/1.0.0`, {
+      (await fetch(`http://${r.registry.address}/v2/${REPO_NAME}/manifests/1.0.0`, {
         method: "HEAD",
         headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json" },
       })).headers.get("docker-content-digest");
@@ -418,7 +410,7 @@ roundTest(
     assert.equal(sbom.serialNumber, r.sbom!.serialNumber, "the attested SBOM is the one kept");
 
     r.created.add(ref);
-    const name = `swft-rel-run-${RUN_ID}`;
+    const name = testName("release-run");
     const started = await docker(["run", "-d", "--name", name, "-p", "127.0.0.1::80", ref]);
     assert.equal(started.code, 0, started.stderr);
     try {
@@ -488,14 +480,14 @@ roundTest(
     // As soon as the task's push has landed (it then spends seconds on the SBOM before
     // signing), another image is pushed to the same tag, as an attacker or a mistaken push would.
     const landed = await poll(async () => {
-      const res = await fetch(`http://${r.registry.address}/v2/swft-rel-${RUN_ID}/manifests/race`, {
+      const res = await fetch(`http://${r.registry.address}/v2/${REPO_NAME}/manifests/race`, {
         method: "HEAD",
         headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json" },
       });
       return res.status === 200 || undefined;
     }, { timeoutMs: 120_000, intervalMs: 50 });
     assert.ok(landed, "the task pushed the tag");
-    await dockerOk(["tag", STANDIN_IMAGES.runtime, image]);
+    await dockerOk(["tag", BASES.images!.runtime, image]);
     const push = await docker(["push", image]);
     assert.equal(push.code, 0, push.stderr);
     const result = await running;
@@ -525,7 +517,7 @@ roundTest(
   async () => {
     const r = await setUp();
     const json = `${r.dir}/unreachable.json`;
-    const image = `127.0.0.1:${freePort()}/swft-rel-${RUN_ID}:1.0.0`;
+    const image = `127.0.0.1:${freePort()}/${REPO_NAME}:1.0.0`;
     r.created.add(image);
     const result = await release([
       "--from",
@@ -587,7 +579,7 @@ roundTest(
     assert.deepEqual(report.signature, { verified: false, mode: "key" });
     assert.deepEqual(report.attestations, [{ type: "cyclonedx", verified: false }]);
     const tag = await fetch(
-      `http://${r.registry.address}/v2/swft-rel-${RUN_ID}/manifests/wrong-password`,
+      `http://${r.registry.address}/v2/${REPO_NAME}/manifests/wrong-password`,
       {
         method: "HEAD",
       },
@@ -601,7 +593,7 @@ roundTest("[release] an unsigned image is refused by the verification step", asy
   const r = await setUp();
   const image = `${r.repo}:unsigned`;
   r.created.add(image);
-  await dockerOk(["tag", STANDIN_IMAGES.runtime, image]);
+  await dockerOk(["tag", BASES.images!.runtime, image]);
   assert.equal((await docker(["push", image])).code, 0);
   const result = await release(["--verify-only", "--image", image, "--key", r.pub, "--no-tlog"]);
   assert.equal(result.code, 1);

@@ -12,8 +12,8 @@
  *
  * @module
  */
-import { run } from "../_lib/mod.ts";
-import { lastLines } from "../_lib/mod.ts";
+import { lastLines, run } from "../_lib/mod.ts";
+import { type DenoLock, pruneLock } from "../_lib/image_lock.ts";
 
 /** The parts of a CycloneDX component the release reads and writes. */
 export interface Component {
@@ -67,51 +67,18 @@ export interface SbomSubject {
   denoVersion: string;
 }
 
-/** The parts of deno.lock (version 5) that {@linkcode appPackages} reads. */
-export interface DenoLock {
-  /** `npm:hono@^4` -> `4.13.19`. */
-  specifiers?: Record<string, string>;
-  /** `hono@4.13.19` -> its integrity and dependencies. */
-  npm?: Record<string, { dependencies?: string[] }>;
-  /** The project's own dependencies, as specifiers. */
-  workspace?: { dependencies?: string[] };
-}
-
 /**
- * The `name@version` keys of the npm packages the app depends on, from deno.lock: the
- * workspace's dependencies and, through them, everything they pull in. Packages that only
- * the tasks use (they are pinned inline, outside deno.json) stay out of the SBOM, as they stay
- * out of the image.
+ * The `name@version` ids of the npm packages the app depends on: those the image's npm layer
+ * keeps (the kernel's `pruneLock`, which the Dockerfile runs too). Packages that only the
+ * tasks use stay out of the SBOM, as they stay out of the image.
  *
  * @example
  * ```ts
- * appPackages({ specifiers: { "npm:zod@^4": "4.6.7" }, npm: { "zod@4.6.7": {} },
- *   workspace: { dependencies: ["npm:zod@^4"] } }); // Set { "zod@4.6.7" }
+ * appPackages(JSON.parse(Deno.readTextFileSync("deno.lock"))); // Set { "eta@4.6.0", ... }
  * ```
  */
 export function appPackages(lock: DenoLock): Set<string> {
-  const npm = lock.npm ?? {};
-  const keyFor = (dep: string): string | undefined => {
-    if (npm[dep]) return dep;
-    // Lock entries name a dependency without its version when only one version is locked.
-    const matches = Object.keys(npm).filter((key) => key.startsWith(`${dep}@`));
-    return matches.length === 1 ? matches[0] : undefined;
-  };
-  const found = new Set<string>();
-  const queue: string[] = [];
-  for (const specifier of lock.workspace?.dependencies ?? []) {
-    const resolved = lock.specifiers?.[specifier];
-    if (!specifier.startsWith("npm:") || !resolved) continue;
-    const name = specifier.slice(4).replace(/^(@?[^@]+)@.*$/, "$1");
-    queue.push(`${name}@${resolved}`);
-  }
-  while (queue.length > 0) {
-    const key = keyFor(queue.pop()!);
-    if (!key || found.has(key)) continue;
-    found.add(key);
-    queue.push(...(npm[key].dependencies ?? []));
-  }
-  return found;
+  return new Set(Object.keys(pruneLock(lock).npm ?? {}));
 }
 
 function npmKey(component: Component): string | undefined {
