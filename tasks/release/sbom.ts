@@ -13,7 +13,19 @@
  * @module
  */
 import { lastLines, run } from "../_lib/mod.ts";
-import { type DenoLock, pruneLock } from "../_lib/image_lock.ts";
+import { pruneLock } from "../_lib/image_lock.ts";
+
+/** The parts of deno.lock (version 5) that {@linkcode appPackages} needs. */
+export type LockFile = {
+  /** Lock format version ("5"). */
+  version: string;
+  /** Specifier (`npm:hono@^4`) to resolved version. */
+  specifiers?: Record<string, string>;
+  /** Package id (`hono@4.13.19`) to its dependencies. */
+  npm?: Record<string, { dependencies?: string[] }>;
+  /** The project's own dependencies. */
+  workspace?: { dependencies?: string[] };
+};
 
 /** The parts of a CycloneDX component the release reads and writes. */
 export interface Component {
@@ -77,7 +89,7 @@ export interface SbomSubject {
  * appPackages(JSON.parse(Deno.readTextFileSync("deno.lock"))); // Set { "eta@4.6.0", ... }
  * ```
  */
-export function appPackages(lock: DenoLock): Set<string> {
+export function appPackages(lock: LockFile): Set<string> {
   return new Set(Object.keys(pruneLock(lock).npm ?? {}));
 }
 
