@@ -30,6 +30,7 @@ import {
   DENO_VERSION,
   engineVersion,
   imageId,
+  onInterrupt,
   parseFlags,
   progress,
   realBaseImages,
@@ -445,6 +446,9 @@ export async function main(args: string[]): Promise<number> {
       `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/swft-standin`;
     await Deno.mkdir(cacheDir, { recursive: true });
     tempDir = await Deno.makeTempDir({ prefix: "swft-standin-" });
+    // Ctrl-C / SIGTERM: the kernel stops the children and exits 130 / 143 after this
+    const dir = tempDir;
+    onInterrupt(() => removeTree(dir));
     const ctx: BuildContext = { mirror, cacheDir, tempDir };
     for (const image of todo) {
       const started = performance.now();
