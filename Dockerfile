@@ -27,8 +27,12 @@ ENV DENO_DIR=/deno-dir/ \
     NO_COLOR=1
 WORKDIR /app
 # Only the manifest and the lock: a code change does not invalidate the npm layer below.
-COPY deno.json deno.lock build-ca.pe[m] ./
+# image_lock.ts prunes the tooling's npm packages from the lock first (deno install --frozen
+# installs every package of the lock): the npm layer holds the import map's packages only.
+COPY deno.json deno.lock tasks/_lib/image_lock.ts build-ca.pe[m] ./
 RUN if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/build-ca.pem; fi \
+ && deno run --no-lock --allow-read=deno.lock --allow-write=deno.lock image_lock.ts \
+ && rm image_lock.ts \
  && deno install --frozen
 
 # ---------------------------------------------------------------------------------------------
@@ -46,11 +50,13 @@ FROM ${RUNTIME_IMAGE} AS runtime-deno
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG SOURCE=""
+ARG CREATED=""
 LABEL org.opencontainers.image.title="swft" \
       org.opencontainers.image.description="SWFT demo web service (Deno + Hono), deno run on distroless" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="${SOURCE}"
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.created="${CREATED}"
 COPY --from=deps /usr/bin/deno /usr/bin/deno
 COPY --from=app /deno-dir/ /deno-dir/
 COPY --from=app /app/ /app/
@@ -73,28 +79,50 @@ ENTRYPOINT ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.
 CMD ["serve"]
 
 # ---------------------------------------------------------------------------------------------
-FROM app AS builder
+# Runs on the BUILD platform and cross-compiles (deno compile --target) for the target one, so
+# a multi-platform BuildKit build needs no emulation here. The legacy builder leaves
+# BUILDPLATFORM and TARGETARCH empty: this stage is then linux/amd64 and compiles for itself.
+FROM --platform=${BUILDPLATFORM:-linux/amd64} ${DENO_IMAGE} AS builder
+ARG TARGETARCH
 # Air-gapped builds: a denort of this Deno version in the context as ./denort is used
 # automatically, or name one already in the image with DENORT_BIN.
 ARG DENORT_BIN
 ARG DENO_CERT
 ARG DENO_TLS_CA_STORE
+ENV DENO_DIR=/deno-dir/ \
+    DENO_NO_UPDATE_CHECK=1 \
+    DENO_NO_PROMPT=1 \
+    NO_COLOR=1
+WORKDIR /app
+# The app and its warm caches from the target platform's stage (npm packages are plain
+# JavaScript, the same on every platform).
+COPY --from=app /deno-dir/ /deno-dir/
+COPY --from=app /app/ /app/
 COPY tasks/build.ts ./tasks/
+COPY tasks/_lib/ ./tasks/_lib/
 COPY deno.json denor[t] ./
 RUN if [ -z "${DENORT_BIN}" ] && [ -f denort ]; then export DENORT_BIN=/app/denort; fi \
  && if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/build-ca.pem; fi \
- && deno task build
+ && case "${TARGETARCH}" in \
+      "") target="" ;; \
+      amd64) target="--target=x86_64-unknown-linux-gnu" ;; \
+      arm64) target="--target=aarch64-unknown-linux-gnu" ;; \
+      *) echo "Cannot build for TARGETARCH=${TARGETARCH}: deno compile targets amd64 and arm64" >&2; exit 1 ;; \
+    esac \
+ && deno task build $target
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime
 ARG VERSION=dev
 ARG REVISION=unknown
 ARG SOURCE=""
+ARG CREATED=""
 LABEL org.opencontainers.image.title="swft" \
       org.opencontainers.image.description="SWFT demo web service (Deno + Hono), compiled, on distroless" \
       org.opencontainers.image.version="${VERSION}" \
       org.opencontainers.image.revision="${REVISION}" \
-      org.opencontainers.image.source="${SOURCE}"
+      org.opencontainers.image.source="${SOURCE}" \
+      org.opencontainers.image.created="${CREATED}"
 # The single compiled binary (templates and static files embedded, permissions baked in).
 COPY --from=builder /app/dist/swft /app/swft
 ENV PORT=80 \

@@ -22,22 +22,19 @@
  *
  * @module
  */
+import { type DenoJson, parseFlags, run, runTask, startTask } from "./_lib/mod.ts";
 
 /** Where the binary goes, relative to the project root. */
 export const OUTPUT = "dist/swft";
 /** Folders embedded in the binary; main.ts reads them relative to `import.meta.dirname`. */
 export const INCLUDED = ["templates", "static"];
 
-/** The parts of deno.json this task reads. */
-export interface DenoConfig {
-  version?: string;
-  tasks: Record<string, string>;
-}
-
 /** Options for {@linkcode compileArgs}. */
 export interface CompileOptions {
   /** Extra V8 flags to bake into the binary, e.g. `--max-old-space-size=128`. */
   v8Flags?: string;
+  /** `deno compile --target`, e.g. `aarch64-unknown-linux-gnu` (cross-compiling). */
+  target?: string;
 }
 
 /**
@@ -50,22 +47,14 @@ export interface CompileOptions {
  * // ["--allow-net=0.0.0.0"]
  * ```
  */
-export function permissionFlags(startTask: string): string[] {
-  const words = startTask.trim().split(/\s+/);
-  if (words[0] !== "deno" || words[1] !== "run") {
-    throw new Error(`Cannot read permissions: the start task must begin with "deno run"`);
-  }
-  if (words.some((w) => w === "--allow-all" || w === "-A")) {
-    throw new Error("Cannot compile with --allow-all: the start task must list its permissions");
-  }
-  const flags = words.filter((w) => /^--(allow|deny)-[a-z-]+(=|$)/.test(w));
-  return flags.filter((f) => !f.startsWith("--allow-read"));
+export function permissionFlags(start: string): string[] {
+  return startTask(start).permissions.filter((f) => !f.startsWith("--allow-read"));
 }
 
 /** The full `deno compile` argument list for `config`. */
-export function compileArgs(config: DenoConfig, options: CompileOptions = {}): string[] {
+export function compileArgs(config: DenoJson, options: CompileOptions = {}): string[] {
   const start = config.tasks.start;
-  if (!start) throw new Error("Cannot read permissions: deno.json has no start task");
+  if (!start) throw new Error("Cannot read the start task: deno.json has none");
   return [
     "compile",
     "--frozen",
@@ -73,6 +62,7 @@ export function compileArgs(config: DenoConfig, options: CompileOptions = {}): s
     ...permissionFlags(start),
     ...INCLUDED.flatMap((dir) => ["--include", dir]),
     ...(options.v8Flags ? [`--v8-flags=${options.v8Flags}`] : []),
+    ...(options.target ? ["--target", options.target] : []),
     "--output",
     OUTPUT,
     "main.ts",
@@ -118,35 +108,26 @@ async function directoryBytes(path: string): Promise<{ bytes: number; files: num
   return { bytes, files };
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.lstat(path);
-    return true;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
-  }
-}
+const HELP = `Usage: deno task build [--v8-flags=FLAGS] [--target=TRIPLE]
 
-function parseArgs(args: string[]): CompileOptions | string {
-  const options: CompileOptions = {};
-  for (const arg of args) {
-    if (arg.startsWith("--v8-flags=")) options.v8Flags = arg.slice("--v8-flags=".length);
-    else return `Unknown argument "${arg}" (usage: deno task build [--v8-flags=FLAGS])`;
-  }
-  return options;
-}
+Compiles main.ts into ${OUTPUT} with templates/ and static/ embedded and the start task's
+permissions baked in. DENORT_BIN names a local denort where it cannot be downloaded.
+--target cross-compiles, e.g. aarch64-unknown-linux-gnu (the Dockerfile maps TARGETARCH).
+`;
 
 /** Compiles `dist/swft` in the current directory; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
-  const options = parseArgs(args);
-  if (typeof options === "string") {
-    console.error(options);
-    return 2;
+  const { values } = parseFlags(args, {
+    "v8-flags": { type: "string" },
+    target: { type: "string" },
+  });
+  if (values.help) {
+    console.log(HELP);
+    return 0;
   }
-  const config: DenoConfig = JSON.parse(await Deno.readTextFile("deno.json"));
+  const config: DenoJson = JSON.parse(await Deno.readTextFile("deno.json"));
   // With a node_modules/ next to deno.json, deno compile embeds all of it.
-  if (await exists("node_modules")) {
+  if (await Deno.lstat("node_modules").then(() => true, () => false)) {
     console.error(
       `Cannot build ${OUTPUT}: a node_modules/ folder is present and would be embedded whole ` +
         '(this project uses nodeModulesDir "none"); remove it and build again',
@@ -155,7 +136,7 @@ export async function main(args: string[]): Promise<number> {
   }
   let compileArguments: string[];
   try {
-    compileArguments = compileArgs(config, options);
+    compileArguments = compileArgs(config, { v8Flags: values["v8-flags"], target: values.target });
   } catch (error) {
     console.error((error as Error).message);
     return 1;
@@ -173,29 +154,19 @@ export async function main(args: string[]): Promise<number> {
 
   await Deno.mkdir("dist", { recursive: true });
   const denortBin = Deno.env.get("DENORT_BIN") || undefined;
-  const result = await new Deno.Command("deno", {
-    args: compileArguments,
-    stdout: "inherit",
-    stderr: "piped",
-    env: { NO_COLOR: "1" },
-  }).output();
-  const stderr = new TextDecoder().decode(result.stderr);
-  if (!result.success) {
-    const explained = explainCompileFailure(stderr, { denortBin });
-    if (explained) {
-      console.error(explained);
-    } else {
-      // Unknown failures (type errors, a stale lockfile...) keep deno's own words.
-      console.error(stderr.replace(/\n\s*Stack backtrace:[\s\S]*$/, "").trimEnd());
-    }
+  const result = await run("deno", compileArguments, { env: { NO_COLOR: "1" } });
+  if (result.code !== 0) {
+    // Unknown failures (type errors, a stale lockfile...) keep deno's own words.
+    console.error(
+      explainCompileFailure(result.stderr, { denortBin }) ??
+        result.stderr.replace(/\n\s*Stack backtrace:[\s\S]*$/, "").trimEnd(),
+    );
     return 1;
   }
-  console.error(stderr.trimEnd());
+  console.error(result.stderr.trimEnd());
   const { size } = await Deno.stat(OUTPUT);
   console.log(`built ${OUTPUT}: ${size} bytes, swft ${config.version ?? "unknown"}`);
   return 0;
 }
 
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
-}
+if (import.meta.main) runTask("build", main);

@@ -11,8 +11,9 @@
  *
  * Idempotent: an image that already exists is kept (`--force` rebuilds both). Downloads are
  * cached under `$SWFT_STANDIN_CACHE` (default `~/.cache/swft-standin`); the Debian mirror comes
- * from `$SWFT_DEBIAN_MIRROR` or this machine's APT sources. Needs root, debootstrap, apt-get,
- * dpkg-deb, tar and a Docker engine.
+ * from `$SWFT_DEBIAN_MIRROR`, else from this machine's APT sources (/etc/apt/sources.list and
+ * sources.list.d, one-line and deb822), else the task stops saying so. Needs root,
+ * debootstrap, apt-get, dpkg-deb, tar and a Docker engine.
  *
  * @example
  * ```sh
@@ -25,14 +26,26 @@
  * @module
  */
 
-/** Tag of the stand-in for `denoland/deno:2.9.6`. */
-export const DENO_STANDIN = "swft-standin/deno:2.9.6";
-/** Tag of the stand-in for `gcr.io/distroless/cc-debian13:nonroot`. */
-export const DISTROLESS_STANDIN = "swft-standin/distroless-cc-debian13:nonroot";
+import {
+  DENO_VERSION,
+  engineVersion,
+  imageId,
+  onInterrupt,
+  parseFlags,
+  progress,
+  realBaseImages,
+  run as runProgram,
+  runTask,
+  STANDIN_IMAGES,
+  succeeds,
+} from "./_lib/mod.ts";
 
-const DENO_VERSION = "2.9.6";
+/** Tag of the stand-in for the Dockerfile's default `DENO_IMAGE`. */
+export const DENO_STANDIN: string = STANDIN_IMAGES.deno;
+/** Tag of the stand-in for the Dockerfile's default `RUNTIME_IMAGE`. */
+export const DISTROLESS_STANDIN: string = STANDIN_IMAGES.runtime;
+
 const SUITE = "trixie";
-const DEFAULT_MIRROR = "http://deb.debian.org/debian";
 const KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg";
 /** The packages of Google's distroless `cc` image (base + libgcc/libgomp/libstdc++). */
 const DISTROLESS_PACKAGES = [
@@ -53,49 +66,33 @@ class StandinError extends Error {}
 
 interface RunOptions {
   cwd?: string;
-  /** Keep stdout for the caller instead of streaming it. */
+  /** Keep stdout for the caller; otherwise output is dropped unless the program fails. */
   capture?: boolean;
 }
 
+/** Runs a program; throws a StandinError with its last words when it fails. */
 async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<string> {
-  let output;
-  try {
-    output = await new Deno.Command(cmd, {
-      args,
-      cwd: options.cwd,
-      stdout: options.capture ? "piped" : "inherit",
-      stderr: options.capture ? "piped" : "inherit",
-    }).output();
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) throw new StandinError(`${cmd} is not installed`);
-    throw error;
-  }
-  if (!output.success) {
-    const stderr = options.capture ? new TextDecoder().decode(output.stderr).trim() : "";
+  const result = await runProgram(cmd, args, { cwd: options.cwd });
+  if (result.code === 127) throw new StandinError(`${cmd} is not installed`);
+  if (result.code !== 0) {
+    const stderr = result.stderr.trim();
     throw new StandinError(
-      `${cmd} ${args.slice(0, 3).join(" ")} failed (exit ${output.code})` +
+      `${cmd} ${args.slice(0, 3).join(" ")} failed (exit ${result.code})` +
         (stderr ? `: ${stderr.split("\n").slice(-3).join(" | ")}` : ""),
     );
   }
-  return options.capture ? new TextDecoder().decode(output.stdout) : "";
-}
-
-async function succeeds(cmd: string, args: string[]): Promise<boolean> {
-  try {
-    const { success } = await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" })
-      .output();
-    return success;
-  } catch {
-    return false;
-  }
+  return options.capture ? result.stdout : "";
 }
 
 function log(message: string): void {
-  console.error(`images:standin: ${message}`);
+  progress("images:standin", message);
 }
 
-/** The Debian mirror this machine's APT uses, so the stand-ins come from the same place. */
-export function findDebianMirror(sources: string[]): string {
+/**
+ * The Debian mirror this machine's APT uses, so the stand-ins come from the same place;
+ * `undefined` when no source is a Debian archive.
+ */
+export function findDebianMirror(sources: string[]): string | undefined {
   for (const text of sources) {
     for (const line of text.split("\n")) {
       const trimmed = line.trim();
@@ -110,7 +107,7 @@ export function findDebianMirror(sources: string[]): string {
       }
     }
   }
-  return DEFAULT_MIRROR;
+  return undefined;
 }
 
 function readAptSources(): string[] {
@@ -127,23 +124,6 @@ function readAptSources(): string[] {
     }
   } catch { /* no sources.list.d */ }
   return texts;
-}
-
-async function imageId(tag: string): Promise<string | undefined> {
-  try {
-    const output = await new Deno.Command("docker", {
-      args: ["image", "inspect", "--format", "{{.Id}}", tag],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return output.success ? new TextDecoder().decode(output.stdout).trim() : undefined;
-  } catch {
-    return undefined;
-  }
-}
-
-async function imageExists(tag: string): Promise<boolean> {
-  return await succeeds("docker", ["image", "inspect", "--format", "{{.Id}}", tag]);
 }
 
 /** Streams `tar -C dir -c .` into `docker import` with the given Dockerfile changes. */
@@ -288,7 +268,7 @@ async function buildDenoStandin(ctx: BuildContext): Promise<void> {
     'CMD ["--version"]',
     ...labels(
       `Debian ${SUITE} minbase + deno ${DENO_VERSION} from the npm registry`,
-      "denoland/deno:2.9.6",
+      realBaseImages().deno,
     ),
   ]);
   await removeTree(root);
@@ -384,7 +364,7 @@ async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
     "WORKDIR /home/nonroot",
     ...labels(
       `Debian ${SUITE} packages ${DISTROLESS_PACKAGES.join(",")} unpacked without scripts`,
-      "gcr.io/distroless/cc-debian13:nonroot",
+      realBaseImages().runtime,
     ),
   ]);
   await removeTree(root);
@@ -398,8 +378,7 @@ async function imageSummary(tag: string): Promise<string> {
   return `${tag} (${(bytes / 1e6).toFixed(1)} MB)`;
 }
 
-async function preflight(needsBuild: boolean): Promise<void> {
-  if (!needsBuild) return;
+async function preflight(): Promise<void> {
   if (Deno.uid() !== 0) {
     throw new StandinError(
       "must run as root: debootstrap and unpacking files owned by other users need it",
@@ -414,24 +393,38 @@ async function preflight(needsBuild: boolean): Promise<void> {
   }
 }
 
+const HELP = `Usage: deno task images:standin [--force]
+
+Builds ${DENO_STANDIN} and ${DISTROLESS_STANDIN} from Debian ${SUITE} packages; keeps
+existing ones unless --force. The Debian mirror comes from SWFT_DEBIAN_MIRROR, else from
+this machine's APT sources.
+`;
+
+/**
+ * The Debian mirror to build from: `SWFT_DEBIAN_MIRROR`, else this machine's APT sources;
+ * throws one line saying how to set one when there is neither.
+ */
+export function debianMirror(env: string | undefined, sources: string[]): string {
+  const mirror = env || findDebianMirror(sources);
+  if (!mirror) {
+    throw new StandinError(
+      "no Debian mirror: set SWFT_DEBIAN_MIRROR (e.g. http://mirror.example/debian) or add a " +
+        "Debian source to /etc/apt/sources.list or /etc/apt/sources.list.d/",
+    );
+  }
+  return mirror;
+}
+
 /** Builds the missing stand-ins (all of them with `--force`); resolves to an exit code. */
 export async function main(args: string[]): Promise<number> {
-  if (args.includes("--help") || args.includes("-h")) {
-    console.log(
-      `Usage: deno task images:standin [--force]\n\nBuilds ${DENO_STANDIN} and ${DISTROLESS_STANDIN}` +
-        ` from Debian ${SUITE} packages; keeps existing ones unless --force.`,
-    );
+  const { values } = parseFlags(args, { force: { type: "boolean", default: false } });
+  if (values.help) {
+    console.log(HELP);
     return 0;
   }
-  const unknown = args.filter((a) => a !== "--force");
-  if (unknown.length) {
-    console.error(`images:standin: unknown argument "${unknown[0]}" (try --help)`);
-    return 2;
-  }
-  const force = args.includes("--force");
   let tempDir: string | undefined;
   try {
-    if (!(await succeeds("docker", ["version", "--format", "{{.Server.Version}}"]))) {
+    if (!await engineVersion()) {
       throw new StandinError("no Docker engine reachable (is dockerd running?)");
     }
     const wanted = [
@@ -440,22 +433,23 @@ export async function main(args: string[]): Promise<number> {
     ];
     const todo = [];
     for (const image of wanted) {
-      if (!force && await imageExists(image.tag)) log(`ok ${await imageSummary(image.tag)} exists`);
-      else todo.push(image);
+      if (!values.force && await imageId(image.tag)) {
+        log(`ok ${await imageSummary(image.tag)} exists`);
+      } else todo.push(image);
     }
-    await preflight(todo.length > 0);
     if (!todo.length) return 0;
+    await preflight();
+    const mirror = debianMirror(Deno.env.get("SWFT_DEBIAN_MIRROR"), readAptSources());
 
     const home = Deno.env.get("HOME") ?? "/root";
     const cacheDir = Deno.env.get("SWFT_STANDIN_CACHE") ??
       `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/swft-standin`;
     await Deno.mkdir(cacheDir, { recursive: true });
     tempDir = await Deno.makeTempDir({ prefix: "swft-standin-" });
-    const ctx: BuildContext = {
-      mirror: Deno.env.get("SWFT_DEBIAN_MIRROR") ?? findDebianMirror(readAptSources()),
-      cacheDir,
-      tempDir,
-    };
+    // Ctrl-C / SIGTERM: the kernel stops the children and exits 130 / 143 after this
+    const dir = tempDir;
+    onInterrupt(() => removeTree(dir));
+    const ctx: BuildContext = { mirror, cacheDir, tempDir };
     for (const image of todo) {
       const started = performance.now();
       const previous = await imageId(image.tag);
@@ -479,6 +473,4 @@ export async function main(args: string[]): Promise<number> {
   }
 }
 
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
-}
+if (import.meta.main) runTask("images:standin", main);

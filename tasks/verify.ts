@@ -1,59 +1,49 @@
 /**
  * `deno task verify [flags]`: build the Dockerfile's builder and runtime stages and prove
- * the runtime image (see `--help`). Exit 0 only when every check passes.
+ * the runtime image (see `--help`). Exit 0 only when every check passes. Progress goes to
+ * stderr; the summary table to stdout.
+ *
+ * @module
  */
-import { HELP, parseVerifyArgs, UsageError } from "./verify/args.ts";
-import { killRunning } from "./verify/docker.ts";
-import { cleanup, createRun, runVerify } from "./verify/mod.ts";
-import { CHECK_IDS, exitCode, renderSummary } from "./verify/report.ts";
+import { interrupted, onInterrupt, runTask, writeReport } from "./_lib/mod.ts";
+import { HELP, parseVerifyArgs } from "./verify/args.ts";
+import { createRun, runVerify } from "./verify/mod.ts";
+import { exitCode, renderSummary } from "./verify/report.ts";
 
-const encoder = new TextEncoder();
-const write = (text: string) => Deno.stdout.writeSync(encoder.encode(text));
-
-if (import.meta.main) {
-  let options;
-  try {
-    options = parseVerifyArgs(Deno.args);
-    if (options !== "help") {
-      const unknown = options.skip.filter((id) => !(CHECK_IDS as readonly string[]).includes(id));
-      if (unknown.length > 0) throw new UsageError(`--skip: unknown check ${unknown.join(", ")}`);
-    }
-  } catch (error) {
-    if (!(error instanceof UsageError)) throw error;
-    console.error(`verify: ${error.message}\nRun with --help for usage.`);
-    Deno.exit(2);
-  }
+/** Runs verify with command-line `args`; resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const options = parseVerifyArgs(args);
   if (options === "help") {
-    write(HELP);
-    Deno.exit(0);
+    console.log(HELP);
+    return 0;
   }
-  const tty = Deno.stdout.isTerminal();
+  const tty = Deno.stderr.isTerminal();
   const color = tty && !Deno.env.get("NO_COLOR");
-  const run = createRun(options, { write, tty, color });
-
-  // Ctrl-C / SIGTERM: stop docker children, remove what was created, exit 130 / 143
-  // Killing the docker children makes the run itself fail fast: it must then wait for the
-  // clean-up to exit with the signal's code, not report and exit 1 first.
-  let stopping: Promise<void> | undefined;
-  for (const [signal, code] of [["SIGINT", 130], ["SIGTERM", 143]] as const) {
-    Deno.addSignalListener(signal, () => {
-      stopping ??= (async () => {
-        write(`\nverify: ${signal}, cleaning up\n`);
-        killRunning();
-        await cleanup(run.resources, options.keep);
-        Deno.exit(code);
-      })();
-    });
+  let run;
+  try {
+    run = await createRun(options, { tty, color });
+  } catch (error) {
+    if (error instanceof Error && error.name !== "UsageError") {
+      console.error(`verify: ${error.message}`);
+      return 2;
+    }
+    throw error;
   }
-
+  // Ctrl-C / SIGTERM: the kernel stops the docker children; remove what the run created
+  onInterrupt(run.cleanup);
   const report = await runVerify(run);
-  if (stopping) await stopping;
-  write(
-    "\n" + renderSummary(report, { color, width: tty ? Deno.consoleSize().columns : 110 }) + "\n",
-  );
-  if (options.json) {
-    await Deno.writeTextFile(options.json, JSON.stringify(report, null, 2) + "\n");
-    write(`report: ${options.json}\n`);
+  if (interrupted()) return 1; // the signal handler exits with 130 / 143
+  const width = Deno.stdout.isTerminal() ? Deno.consoleSize().columns : 110;
+  console.log("\n" + renderSummary(report, { color: Deno.stdout.isTerminal() && color, width }));
+  if (options.keep) {
+    const kept = [...new Set([report.images.builder.ref, report.images.runtime.ref])];
+    console.log(`kept (--keep): ${kept.join(", ")}, container ${run.ctx.names.container}`);
   }
-  Deno.exit(exitCode(report.checks));
+  if (options.json) {
+    await writeReport(options.json, report);
+    console.log(`report: ${options.json}`);
+  }
+  return exitCode(report.checks);
 }
+
+if (import.meta.main) runTask("verify", main);

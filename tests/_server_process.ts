@@ -4,16 +4,11 @@
  *
  * @module
  */
-import denoJson from "../deno.json" with { type: "json" };
-import { runDeno } from "./_run_deno.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
+import { ROOT, runDeno, startTask } from "../tasks/_lib/mod.ts";
 
 /** The arguments `deno task start` passes to `deno` (everything after the program name). */
 export function startTaskArgs(): string[] {
-  const words = denoJson.tasks.start.split(/\s+/);
-  if (words[0] !== "deno") throw new Error(`Unexpected start task: ${denoJson.tasks.start}`);
-  return words.slice(1);
+  return startTask().args;
 }
 
 /** A server process started by {@linkcode spawnServer}. */
@@ -32,7 +27,7 @@ export interface ServerProcess {
 /** Start main.ts on a free port with JSON logs; resolves once it logged that it listens. */
 export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [...startTaskArgs(), ...(env.COMMAND ? [env.COMMAND] : [])],
+    args: startTaskArgs(),
     cwd: ROOT,
     env: { PORT: "0", LOG_FORMAT: "json", NO_COLOR: "1", ...env },
     stdin: "null",

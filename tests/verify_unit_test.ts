@@ -1,7 +1,12 @@
 // Unit tests for `deno task verify`: everything that needs no Docker engine.
 import assert from "node:assert/strict";
-import { HELP, parseVerifyArgs, UsageError, type VerifyOptions } from "../tasks/verify/args.ts";
+import { tarStream } from "../tasks/_lib/deps.ts";
+import { type Fetched, parseMemUsage, UsageError } from "../tasks/_lib/mod.ts";
+import { HELP, parseVerifyArgs, type VerifyOptions } from "../tasks/verify/args.ts";
 import { judgeCacheReuse, parseBuildLog } from "../tasks/verify/build_log.ts";
+import { type Check, type Context, fail, pass, runChecks } from "../tasks/verify/check.ts";
+import { missingLabels } from "../tasks/verify/checks_image.ts";
+import { parseConfig } from "../tasks/verify/config.ts";
 import { pickProbeFile, probeSuffix } from "../tasks/verify/context.ts";
 import {
   expandArgs,
@@ -10,21 +15,10 @@ import {
   parseImageRef,
 } from "../tasks/verify/dockerfile.ts";
 import { parseDockerIgnore } from "../tasks/verify/dockerignore.ts";
-import {
-  errorLines,
-  type Fetched,
-  judgeHealth,
-  judgeRoot,
-  judgeSecurityHeaders,
-  judgeStatic,
-  judgeTime,
-  parseMemUsage,
-} from "../tasks/verify/http.ts";
-import { findSecrets, type ImageFs } from "../tasks/verify/image_fs.ts";
-import { missingLabels } from "../tasks/verify/checks_image.ts";
-import { createRun } from "../tasks/verify/mod.ts";
-import { CHECK_IDS, type CheckResult, exitCode, renderSummary } from "../tasks/verify/report.ts";
-import { fail, pass, step } from "../tasks/verify/runner.ts";
+import { errorLines, judgeProbe, judgeSecurityHeaders } from "../tasks/verify/http.ts";
+import { findSecrets, readLayer } from "../tasks/verify/image_fs.ts";
+import { createRun, registry } from "../tasks/verify/mod.ts";
+import { type CheckResult, exitCode, renderSummary } from "../tasks/verify/report.ts";
 import {
   BUILD_TOOLS,
   findPrograms,
@@ -38,8 +32,9 @@ import {
   SHELLS,
   wastedBytes,
 } from "../tasks/verify/scan.ts";
-import { bytesAccess, readTar } from "../tasks/verify/tar.ts";
-import { formatBytes, parseSize } from "../tasks/verify/units.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+const PROJECT_CONFIG = parseConfig(JSON.parse(Deno.readTextFileSync(`${ROOT}verify.config.json`)));
 
 function options(argv: string[] = []): VerifyOptions {
   const parsed = parseVerifyArgs(argv);
@@ -59,8 +54,7 @@ Deno.test("verify args: defaults verify this project", () => {
   assert.deepEqual(o.buildArgs, {});
   assert.equal(o.port, undefined);
   assert.equal(o.keep, false);
-  assert.deepEqual(o.expectText, ["Hello World!"]);
-  assert.equal(o.staticPath, "/static/style.css");
+  assert.match(o.config, /\/verify\.config\.json$/);
   assert.equal(o.memoryBudget, 256e6);
 });
 
@@ -95,7 +89,7 @@ Deno.test("verify args: mistakes are usage errors and --help is recognised", () 
   assert.throws(() => parseVerifyArgs(["--size-budget", "big"]), UsageError);
   assert.throws(() => parseVerifyArgs(["--bogus"]), UsageError);
   assert.throws(() => parseVerifyArgs(["positional"]), UsageError);
-  assert.throws(() => parseVerifyArgs(["--static-path", "style.css"]), UsageError);
+  assert.throws(() => parseVerifyArgs(["--image", "Swft"]), /lower-case repository/);
   assert.equal(parseVerifyArgs(["--help"]), "help");
   for (
     const flag of [
@@ -108,6 +102,7 @@ Deno.test("verify args: mistakes are usage errors and --help is recognised", () 
       "--port",
       "--json",
       "--keep",
+      "--config",
     ]
   ) {
     assert.ok(HELP.includes(flag), `help documents ${flag}`);
@@ -132,15 +127,6 @@ Deno.test("verify labels: required OCI labels must be present and not empty", ()
   ]);
   assert.deepEqual(missingLabels(null, ["a"]), ["a"]);
   assert.deepEqual(options(["--require-label", "none"]).requireLabels, []);
-});
-
-Deno.test("verify units: sizes parse in decimal and binary units", () => {
-  assert.equal(parseSize("150MB"), 150_000_000);
-  assert.equal(parseSize("1.5 GiB"), 1.5 * 1024 ** 3);
-  assert.equal(parseSize("4096"), 4096);
-  assert.throws(() => parseSize("12 parsecs"));
-  assert.equal(formatBytes(99045559), "99.0 MB");
-  assert.equal(formatBytes(512), "512 B");
 });
 
 // ---- Dockerfile
@@ -285,86 +271,63 @@ Deno.test("verify dockerignore: Docker's matching rules", () => {
   assert.ok(parseDockerIgnore(".env*\n").excludes(".env.local"));
 });
 
-// ---- tar and layers
+// ---- layers
 
-function tarHeader(
-  name: string,
-  options: { size?: number; type?: string; mode?: number; linkname?: string },
-): Uint8Array {
-  const h = new Uint8Array(512);
-  const put = (text: string, at: number) => h.set(new TextEncoder().encode(text), at);
-  put(name.slice(0, 99), 0);
-  put((options.mode ?? 0o644).toString(8).padStart(7, "0"), 100);
-  put("0000000", 108);
-  put("0000000", 116);
-  put((options.size ?? 0).toString(8).padStart(11, "0"), 124);
-  put("00000000000", 136);
-  put(options.type ?? "0", 156);
-  put(options.linkname ?? "", 157);
-  put("ustar\u000000", 257);
-  put("        ", 148);
-  const sum = h.reduce((a, b) => a + b, 0);
-  put(sum.toString(8).padStart(6, "0") + "\u0000 ", 148);
-  return h;
-}
-
-function tar(
-  entries: { name: string; data?: string; type?: string; mode?: number; linkname?: string }[],
-): Uint8Array {
-  const parts: Uint8Array[] = [];
+/** A layer tar made with tar-stream's packer, as docker save holds them. */
+async function layerTar(
+  entries: {
+    name: string;
+    data?: string;
+    type?: "file" | "directory" | "symlink";
+    mode?: number;
+    linkname?: string;
+  }[],
+): Promise<AsyncIterable<Uint8Array>> {
+  const pack = tarStream.pack();
   for (const e of entries) {
-    const data = new TextEncoder().encode(e.data ?? "");
-    if (e.name.length > 99) {
-      const record = (n: string) => {
-        const body = ` path=${n}\n`;
-        let length = body.length + 2;
-        if (String(length).length + body.length !== length) length++;
-        return `${length}${body}`;
-      };
-      const pax = new TextEncoder().encode(record(e.name));
-      parts.push(
-        tarHeader("PaxHeader", { size: pax.length, type: "x" }),
-        pax,
-        new Uint8Array((512 - pax.length % 512) % 512),
-      );
-    }
-    parts.push(
-      tarHeader(e.name, { size: data.length, type: e.type, mode: e.mode, linkname: e.linkname }),
-    );
-    parts.push(data, new Uint8Array((512 - data.length % 512) % 512));
+    pack.entry({
+      name: e.name,
+      type: e.type ?? "file",
+      mode: e.mode ?? 0o644,
+      linkname: e.linkname,
+    }, e.data ?? "");
   }
-  parts.push(new Uint8Array(1024));
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
+  pack.finalize();
+  const chunks: Uint8Array[] = [];
+  for await (const chunk of pack as AsyncIterable<Uint8Array>) chunks.push(chunk);
+  return ReadableStream.from(chunks);
 }
 
-Deno.test("verify tar: reads names, types, modes, links, PAX long names and data offsets", async () => {
+const PEM = "-----BEGIN " + "RSA PRIVATE KEY-----\n" + "MIIEpAIBAAKCAQEA".repeat(5) +
+  "\n-----END RSA PRIVATE KEY-----\n";
+
+Deno.test("verify layers: names, types, modes, links, long names, secrets by content and /etc/passwd", async () => {
   const long = "deep/" + "x".repeat(120) + "/file.txt";
-  const bytes = tar([
-    { name: "usr/bin/", type: "5", mode: 0o755 },
-    { name: "usr/bin/busybox", data: "BB", mode: 0o4755 },
-    { name: "bin/sh", type: "2", linkname: "/usr/bin/busybox", mode: 0o777 },
-    { name: long, data: "long" },
-  ]);
-  const entries = [];
-  for await (const e of readTar(bytesAccess(bytes), 0, bytes.length)) entries.push(e);
-  assert.deepEqual(entries.map((e) => [e.name, e.type]), [
-    ["usr/bin/", "dir"],
-    ["usr/bin/busybox", "file"],
-    ["bin/sh", "symlink"],
-    [long, "file"],
+  const { entries, kept } = await readLayer(
+    await layerTar([
+      { name: "usr/bin/", type: "directory", mode: 0o755 },
+      { name: "usr/bin/busybox", data: "BB", mode: 0o4755 },
+      { name: "bin/sh", type: "symlink", linkname: "/usr/bin/busybox", mode: 0o777 },
+      { name: long, data: "long" },
+      { name: "app/server.key", data: PEM },
+      { name: "etc/passwd", data: "nonroot:x:65532:65532::/home/nonroot:/sbin/nologin\n" },
+    ]),
+    3,
+  );
+  assert.deepEqual(entries.map((e) => [e.path, e.type]), [
+    ["/usr/bin", "dir"],
+    ["/usr/bin/busybox", "file"],
+    ["/bin/sh", "symlink"],
+    [`/${long}`, "file"],
+    ["/app/server.key", "file"],
+    ["/etc/passwd", "file"],
   ]);
   assert.equal(entries[1].mode, 0o4755);
   assert.equal(entries[2].linkname, "/usr/bin/busybox");
-  assert.equal(
-    new TextDecoder().decode(bytes.subarray(entries[3].dataOffset, entries[3].dataOffset + 4)),
-    "long",
-  );
+  assert.equal(entries[3].size, 4);
+  assert.equal(entries[4].contentSecret, "PEM private key");
+  assert.ok(entries.every((e) => e.layer === 3));
+  assert.match(kept.get("/etc/passwd") ?? "", /^nonroot:x:65532/);
 });
 
 function entry(path: string, layer: number, extra: Partial<FsEntry> = {}): FsEntry {
@@ -425,9 +388,6 @@ Deno.test("verify scan: the configured user resolves through /etc/passwd", () =>
   assert.match(resolveUser("ghost", passwd).problem ?? "", /not in the image's \/etc\/passwd/);
 });
 
-const PEM = "-----BEGIN " + "RSA PRIVATE KEY-----\n" + "MIIEpAIBAAKCAQEA".repeat(5) +
-  "\n-----END RSA PRIVATE KEY-----\n";
-
 Deno.test("verify scan: secrets by name and by content, without flagging library strings", () => {
   assert.equal(secretByPath("/app/.env"), ".env file");
   assert.equal(secretByPath("/app/.env.production"), ".env file");
@@ -449,28 +409,19 @@ Deno.test("verify scan: secrets by name and by content, without flagging library
   assert.equal(secretByContent("/app/.npmrc", "registry=https://r\n"), undefined);
 });
 
-Deno.test("verify scan: a secret deleted in a later layer is still reported", async () => {
-  const bytes = new TextEncoder().encode(PEM);
+Deno.test("verify scan: a secret deleted in a later layer is still reported", () => {
   const layers = [
     [
-      entry("/app/server.key", 0, { size: bytes.length, dataOffset: 0 }),
-      entry("/app/main.ts", 0, { size: 0 }),
+      entry("/app/server.key", 0, { contentSecret: "PEM private key" }),
+      entry("/app/.env", 0),
+      entry("/app/main.ts", 0),
     ],
     [entry("/app/.wh.server.key", 1)],
   ];
-  const fs: ImageFs = {
-    layers,
-    merged: mergeLayers(layers),
-    createdBy: ["COPY . /app", "RUN rm server.key"],
-    readFile: (e) => Promise.resolve(e.path === "/app/server.key" ? bytes : new Uint8Array()),
-    close: () => {},
-  };
-  assert.deepEqual(await findSecrets(fs), [{
-    path: "/app/server.key",
-    layer: 0,
-    reason: "PEM private key",
-    present: false,
-  }]);
+  assert.deepEqual(findSecrets({ layers, merged: mergeLayers(layers) }), [
+    { path: "/app/server.key", layer: 0, reason: "PEM private key", present: false },
+    { path: "/app/.env", layer: 0, reason: ".env file", present: true },
+  ]);
 });
 
 // ---- build output and the cache probe
@@ -610,45 +561,106 @@ function res(
   return { status, headers: new Headers({ "content-type": type, ...headers }), body, ms: 1 };
 }
 
-Deno.test("verify http: each endpoint's rule passes and fails where it should", () => {
+const probe = (id: string) => PROJECT_CONFIG.probes.find((p) => p.id === id)!;
+
+Deno.test("verify config: the project's probes pass and fail where they should", () => {
+  const root = probe("http-root");
   assert.equal(
-    judgeRoot(res(200, "text/html; charset=utf-8", "<h1>Hello World!</h1>"), ["Hello World!"]).ok,
+    judgeProbe(res(200, "text/html; charset=utf-8", "<h1>Hello World!</h1>"), root).ok,
     true,
   );
   assert.match(
-    judgeRoot(res(200, "text/html", "<h1>Bye</h1>"), ["Hello World!"]).detail,
+    judgeProbe(res(200, "text/html", "<h1>Bye</h1>"), root).detail,
     /lacks "Hello World!"/,
   );
   assert.match(
-    judgeRoot(res(200, "application/json", "Hello World!"), ["Hello World!"]).detail,
+    judgeProbe(res(200, "application/json", "Hello World!"), root).detail,
     /expected text\/html/,
   );
-  assert.match(judgeRoot(res(500, "text/html", ""), []).detail, /status 500/);
-  assert.equal(judgeHealth(res(200, "application/json", '{"status":"ok"}')).ok, true);
-  assert.equal(judgeHealth(res(503, "application/json", '{"status":"ok"}')).ok, false);
-  assert.equal(judgeHealth(res(200, "application/json", '{"status":"degraded"}')).ok, false);
-  const now = new Date("2026-01-02T03:04:05Z");
+  assert.match(judgeProbe(res(500, "text/html", ""), root).detail, /status 500, expected 200/);
+  const health = probe("http-health");
+  assert.equal(judgeProbe(res(200, "application/json", '{"status":"ok","x":1}'), health).ok, true);
+  assert.equal(judgeProbe(res(503, "application/json", '{"status":"ok"}'), health).ok, false);
+  assert.equal(judgeProbe(res(200, "application/json", '{"status":"degraded"}'), health).ok, false);
+  assert.equal(judgeProbe(res(200, "application/json", "not json"), health).ok, false);
+  const time = probe("http-time");
   assert.equal(
-    judgeTime(res(200, "application/json", '{"time":"2026-01-02 03:04:05"}'), now).ok,
+    judgeProbe(res(200, "application/json", '{"time":"2026-01-02 03:04:05"}'), time).ok,
     true,
   );
-  assert.equal(
-    judgeTime(res(200, "application/json", '{"time":"2026-01-02 12:04:05"}'), now).ok,
-    true,
-    "UTC+9 is fine",
+  assert.equal(judgeProbe(res(200, "application/json", '{"time":"03:04:05"}'), time).ok, false);
+  const css = probe("http-static");
+  assert.equal(judgeProbe(res(200, "text/css; charset=utf-8", "a{}"), css).ok, true);
+  assert.equal(judgeProbe(res(200, "text/plain", "a{}"), css).ok, false);
+  assert.equal(judgeProbe(res(404, "text/css", "a{}"), css).ok, false);
+});
+
+Deno.test("verify config: mistakes are one line naming the field", () => {
+  assert.equal(parseConfig({ probes: [{ id: "a", path: "/" }] }).probes[0].status, 200);
+  assert.equal(parseConfig({ probes: [{ id: "a", path: "/" }] }).startupLog, "listening");
+  assert.throws(
+    () => parseConfig({ probes: [] }),
+    /Invalid config: probes must hold at least one probe/,
   );
-  assert.equal(
-    judgeTime(res(200, "application/json", '{"time":"2025-01-02 03:04:05"}'), now).ok,
-    false,
+  assert.throws(
+    () => parseConfig({ probes: [{ id: "a", path: "x" }] }),
+    /probes\.0\.path must start with \//,
   );
-  assert.equal(judgeTime(res(200, "application/json", '{"time":"03:04:05"}'), now).ok, false);
-  assert.equal(
-    judgeStatic(res(200, "text/css; charset=utf-8", "a{}"), "/static/style.css").ok,
-    true,
+  assert.throws(
+    () => parseConfig({ probes: [{ id: "a", path: "/", matches: "(" }] }),
+    /valid regular expression/,
   );
-  assert.equal(judgeStatic(res(200, "text/plain", "a{}"), "/static/style.css").ok, false);
-  assert.equal(judgeStatic(res(404, "text/css", "a{}"), "/static/style.css").ok, false);
-  assert.equal(judgeStatic(res(200, "text/css", ""), "/static/style.css").ok, false);
+  assert.throws(
+    () => parseConfig({ probes: [{ id: "a", path: "/" }], extra: 1 }),
+    /Invalid config/,
+  );
+  assert.throws(
+    () => parseConfig({ probes: [{ id: "a", path: "/" }, { id: "a", path: "/b" }] }),
+    /probe id "a" is used twice/,
+  );
+});
+
+const CONTRACT_IDS = [
+  "engine",
+  "dockerfile-lint",
+  "build-builder",
+  "build-runtime",
+  "rebuild-cache",
+  "image-size",
+  "image-labels",
+  "runtime-no-shell",
+  "runtime-no-build-tools",
+  "runtime-no-package-manager",
+  "runtime-no-setuid",
+  "runtime-user-nonroot",
+  "runtime-no-secrets",
+  "healthcheck-defined",
+  "container-start",
+  "container-healthy",
+  "http-root",
+  "http-health",
+  "http-time",
+  "http-static",
+  "http-security-headers",
+  "container-logs",
+  "resource-usage",
+  "graceful-stop",
+];
+
+Deno.test("verify registry: the project's config yields today's check ids in order", () => {
+  assert.deepEqual(registry(PROJECT_CONFIG).map((c) => c.id), CONTRACT_IDS);
+  const other = registry(parseConfig({ probes: [{ id: "api-ping", path: "/api/ping" }] }));
+  assert.ok(other.some((c) => c.id === "api-ping"));
+  assert.ok(!other.some((c) => c.id === "http-root"));
+  // every need is provided by an earlier check
+  for (const [i, check] of other.entries()) {
+    for (const need of check.needs) {
+      assert.ok(
+        other.slice(0, i).some((c) => c.provides?.includes(need)),
+        `${check.id} needs ${need}`,
+      );
+    }
+  }
 });
 
 Deno.test("verify http: security headers are required with meaningful values", () => {
@@ -682,18 +694,15 @@ Deno.test("verify stats and logs: docker stats memory and error lines parse", ()
     errorLines(
       '{"level":"info","msg":"listening"}\n{"level":"error","msg":"boom"}\nerror: Uncaught x\n',
     ),
-    [
-      '{"level":"error","msg":"boom"}',
-      "error: Uncaught x",
-    ],
+    ['{"level":"error","msg":"boom"}', "error: Uncaught x"],
   );
   assert.deepEqual(errorLines('{"level":"info","msg":"GET /error 404"}\n'), []);
 });
 
-// ---- report, progress and exit code
+// ---- report, runner and exit code
 
 function checks(statuses: ("pass" | "fail" | "skip")[]): CheckResult[] {
-  return statuses.map((status, i) => ({ id: CHECK_IDS[i], status, detail: `d${i}`, ms: i }));
+  return statuses.map((status, i) => ({ id: CONTRACT_IDS[i], status, detail: `d${i}`, ms: i }));
 }
 
 Deno.test("verify exit code: 0 only when every check passed; a skip is not a pass", () => {
@@ -703,18 +712,21 @@ Deno.test("verify exit code: 0 only when every check passed; a skip is not a pas
   assert.equal(exitCode([]), 1);
 });
 
-Deno.test("verify report: JSON shape and summary table", () => {
-  const run = createRun(options(["--image", "x"]), { write: () => {} });
-  const report = run.report;
+Deno.test("verify report: JSON shape, tags unique to the run, summary table", async () => {
+  const a = await createRun(options(["--image", "x"]), { write: () => {} });
+  const b = await createRun(options(["--image", "x"]), { write: () => {} });
+  const report = a.ctx.report;
   report.checks.push(...checks(["pass", "fail", "skip"]));
   report.images.builder.bytes = 400e6;
   report.images.runtime.bytes = 100e6;
   report.images.reductionPercent = 75;
   const json = JSON.parse(JSON.stringify(report));
+  assert.deepEqual(Object.keys(json).slice(0, 3), ["tool", "ok", "startedAt"]);
   assert.deepEqual(Object.keys(json.checks[0]).sort(), ["detail", "id", "ms", "status"]);
   assert.equal(json.images.builder.bytes, 400e6);
-  assert.equal(json.images.runtime.bytes, 100e6);
-  assert.equal(json.images.runtime.ref, "x:runtime");
+  // never IMAGE:TARGET, which may be the user's own tag
+  assert.match(json.images.runtime.ref, /^x:verify-[a-z0-9]+-runtime$/);
+  assert.notEqual(json.images.runtime.ref, b.ctx.report.images.runtime.ref);
   const plain = renderSummary(report, { color: false });
   assert.match(plain, /^CHECK\s+STATUS\s+TIME\s+DETAIL$/m);
   assert.match(plain, /^engine\s+PASS\s+0 ms\s+d0$/m);
@@ -725,25 +737,43 @@ Deno.test("verify report: JSON shape and summary table", () => {
   assert.ok(renderSummary(report, { color: true }).includes("\x1b[31mFAIL"));
 });
 
-Deno.test("verify step: --skip and thrown errors become skip and fail, and progress prints plain lines", async () => {
+Deno.test("verify runner: --skip, missing needs and thrown errors become skip and fail", async () => {
   let out = "";
-  const run = createRun(options(["--skip", "engine"]), { write: (s) => out += s });
-  await step(run, "engine", () => Promise.resolve(pass("never")));
-  await step(run, "dockerfile-lint", () => Promise.reject(new Error("Dockerfile not found")));
-  await step(run, "build-builder", () => Promise.resolve(fail("x")), "engine unreachable");
-  await step(run, "build-runtime", () => Promise.resolve(pass("ok")));
-  assert.deepEqual(run.report.checks.map((c) => [c.id, c.status, c.detail]), [
+  const run = await createRun(options(["--skip", "engine"]), { write: (s) => out += s });
+  const ctx: Context = run.ctx;
+  const registry: Check[] = [
+    { id: "engine", needs: [], provides: ["engine"], run: () => Promise.resolve(pass("never")) },
+    {
+      id: "dockerfile-lint",
+      needs: [],
+      run: () => Promise.reject(new Error("Dockerfile not found")),
+    },
+    { id: "build-builder", needs: ["engine"], run: () => Promise.resolve(fail("x")) },
+    {
+      id: "build-runtime",
+      needs: [],
+      provides: ["runtimeImage"],
+      run(c) {
+        c.facts.runtimeImage = "x:1";
+        return Promise.resolve(pass("ok"));
+      },
+    },
+    { id: "image-labels", needs: ["runtimeImage"], run: () => Promise.resolve(pass("labels")) },
+  ];
+  await runChecks(registry, ctx);
+  assert.deepEqual(ctx.report.checks.map((c) => [c.id, c.status, c.detail]), [
     ["engine", "skip", "skipped by --skip"],
     ["dockerfile-lint", "fail", "Dockerfile not found"],
-    ["build-builder", "skip", "engine unreachable"],
+    ["build-builder", "skip", "needs engine (engine did not pass)"],
     ["build-runtime", "pass", "ok"],
+    ["image-labels", "pass", "labels"],
   ]);
   assert.match(out, /^SKIP {2}engine\s/m);
   assert.match(out, /^PASS {2}build-runtime\s/m);
   assert.ok(!out.includes("\x1b["));
 });
 
-Deno.test("verify cli: --help exits 0 and a usage error exits 2 with a hint", async () => {
+Deno.test("verify cli: --help exits 0 on stdout; usage and config errors exit 2 with one line", async () => {
   const cli = (args: string[]) =>
     new Deno.Command(Deno.execPath(), {
       args: [
@@ -766,6 +796,12 @@ Deno.test("verify cli: --help exits 0 and a usage error exits 2 with a hint", as
   assert.equal(bad.code, 2);
   assert.match(
     new TextDecoder().decode(bad.stderr),
-    /unknown check no-such-check\nRun with --help/,
+    /^verify: --skip: unknown check no-such-check\nRun with --help/,
+  );
+  const config = await cli(["--config", "/nonexistent/verify.json"]);
+  assert.equal(config.code, 2);
+  assert.match(
+    new TextDecoder().decode(config.stderr),
+    /^verify: Cannot read \/nonexistent\/verify\.json: /,
   );
 });

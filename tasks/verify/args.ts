@@ -1,6 +1,5 @@
 /** Command-line flags of `deno task verify` (the flag names are a project contract). */
-import { parseArgs } from "node:util";
-import { parseSize } from "./units.ts";
+import { parseFlags, parseSize, ROOT, UsageError } from "../_lib/mod.ts";
 
 /** The OCI annotations the runtime image must carry by default (`--require-label`). */
 export const DEFAULT_LABELS = [
@@ -11,33 +10,49 @@ export const DEFAULT_LABELS = [
 
 /** Everything a verify run needs to know, with defaults applied. */
 export interface VerifyOptions {
+  /** Build context folder. */
   context: string;
+  /** The Dockerfile. */
   file: string;
+  /** The runtime stage to verify. */
   target: string;
+  /** The stage the runtime is compared with (size) and built after. */
   builderTarget: string;
+  /** Image repository; the run's tags are `IMAGE:verify-<run>-<target>`. */
   image: string;
+  /** `--build-arg` pairs. */
   buildArgs: Record<string, string>;
-  /** Container port; undefined = from the image's EXPOSE, else 80. */
+  /** The app's expectations file (probes, port, startup log). */
+  config: string;
+  /** Container port; undefined = the config's, else the image's EXPOSE, else 80. */
   port?: number;
+  /** Where to write the JSON report. */
   json?: string;
+  /** Keep the run's images and container. */
   keep: boolean;
-  expectText: string[];
-  healthPath: string;
-  timePath: string;
-  staticPath: string;
   /** Size budgets in bytes keyed by target name. */
   sizeBudgets: Record<string, number>;
+  /** Memory budget of the running container in bytes. */
   memoryBudget: number;
+  /** How long to wait for the first answer and for "healthy". */
   startTimeoutMs: number;
+  /** `docker stop -t` grace period. */
   stopTimeoutS: number;
+  /** Longest acceptable graceful stop. */
   stopBudgetMs: number;
+  /** Context file the rebuild-cache check changes. */
   touch?: string;
+  /** Check ids to mark as skipped. */
   skip: string[];
+  /** Build without Docker's cache. */
   noCache: boolean;
+  /** Base images must be pinned by digest. */
   requireDigest: boolean;
   /** Label keys the runtime image must carry with a value. */
   requireLabels: string[];
+  /** Host the published port is reached on. */
   httpHost: string;
+  /** Stream docker build output. */
   verbose: boolean;
 }
 
@@ -45,30 +60,32 @@ export interface VerifyOptions {
 export const HELP = `Usage: deno task verify [flags]
 
 Builds a multi-stage Dockerfile and proves the result: lint, builds, cache reuse, sizes,
-a file-system audit of every layer, a hardened container run, HTTP checks, resources and
-a graceful stop. Exit code 0 only when every check passes (a skipped check is not a pass).
+a file-system audit of every layer, a hardened container run, the app's HTTP probes,
+resources and a graceful stop. Exit code 0 only when every check passes (a skipped check
+is not a pass). Progress goes to stderr, the summary to stdout.
 
 Contract flags:
   --context DIR           build context (default .)
   --file PATH             Dockerfile (default DIR/Dockerfile)
   --target NAME           runtime stage to verify (default runtime)
   --builder-target NAME   builder stage to compare sizes with (default builder)
-  --image NAME            image repository for the tags NAME:<target> (default swft)
+  --image NAME            image repository (default swft); the run builds under tags unique
+                          to it, IMAGE:verify-<run>-<target>, and removes only those: an
+                          existing IMAGE:TARGET is never touched
   --build-arg K=V         build argument, repeatable
-  --port N                container port (default: the image's EXPOSE, else 80)
+  --port N                container port (default: the config's, else EXPOSE, else 80)
   --json PATH             write the machine-readable report to PATH
-  --keep                  keep images and the container for inspection
+  --keep                  keep the run's images (IMAGE:verify-<run>-<target>, printed at the
+                          end and in the report's images.*.ref) and its container
+  --config FILE           what the app must answer: port, startup log line, HTTP probes and
+                          security-header paths (default: this project's verify.config.json)
 
 Checks:
-  --expect-text TEXT      text GET / must contain, repeatable (default "Hello World!")
-  --health-path PATH      health endpoint (default /health)
-  --time-path PATH        time endpoint (default /time)
-  --static-path PATH      static file to fetch (default /static/style.css)
   --size-budget [T=]SIZE  fail when image T (default: --target) is larger, repeatable;
                           SIZE like 150MB, 1.2GB, 300MiB (default: none, but the runtime
                           image must be smaller than the builder image)
   --memory-budget SIZE    fail when the container uses more memory (default 256MB)
-  --start-timeout SECS    wait this long for the first HTTP 200 and for "healthy" (default 30)
+  --start-timeout SECS    wait this long for the first answer and for "healthy" (default 30)
   --stop-timeout SECS     docker stop grace period before SIGKILL (default 10)
   --stop-budget SECS      fail when a graceful stop takes longer (default 5)
   --touch FILE            context file the rebuild-cache check changes (default: a source
@@ -87,11 +104,6 @@ Environment: NO_COLOR disables colour; DOCKER_HOST / docker contexts select the 
 DOCKER_BUILDKIT=1 uses BuildKit when buildx is installed (both builders are supported).
 `;
 
-/** A mistake in the command line: print it with the help hint and exit 2. */
-export class UsageError extends Error {
-  override name = "UsageError";
-}
-
 function positiveNumber(flag: string, text: string | undefined, fallback: number): number {
   if (text === undefined) return fallback;
   const value = Number(text);
@@ -101,51 +113,47 @@ function positiveNumber(flag: string, text: string | undefined, fallback: number
   return value;
 }
 
+function size(flag: string, text: string): number {
+  try {
+    return parseSize(text);
+  } catch (error) {
+    throw new UsageError(`${flag}: ${(error as Error).message}`);
+  }
+}
+
 /**
- * Parses verify's flags. Returns `"help"` for `--help`; throws {@linkcode UsageError}.
+ * Parses verify's flags. Returns `"help"` for `--help`; throws `UsageError`.
  *
- * @example parseVerifyArgs(["--target", "runtime-deno", "--build-arg", "A=b"])
+ * @example
+ * ```ts
+ * parseVerifyArgs(["--target", "runtime-deno", "--build-arg", "A=b"]);
+ * ```
  */
 export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
-  let parsed;
-  try {
-    parsed = parseArgs({
-      args: argv,
-      allowPositionals: false,
-      strict: true,
-      options: {
-        context: { type: "string", default: "." },
-        file: { type: "string" },
-        target: { type: "string", default: "runtime" },
-        "builder-target": { type: "string", default: "builder" },
-        image: { type: "string", default: "swft" },
-        "build-arg": { type: "string", multiple: true, default: [] },
-        port: { type: "string" },
-        json: { type: "string" },
-        keep: { type: "boolean", default: false },
-        "expect-text": { type: "string", multiple: true },
-        "health-path": { type: "string", default: "/health" },
-        "time-path": { type: "string", default: "/time" },
-        "static-path": { type: "string", default: "/static/style.css" },
-        "size-budget": { type: "string", multiple: true, default: [] },
-        "memory-budget": { type: "string", default: "256MB" },
-        "start-timeout": { type: "string" },
-        "stop-timeout": { type: "string" },
-        "stop-budget": { type: "string" },
-        touch: { type: "string" },
-        "require-digest": { type: "boolean", default: false },
-        "require-label": { type: "string", multiple: true },
-        skip: { type: "string", multiple: true, default: [] },
-        "no-cache": { type: "boolean", default: false },
-        "http-host": { type: "string", default: "127.0.0.1" },
-        verbose: { type: "boolean", default: false },
-        help: { type: "boolean", short: "h", default: false },
-      },
-    });
-  } catch (error) {
-    throw new UsageError((error as Error).message);
-  }
-  const v = parsed.values;
+  const { values: v } = parseFlags(argv, {
+    context: { type: "string", default: "." },
+    file: { type: "string" },
+    target: { type: "string", default: "runtime" },
+    "builder-target": { type: "string", default: "builder" },
+    image: { type: "string", default: "swft" },
+    "build-arg": { type: "string", multiple: true, default: [] },
+    config: { type: "string", default: `${ROOT}/verify.config.json` },
+    port: { type: "string" },
+    json: { type: "string" },
+    keep: { type: "boolean", default: false },
+    "size-budget": { type: "string", multiple: true, default: [] },
+    "memory-budget": { type: "string", default: "256MB" },
+    "start-timeout": { type: "string" },
+    "stop-timeout": { type: "string" },
+    "stop-budget": { type: "string" },
+    touch: { type: "string" },
+    "require-digest": { type: "boolean", default: false },
+    "require-label": { type: "string", multiple: true },
+    skip: { type: "string", multiple: true, default: [] },
+    "no-cache": { type: "boolean", default: false },
+    "http-host": { type: "string", default: "127.0.0.1" },
+    verbose: { type: "boolean", default: false },
+  });
   if (v.help) return "help";
 
   const buildArgs: Record<string, string> = {};
@@ -154,7 +162,6 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
     if (eq <= 0) throw new UsageError(`--build-arg must be K=V, got "${pair}"`);
     buildArgs[pair.slice(0, eq)] = pair.slice(eq + 1);
   }
-
   let port: number | undefined;
   if (v.port !== undefined) {
     port = Number(v.port);
@@ -162,28 +169,16 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
       throw new UsageError(`--port must be an integer from 1 to 65535, got "${v.port}"`);
     }
   }
-
+  if (!/^[a-z0-9][a-z0-9._\/-]*$/.test(v.image)) {
+    throw new UsageError(`--image must be a lower-case repository name, got "${v.image}"`);
+  }
   const sizeBudgets: Record<string, number> = {};
   for (const spec of v["size-budget"]) {
     const eq = spec.indexOf("=");
-    const target = eq > 0 ? spec.slice(0, eq) : v.target;
-    try {
-      sizeBudgets[target] = parseSize(eq > 0 ? spec.slice(eq + 1) : spec);
-    } catch (error) {
-      throw new UsageError(`--size-budget: ${(error as Error).message}`);
-    }
-  }
-  let memoryBudget: number;
-  try {
-    memoryBudget = parseSize(v["memory-budget"]);
-  } catch (error) {
-    throw new UsageError(`--memory-budget: ${(error as Error).message}`);
-  }
-
-  for (const path of [v["health-path"], v["time-path"], v["static-path"]]) {
-    if (!path.startsWith("/")) {
-      throw new UsageError(`HTTP paths must start with "/", got "${path}"`);
-    }
+    sizeBudgets[eq > 0 ? spec.slice(0, eq) : v.target] = size(
+      "--size-budget",
+      eq > 0 ? spec.slice(eq + 1) : spec,
+    );
   }
   const context = v.context;
   return {
@@ -193,15 +188,12 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
     builderTarget: v["builder-target"],
     image: v.image,
     buildArgs,
+    config: v.config,
     port,
     json: v.json,
     keep: v.keep,
-    expectText: v["expect-text"] ?? ["Hello World!"],
-    healthPath: v["health-path"],
-    timePath: v["time-path"],
-    staticPath: v["static-path"],
     sizeBudgets,
-    memoryBudget,
+    memoryBudget: size("--memory-budget", v["memory-budget"]),
     startTimeoutMs: positiveNumber("--start-timeout", v["start-timeout"], 30) * 1000,
     stopTimeoutS: Math.ceil(positiveNumber("--stop-timeout", v["stop-timeout"], 10)),
     stopBudgetMs: positiveNumber("--stop-budget", v["stop-budget"], 5) * 1000,

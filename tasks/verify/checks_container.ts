@@ -1,29 +1,25 @@
-/** Checks on a running container: hardened start, health, HTTP, logs, resources, stop. */
-import { docker, inspectContainer, lastLines } from "./docker.ts";
+/** Checks on a running container: hardened start, health, the app's probes, logs, stop. */
 import {
-  errorLines,
-  type Fetched,
-  get,
-  judgeHealth,
-  judgeRoot,
-  judgeSecurityHeaders,
-  judgeStatic,
-  judgeTime,
-  parseCpu,
+  docker,
+  dockerOk,
+  fetchText,
+  formatBytes,
+  formatMs,
+  lastLines,
   parseMemUsage,
-} from "./http.ts";
-import { formatBytes, formatMs } from "./units.ts";
-import { fail, type Outcome, pass, type Run, step } from "./runner.ts";
+  poll,
+} from "../_lib/mod.ts";
+import { type Check, type Context, fail, type Outcome, pass, verdict } from "./check.ts";
+import type { Probe, VerifyConfig } from "./config.ts";
+import { errorLines, judgeProbe, judgeSecurityHeaders } from "./http.ts";
 
-const delay = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-function containerPort(run: Run): number {
-  if (run.options.port) return run.options.port;
-  const exposed = Object.keys(run.state.runtimeInfo?.Config?.ExposedPorts ?? {})
+/** --port, else the config's port, else the image's lowest EXPOSEd TCP port, else 80. */
+async function containerPort(ctx: Context): Promise<number> {
+  const exposed = Object.keys((await ctx.runtimeInfo()).Config?.ExposedPorts ?? {})
     .filter((p) => p.endsWith("/tcp"))
     .map((p) => parseInt(p, 10))
     .sort((a, b) => a - b);
-  return exposed[0] ?? 80;
+  return ctx.options.port ?? ctx.config.port ?? exposed[0] ?? 80;
 }
 
 async function logsTail(name: string, n = 3): Promise<string> {
@@ -31,217 +27,227 @@ async function logsTail(name: string, n = 3): Promise<string> {
   return lastLines(logs.stdout + logs.stderr, n);
 }
 
-/** container-start: read-only, no capabilities, no-new-privileges; time to first 200. */
-async function start(run: Run): Promise<Outcome> {
-  const { options, state, report } = run;
-  const port = containerPort(run);
-  report.container.port = port;
-  const name = `${options.image.replace(/[^a-zA-Z0-9_.-]/g, "-")}-verify-${Deno.pid}`;
-  state.container = name;
-  run.resources.containers.add(name);
-  const startSeconds = Math.ceil(options.startTimeoutMs / 1000);
-  const started = performance.now();
-  const result = await docker([
-    "run",
-    "-d",
-    "--name",
-    name,
-    "--read-only",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
-    // a short interval so health is known in seconds; start period = our start timeout
-    "--health-interval",
-    "1s",
-    "--health-start-period",
-    `${startSeconds}s`,
-    "-p",
-    `127.0.0.1::${port}`,
-    state.runtimeTag,
-  ]);
-  if (result.code !== 0) return fail(`docker run failed: ${lastLines(result.stderr, 2)}`);
-  const info = await inspectContainer(name);
-  const binding = info.NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
-  if (!binding) return fail(`port ${port}/tcp was not published`);
-  state.baseUrl = `http://${options.httpHost}:${binding.HostPort}`;
-  let lastError = "no response";
-  let nextStateCheck = performance.now() + 500;
-  while (performance.now() - started < options.startTimeoutMs) {
-    try {
-      const res = await get(`${state.baseUrl}/`, 2000);
-      if (res.status === 200) {
-        report.container.startupMs = Math.round(performance.now() - started);
-        state.containerStarted = true;
-        return pass(
-          `first 200 on / after ${
-            formatMs(report.container.startupMs)
-          } (port ${port}, read-only, cap-drop ALL, no-new-privileges)`,
-        );
+/** container-start: read-only, no capabilities, no-new-privileges; time to the first answer. */
+const start: Check = {
+  id: "container-start",
+  needs: ["runtimeImage"],
+  provides: ["container"],
+  async run(ctx) {
+    const { options, report, names } = ctx;
+    const port = await containerPort(ctx);
+    report.container.port = port;
+    ctx.resources.containers.add(names.container);
+    const started = performance.now();
+    const result = await docker([
+      "run",
+      "-d",
+      "--name",
+      names.container,
+      "--read-only",
+      "--cap-drop",
+      "ALL",
+      "--security-opt",
+      "no-new-privileges",
+      // a short interval so health is known in seconds; start period = our start timeout
+      "--health-interval",
+      "1s",
+      "--health-start-period",
+      `${Math.ceil(options.startTimeoutMs / 1000)}s`,
+      "-p",
+      `127.0.0.1::${port}`,
+      ctx.facts.runtimeImage!,
+    ]);
+    if (result.code !== 0) return fail(`docker run failed: ${lastLines(result.stderr, 2)}`);
+    const binding = (await ctx.containerInfo()).NetworkSettings.Ports?.[`${port}/tcp`]?.[0];
+    if (!binding) return fail(`port ${port}/tcp was not published`);
+    const baseUrl = `http://${options.httpHost}:${binding.HostPort}`;
+    // the first probe is the app's front door: wait until it answers as the config says
+    const first = ctx.config.probes[0];
+    let last = "no response";
+    let nextStateCheck = performance.now() + 500;
+    const outcome = await poll<Outcome>(async () => {
+      try {
+        const res = await fetchText(`${baseUrl}${first.path}`, 2000);
+        if (res.status === first.status) {
+          report.container.startupMs = Math.round(performance.now() - started);
+          ctx.facts.container = { name: names.container, baseUrl };
+          return pass(
+            `first ${res.status} on ${first.path} after ${formatMs(report.container.startupMs)}` +
+              ` (port ${port}, read-only, cap-drop ALL, no-new-privileges)`,
+          );
+        }
+        last = `status ${res.status}`;
+      } catch (error) {
+        last = (error as Error).message;
       }
-      lastError = `status ${res.status}`;
-    } catch (error) {
-      lastError = (error as Error).message;
-    }
-    if (performance.now() > nextStateCheck) {
-      nextStateCheck = performance.now() + 500;
-      const now = await inspectContainer(name);
-      if (!now.State.Running) {
-        return fail(`container exited with code ${now.State.ExitCode}: ${await logsTail(name)}`);
+      if (performance.now() > nextStateCheck) {
+        nextStateCheck = performance.now() + 500;
+        const now = await ctx.containerInfo();
+        if (!now.State.Running) {
+          return fail(
+            `container exited with code ${now.State.ExitCode}: ${await logsTail(names.container)}`,
+          );
+        }
       }
-    }
-    await delay(100);
-  }
-  return fail(
-    `no 200 on / within ${formatMs(options.startTimeoutMs)} (${
-      lastError.slice(0, 80)
-    }): ${await logsTail(name)}`,
-  );
-}
+    }, { timeoutMs: options.startTimeoutMs });
+    return outcome ?? fail(
+      `no ${first.status} on ${first.path} within ${formatMs(options.startTimeoutMs)} (${
+        last.slice(0, 80)
+      }): ${await logsTail(names.container)}`,
+    );
+  },
+};
 
 /** container-healthy: Docker's own health status reaches "healthy". */
-async function healthy(run: Run): Promise<Outcome> {
-  const { options, state, report } = run;
-  const started = performance.now();
-  // Failures only count after the start period (= start timeout), then 3 retries at 1 s
-  const deadline = options.startTimeoutMs + 10_000;
-  let status = "starting";
-  let output = "";
-  while (performance.now() - started < deadline) {
-    const info = await inspectContainer(state.container!);
-    status = info.State.Health?.Status ?? "none";
-    const log = info.State.Health?.Log ?? [];
-    output = log.length > 0
-      ? `last probe exit ${log[log.length - 1].ExitCode} ${
-        log[log.length - 1].Output.trim().slice(0, 60)
-      }`
-      : "";
-    if (status === "healthy") {
-      report.container.healthyMs = Math.round(performance.now() - started);
-      return pass(`healthy (${log.length} probe${log.length === 1 ? "" : "s"})`);
-    }
-    if (status === "unhealthy" || status === "none" || !info.State.Running) break;
-    await delay(250);
-  }
-  return fail(`health status ${status}${output ? `; ${output}` : ""}`);
+const healthy: Check = {
+  id: "container-healthy",
+  needs: ["container", "healthcheck"],
+  async run(ctx) {
+    const started = performance.now();
+    let status = "starting";
+    let output = "";
+    // failures only count after the start period (= start timeout), then 3 retries at 1 s
+    const outcome = await poll<Outcome>(async () => {
+      const info = await ctx.containerInfo();
+      status = info.State.Health?.Status ?? "none";
+      const log = info.State.Health?.Log ?? [];
+      const lastProbe = log.at(-1);
+      output = lastProbe
+        ? `last probe exit ${lastProbe.ExitCode} ${lastProbe.Output.trim().slice(0, 60)}`
+        : "";
+      if (status === "healthy") {
+        ctx.report.container.healthyMs = Math.round(performance.now() - started);
+        return pass(`healthy (${log.length} probe${log.length === 1 ? "" : "s"})`);
+      }
+      if (status === "unhealthy" || status === "none" || !info.State.Running) {
+        return fail(`health status ${status}${output ? `; ${output}` : ""}`);
+      }
+    }, { timeoutMs: ctx.options.startTimeoutMs + 10_000, intervalMs: 250 });
+    return outcome ?? fail(`health status ${status}${output ? `; ${output}` : ""}`);
+  },
+};
+
+/** One HTTP probe of the config as a check with the probe's id. */
+export function probeCheck(probe: Probe): Check {
+  return {
+    id: probe.id,
+    needs: ["container"],
+    async run(ctx) {
+      const res = await fetchText(`${ctx.facts.container!.baseUrl}${probe.path}`);
+      ctx.report.http[probe.path] = { status: res.status, ms: Math.round(res.ms) };
+      const outcome = verdict(judgeProbe(res, probe));
+      return { ...outcome, detail: `${outcome.detail} (${formatMs(res.ms)})` };
+    },
+  };
 }
 
-async function probe(run: Run, path: string, judge: (res: Fetched) => Outcome): Promise<Outcome> {
-  const res = await get(`${run.state.baseUrl}${path}`);
-  run.report.http[path] = { status: res.status, ms: Math.round(res.ms) };
-  if (path === "/") run.state.rootHeaders = res.headers;
-  const outcome = judge(res);
-  return { ...outcome, detail: `${outcome.detail} (${formatMs(res.ms)})` };
+function securityHeaders(paths: string[]): Check {
+  return {
+    id: "http-security-headers",
+    needs: ["container"],
+    async run(ctx) {
+      if (paths.length === 0) return fail("the config lists no securityHeaders paths");
+      const problems: string[] = [];
+      let detail = "";
+      for (const path of paths) {
+        const res = await fetchText(`${ctx.facts.container!.baseUrl}${path}`);
+        const v = judgeSecurityHeaders(res.headers);
+        if (!v.ok) problems.push(`${path}: ${v.detail}`);
+        else detail ||= v.detail;
+      }
+      return problems.length > 0
+        ? fail(problems.join("; "))
+        : pass(`on ${paths.join(", ")}; ${detail}`);
+    },
+  };
 }
 
-const verdict = (
-  v: { ok: boolean; detail: string },
-): Outcome => (v.ok ? pass(v.detail) : fail(v.detail));
+function logs(startupLog: string): Check {
+  return {
+    id: "container-logs",
+    needs: ["container"],
+    async run(ctx) {
+      const result = await docker(["logs", ctx.facts.container!.name]);
+      const text = result.stdout + result.stderr;
+      const startup = text.split(/\r?\n/).find((l) => l.includes(startupLog));
+      if (!startup) {
+        return fail(
+          `no startup line with ${JSON.stringify(startupLog)}: ${
+            lastLines(text, 2) || "(no output)"
+          }`,
+        );
+      }
+      const errors = errorLines(text);
+      if (errors.length > 0) {
+        return fail(`error lines: ${errors.slice(0, 2).join(" | ").slice(0, 200)}`);
+      }
+      return pass(`startup line: ${startup.trim().slice(0, 100)}; no error lines`);
+    },
+  };
+}
 
-/** Runs every container check in order, skipping what a failed prerequisite makes moot. */
-export async function checkContainer(run: Run): Promise<void> {
-  const { options, state, report } = run;
-  const notBuilt = state.runtimeBuilt ? undefined : "runtime image not built";
-  await step(run, "container-start", () => start(run), notBuilt);
-  const notStarted = notBuilt ??
-    (state.containerStarted ? undefined : "container did not serve HTTP 200 (container-start)");
-  await step(
-    run,
-    "container-healthy",
-    () => healthy(run),
-    notStarted ??
-      (state.healthcheck ? undefined : "image defines no HEALTHCHECK (healthcheck-defined)"),
-  );
-  await step(
-    run,
-    "http-root",
-    () => probe(run, "/", (r) => verdict(judgeRoot(r, options.expectText))),
-    notStarted,
-  );
-  await step(
-    run,
-    "http-health",
-    () => probe(run, options.healthPath, (r) => verdict(judgeHealth(r))),
-    notStarted,
-  );
-  await step(
-    run,
-    "http-time",
-    () => probe(run, options.timePath, (r) => verdict(judgeTime(r))),
-    notStarted,
-  );
-  await step(
-    run,
-    "http-static",
-    () => probe(run, options.staticPath, (r) => verdict(judgeStatic(r, options.staticPath))),
-    notStarted,
-  );
-  await step(run, "http-security-headers", async () => {
-    const problems: string[] = [];
-    let detail = "";
-    for (const path of ["/", options.healthPath, options.staticPath]) {
-      const res = await get(`${state.baseUrl}${path}`);
-      const v = judgeSecurityHeaders(res.headers);
-      if (!v.ok) problems.push(`${path}: ${v.detail}`);
-      else detail ||= v.detail;
-    }
-    return problems.length > 0
-      ? fail(problems.join("; "))
-      : pass(`on /, ${options.healthPath}, ${options.staticPath}; ${detail}`);
-  }, notStarted);
-  await step(run, "container-logs", async () => {
-    const logs = await docker(["logs", state.container!]);
-    const text = logs.stdout + logs.stderr;
-    const startup = text.split(/\r?\n/).find((l) => /listening/i.test(l));
-    if (!startup) {
-      return fail(`no startup line mentioning "listening": ${lastLines(text, 2) || "(no output)"}`);
-    }
-    const errors = errorLines(text);
-    if (errors.length > 0) {
-      return fail(`error lines: ${errors.slice(0, 2).join(" | ").slice(0, 200)}`);
-    }
-    return pass(`startup line: ${startup.trim().slice(0, 100)}; no error lines`);
-  }, notStarted);
-  await step(run, "resource-usage", async () => {
-    const result = await docker([
+const resources: Check = {
+  id: "resource-usage",
+  needs: ["container"],
+  async run(ctx) {
+    const { options, report } = ctx;
+    const line = await dockerOk([
       "stats",
       "--no-stream",
       "--format",
       "{{json .}}",
-      state.container!,
+      ctx.facts.container!.name,
     ]);
-    if (result.code !== 0) return fail(`docker stats failed: ${lastLines(result.stderr, 2)}`);
-    const stats = JSON.parse(result.stdout.trim().split("\n")[0]) as {
-      MemUsage: string;
-      CPUPerc: string;
-    };
+    const stats = JSON.parse(line.split("\n")[0]) as { MemUsage: string; CPUPerc: string };
     const memory = parseMemUsage(stats.MemUsage);
-    const cpu = parseCpu(stats.CPUPerc);
     if (memory === undefined) return fail(`cannot read memory usage "${stats.MemUsage}"`);
+    const cpu = parseFloat(stats.CPUPerc);
     report.container.memoryBytes = memory;
     report.container.memoryBudgetBytes = options.memoryBudget;
-    report.container.cpuPercent = cpu;
+    report.container.cpuPercent = Number.isFinite(cpu) ? cpu : undefined;
     const detail = `memory ${formatBytes(memory)} (budget ${
       formatBytes(options.memoryBudget)
     }), CPU ${stats.CPUPerc}`;
     return memory > options.memoryBudget ? fail(`over budget: ${detail}`) : pass(detail);
-  }, notStarted);
-  await step(run, "graceful-stop", async () => {
-    const result = await docker(["stop", "-t", String(options.stopTimeoutS), state.container!]);
+  },
+};
+
+const gracefulStop: Check = {
+  id: "graceful-stop",
+  needs: ["container"],
+  async run(ctx) {
+    const { options, report } = ctx;
+    const result = await docker([
+      "stop",
+      "-t",
+      String(options.stopTimeoutS),
+      ctx.facts.container!.name,
+    ]);
     report.container.stopMs = Math.round(result.ms);
     if (result.code !== 0) return fail(`docker stop failed: ${lastLines(result.stderr, 2)}`);
-    const info = await inspectContainer(state.container!);
-    report.container.exitCode = info.State.ExitCode;
-    const detail = `exit ${info.State.ExitCode} after ${formatMs(result.ms)} (budget ${
+    const exitCode = (await ctx.containerInfo()).State.ExitCode;
+    report.container.exitCode = exitCode;
+    const detail = `exit ${exitCode} after ${formatMs(result.ms)} (budget ${
       formatMs(options.stopBudgetMs)
     })`;
-    if (info.State.ExitCode !== 0) {
+    if (exitCode !== 0) {
       return fail(
-        `${detail}${
-          info.State.ExitCode === 137 ? ": killed, SIGTERM was not handled in time" : ""
-        }`,
+        `${detail}${exitCode === 137 ? ": killed, SIGTERM was not handled in time" : ""}`,
       );
     }
     return result.ms > options.stopBudgetMs ? fail(`too slow: ${detail}`) : pass(detail);
-  }, notStarted);
+  },
+};
+
+/** The container checks for an app's config: start, health, one per probe, then the rest. */
+export function containerChecks(config: VerifyConfig): Check[] {
+  return [
+    start,
+    healthy,
+    ...config.probes.map(probeCheck),
+    securityHeaders(config.securityHeaders),
+    logs(config.startupLog),
+    resources,
+    gracefulStop,
+  ];
 }

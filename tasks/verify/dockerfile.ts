@@ -1,19 +1,26 @@
-/** A small Dockerfile parser and the lint rules verify applies to it. */
+/** The Dockerfile as verify sees it (parsed by `dockerfile-ast`) and the lint rules it applies. */
+import { DockerfileParser } from "../_lib/deps.ts";
 import type { DockerIgnore } from "./dockerignore.ts";
 
 /** One instruction after joining continuation lines. */
 export interface Instruction {
+  /** Upper-case keyword (RUN, COPY...). */
   keyword: string;
+  /** The arguments on one line. */
   args: string;
+  /** 1-based line where it starts. */
   line: number;
 }
 
 /** One build stage: its FROM and the instructions that follow it. */
 export interface Stage {
+  /** Position in the file, from 0. */
   index: number;
+  /** The `AS` name, lower-cased. */
   name?: string;
   /** The FROM argument as written (may contain `${ARG}`). */
   from: string;
+  /** The instructions after its FROM. */
   instructions: Instruction[];
 }
 
@@ -21,67 +28,43 @@ export interface Stage {
 export interface Dockerfile {
   /** ARGs declared before the first FROM, with their defaults. */
   globalArgs: Record<string, string | undefined>;
+  /** The build stages in file order. */
   stages: Stage[];
 }
 
 /**
- * Parses Dockerfile text: parser directives (`# escape=`), comments, continuation lines,
- * global ARGs and stages.
+ * Parses Dockerfile text with `dockerfile-ast` (parser directives, comments, continuations,
+ * heredocs, JSON forms) into stages and their instructions.
  *
- * @example parseDockerfile("FROM deno:2.9.6 AS builder\nRUN true\n").stages[0].name // "builder"
+ * @example
+ * ```ts
+ * parseDockerfile("FROM deno:2.9.6 AS builder\nRUN true\n").stages[0].name; // "builder"
+ * ```
  */
 export function parseDockerfile(text: string): Dockerfile {
-  const lines = text.split(/\r?\n/);
-  let escape = "\\";
-  for (const line of lines) {
-    const directive = /^#\s*(\w+)\s*=\s*(\S+)\s*$/.exec(line);
-    if (!directive) break;
-    if (directive[1].toLowerCase() === "escape") escape = directive[2];
-  }
-  const instructions: Instruction[] = [];
-  let buffer = "";
-  let start = 0;
-  for (let i = 0; i < lines.length; i++) {
-    const line = lines[i];
-    const trimmed = line.trim();
-    if (buffer === "" && (trimmed === "" || trimmed.startsWith("#"))) continue;
-    if (buffer !== "" && trimmed.startsWith("#")) continue; // comments inside a continuation
-    if (buffer === "") start = i + 1;
-    const body = line.replace(/\s+$/, "");
-    if (body.endsWith(escape)) {
-      buffer += body.slice(0, -escape.length) + " ";
-      continue;
-    }
-    buffer += body;
-    const match = /^\s*(\S+)\s*(.*)$/s.exec(buffer);
-    if (match) {
-      instructions.push({ keyword: match[1].toUpperCase(), args: match[2].trim(), line: start });
-    }
-    buffer = "";
-  }
-  if (buffer.trim() !== "") {
-    const match = /^\s*(\S+)\s*(.*)$/s.exec(buffer);
-    if (match) {
-      instructions.push({ keyword: match[1].toUpperCase(), args: match[2].trim(), line: start });
-    }
-  }
-
+  const ast = DockerfileParser.parse(text);
   const globalArgs: Record<string, string | undefined> = {};
-  const stages: Stage[] = [];
-  for (const instruction of instructions) {
-    if (instruction.keyword === "FROM") {
-      const words = instruction.args.split(/\s+/).filter((w) => !w.startsWith("--"));
-      const as = words.findIndex((w) => w.toUpperCase() === "AS");
-      stages.push({
-        index: stages.length,
-        from: words[0] ?? "",
-        name: as > 0 ? words[as + 1]?.toLowerCase() : undefined,
-        instructions: [],
+  for (const arg of ast.getInitialARGs()) {
+    const property = arg.getProperty();
+    if (property) globalArgs[property.getName()] = property.getValue() ?? undefined;
+  }
+  const stages: Stage[] = ast.getFROMs().map((from, index) => ({
+    index,
+    name: from.getBuildStage()?.toLowerCase() ?? undefined,
+    from: from.getImage() ?? "",
+    instructions: [],
+  }));
+  let stage = -1;
+  for (const instruction of ast.getInstructions()) {
+    const keyword = instruction.getKeyword().toUpperCase();
+    if (keyword === "FROM") stage++;
+    else if (stage >= 0) {
+      stages[stage].instructions.push({
+        keyword,
+        // the arguments without comment lines and continuations, one space apart
+        args: instruction.getArguments().map((a) => a.getValue()).join(" "),
+        line: instruction.getRange().start.line + 1,
       });
-    } else if (stages.length === 0) {
-      if (instruction.keyword === "ARG") Object.assign(globalArgs, parseArg(instruction.args));
-    } else {
-      stages[stages.length - 1].instructions.push(instruction);
     }
   }
   return { globalArgs, stages };

@@ -1,10 +1,13 @@
 /**
  * Reads an image's layers from `docker save` (legacy and OCI layouts both list their layer
- * tars in manifest.json), so audits see every layer, deleted files included, without
- * running anything inside the image.
+ * tars in manifest.json), so audits see every layer, deleted files included, without running
+ * anything inside the image. The archive and each layer are streamed once with `tar-stream`;
+ * small text files are scanned for secrets on the way, so no file content is kept but
+ * /etc/passwd's.
  */
-import { docker, lastLines } from "./docker.ts";
-import { fileAccess, readTar, type TarEntry } from "./tar.ts";
+import { Readable } from "node:stream";
+import { docker, lastLines } from "../_lib/mod.ts";
+import { tarStream } from "../_lib/deps.ts";
 import {
   CONTENT_SCAN_LIMIT,
   type FsEntry,
@@ -13,115 +16,218 @@ import {
   normalizePath,
   secretByContent,
   secretByPath,
+  wastedBytes,
 } from "./scan.ts";
 
-/** An image's layers, merged view and a way to read file contents. */
+/** An image's layers and merged view. */
 export interface ImageFs {
+  /** Each layer's entries, base layer first. */
   layers: FsEntry[][];
+  /** The file system the container sees. */
   merged: Map<string, FsEntry>;
   /** The Dockerfile instruction that created each layer, when the history says. */
   createdBy: string[];
-  readFile(entry: FsEntry, limit?: number): Promise<Uint8Array>;
-  close(): void;
+  /** Bytes of files a later layer replaced or deleted. */
+  wastedBytes: number;
+  /** Content of /etc/passwd, if the image has one. */
+  passwd?: string;
 }
 
-/** Saves `ref` into `dir` and indexes its layers. */
+/** Files whose content the audits read after loading. */
+const KEEP = new Set(["/etc/passwd"]);
+
+type Entry = AsyncIterable<Uint8Array> & {
+  header: {
+    name: string;
+    type: string | null;
+    mode?: number;
+    size?: number;
+    linkname?: string | null;
+  };
+};
+
+async function bytesOf(stream: AsyncIterable<Uint8Array>, limit = Infinity): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  for await (const chunk of stream) {
+    if (length < limit) chunks.push(chunk);
+    length += chunk.length;
+  }
+  const out = new Uint8Array(Math.min(length, chunks.reduce((n, c) => n + c.length, 0)));
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
+const TYPES: Record<string, string> = {
+  file: "file",
+  "contiguous-file": "file",
+  directory: "dir",
+  symlink: "symlink",
+  link: "hardlink",
+};
+
+/**
+ * Reads one layer tar into entries; content of small text files is checked for secrets and
+ * dropped, except the files in {@linkcode KEEP}.
+ */
+export async function readLayer(
+  source: AsyncIterable<Uint8Array>,
+  layer: number,
+): Promise<{ entries: FsEntry[]; kept: Map<string, string> }> {
+  const extract = tarStream.extract();
+  Readable.from(source).pipe(extract);
+  const entries: FsEntry[] = [];
+  const kept = new Map<string, string>();
+  const decoder = new TextDecoder();
+  for await (const raw of extract as AsyncIterable<Entry>) {
+    const { header } = raw;
+    const path = normalizePath(header.name);
+    const entry: FsEntry = {
+      path,
+      type: TYPES[header.type ?? "file"] ?? header.type ?? "file",
+      mode: header.mode ?? 0,
+      size: header.size ?? 0,
+      linkname: header.linkname ?? "",
+      layer,
+    };
+    entries.push(entry);
+    const scan = entry.type === "file" && entry.size > 0 && entry.size <= CONTENT_SCAN_LIMIT;
+    if (!scan) {
+      for await (const _ of raw) { /* skip the content */ }
+      continue;
+    }
+    const bytes = await bytesOf(raw);
+    if (isBinary(bytes)) continue;
+    const text = decoder.decode(bytes);
+    entry.contentSecret = secretByContent(path, text);
+    if (KEEP.has(path)) kept.set(path, text);
+  }
+  return { entries, kept };
+}
+
+/** Chunks of `stream`, the first of them at least `n` bytes long (unless the stream ends). */
+async function peek(
+  stream: AsyncIterable<Uint8Array>,
+  n: number,
+): Promise<{ head: Uint8Array; rest: AsyncIterable<Uint8Array> }> {
+  const iterator = stream[Symbol.asyncIterator]();
+  let head = new Uint8Array(0);
+  while (head.length < n) {
+    const { value, done } = await iterator.next();
+    if (done) break;
+    const joined = new Uint8Array(head.length + value.length);
+    joined.set(head);
+    joined.set(value, head.length);
+    head = joined;
+  }
+  const rest = { [Symbol.asyncIterator]: () => iterator };
+  return { head, rest };
+}
+
+async function* concat(head: Uint8Array, rest: AsyncIterable<Uint8Array>) {
+  if (head.length > 0) yield head;
+  yield* rest;
+}
+
+const isTar = (head: Uint8Array) =>
+  head.length >= 512 && new TextDecoder().decode(head.subarray(257, 262)) === "ustar";
+const isEmptyTar = (head: Uint8Array) => head.length >= 512 && head.every((b) => b === 0);
+
+/** Streams `docker save` of `ref` and indexes its layers (`dir` holds nothing afterwards). */
 export async function loadImageFs(ref: string, dir: string): Promise<ImageFs> {
   const path = `${dir}/image.tar`;
   const saved = await docker(["save", "-o", path, ref]);
   if (saved.code !== 0) throw new Error(`docker save failed: ${lastLines(saved.stderr, 2)}`);
-  const file = await Deno.open(path, { read: true });
   try {
-    const source = fileAccess(file);
-    const size = (await file.stat()).size;
-    const outer = new Map<string, TarEntry>();
-    for await (const entry of readTar(source, 0, size)) outer.set(normalizePath(entry.name), entry);
-    const resolve = (name: string): TarEntry | undefined => {
-      let entry = outer.get(normalizePath(name));
-      for (let hops = 0; entry?.type === "symlink" && hops < 8; hops++) {
-        const base = normalizePath(name).split("/").slice(0, -1).join("/");
-        name = entry.linkname.startsWith("/") ? entry.linkname : `${base}/${entry.linkname}`;
-        entry = outer.get(normalizePath(name));
+    const file = await Deno.open(path);
+    const outer = tarStream.extract();
+    Readable.from(file.readable).pipe(outer);
+    const layerByName = new Map<string, { entries: FsEntry[]; kept: Map<string, string> }>();
+    const jsonByName = new Map<string, string>();
+    const links = new Map<string, string>();
+    let index = 0;
+    for await (const raw of outer as AsyncIterable<Entry>) {
+      const name = normalizePath(raw.header.name);
+      if (raw.header.type === "symlink") {
+        const base = name.split("/").slice(0, -1).join("/");
+        const target = raw.header.linkname ?? "";
+        links.set(name, normalizePath(target.startsWith("/") ? target : `${base}/${target}`));
       }
-      return entry;
-    };
-    const manifestEntry = resolve("manifest.json");
-    if (!manifestEntry) throw new Error("docker save output has no manifest.json");
-    const decoder = new TextDecoder();
-    const manifest = JSON.parse(
-      decoder.decode(await source.readAt(manifestEntry.dataOffset, manifestEntry.size)),
-    ) as { Config: string; Layers: string[] }[];
-    const configEntry = resolve(manifest[0].Config);
-    const config = configEntry
-      ? JSON.parse(decoder.decode(await source.readAt(configEntry.dataOffset, configEntry.size)))
-      : {};
-    const createdBy = ((config.history ?? []) as { created_by?: string; empty_layer?: boolean }[])
-      .filter((h) => !h.empty_layer)
-      .map((h) => (h.created_by ?? "").replace(/^\/bin\/sh -c (#\(nop\) )?/, "").trim());
-
-    const layers: FsEntry[][] = [];
-    for (const [index, name] of manifest[0].Layers.entries()) {
-      const tar = resolve(name);
-      if (!tar) throw new Error(`layer ${name} is missing from docker save output`);
-      const head = await source.readAt(tar.dataOffset, 2);
+      if (raw.header.type !== "file") {
+        for await (const _ of raw) { /* not a blob */ }
+        continue;
+      }
+      const { head, rest } = await peek(raw, 512);
       if (head[0] === 0x1f && head[1] === 0x8b) {
         throw new Error(`layer ${name} is compressed; only uncompressed layers are supported`);
       }
-      const entries: FsEntry[] = [];
-      for await (const e of readTar(source, tar.dataOffset, tar.dataOffset + tar.size)) {
-        entries.push({
-          path: normalizePath(e.name),
-          type: e.type,
-          mode: e.mode,
-          size: e.size,
-          linkname: e.linkname,
-          layer: index,
-          dataOffset: e.dataOffset,
-        });
+      if (isTar(head) || isEmptyTar(head)) {
+        layerByName.set(name, await readLayer(concat(head, rest), index++));
+      } else {
+        jsonByName.set(name, new TextDecoder().decode(await bytesOf(concat(head, rest), 16e6)));
       }
-      layers.push(entries);
     }
-    return {
-      layers,
-      merged: mergeLayers(layers),
-      createdBy,
-      readFile: (entry, limit = entry.size) =>
-        source.readAt(entry.dataOffset ?? 0, Math.min(entry.size, limit)),
-      close: () => file.close(),
+    const resolve = (name: string) => {
+      let at = normalizePath(name);
+      for (let hops = 0; links.has(at) && hops < 8; hops++) at = links.get(at)!;
+      return at;
     };
-  } catch (error) {
-    file.close();
-    throw error;
+    const manifestText = jsonByName.get(resolve("manifest.json"));
+    if (!manifestText) throw new Error("docker save output has no manifest.json");
+    const manifest = JSON.parse(manifestText) as { Config: string; Layers: string[] }[];
+    const configText = jsonByName.get(resolve(manifest[0].Config));
+    const config = configText ? JSON.parse(configText) : {};
+    const createdBy = ((config.history ?? []) as { created_by?: string; empty_layer?: boolean }[])
+      .filter((h) => !h.empty_layer)
+      .map((h) => (h.created_by ?? "").replace(/^\/bin\/sh -c (#\(nop\) )?/, "").trim());
+    const layers: FsEntry[][] = [];
+    let passwd: string | undefined;
+    for (const [i, layerName] of manifest[0].Layers.entries()) {
+      const layer = layerByName.get(resolve(layerName));
+      if (!layer) throw new Error(`layer ${layerName} is missing from docker save output`);
+      // the same blob may serve twice; entries carry the position in this image
+      layers.push(layer.entries.map((e) => ({ ...e, layer: i })));
+      if (layer.entries.some((e) => e.path === "/etc/passwd")) {
+        passwd = layer.kept.get("/etc/passwd");
+      }
+    }
+    const merged = mergeLayers(layers);
+    return { layers, merged, createdBy, wastedBytes: wastedBytes(layers, merged), passwd };
+  } finally {
+    await Deno.remove(path).catch(() => {});
   }
 }
 
 /** A secret found in a layer; `present` is false when a later layer deleted it. */
 export interface SecretFinding {
+  /** Absolute path in the layer. */
   path: string;
+  /** Index of the layer, base first. */
   layer: number;
+  /** Why it is a secret. */
   reason: string;
+  /** Still visible in the merged file system. */
   present: boolean;
 }
 
-/** Looks for secrets in every layer, by name and (for small text files) by content. */
-export async function findSecrets(fs: ImageFs): Promise<SecretFinding[]> {
+/** Secrets in every layer, by name and (for small text files) by content. */
+export function findSecrets(fs: Pick<ImageFs, "layers" | "merged">): SecretFinding[] {
   const findings: SecretFinding[] = [];
-  const decoder = new TextDecoder();
   for (const entries of fs.layers) {
     for (const entry of entries) {
       if (entry.type !== "file") continue;
       const byPath = secretByPath(entry.path);
-      let reason = byPath === "content" ? undefined : byPath;
-      if (!reason && entry.size > 0 && entry.size <= CONTENT_SCAN_LIMIT) {
-        const bytes = await fs.readFile(entry);
-        if (!isBinary(bytes)) reason = secretByContent(entry.path, decoder.decode(bytes));
-      }
+      const reason = (byPath === "content" ? undefined : byPath) ?? entry.contentSecret;
       if (reason) {
         findings.push({
           path: entry.path,
           layer: entry.layer,
           reason,
-          present: fs.merged.get(entry.path) === entry,
+          present: fs.merged.get(entry.path)?.layer === entry.layer,
         });
       }
     }

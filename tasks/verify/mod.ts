@@ -1,106 +1,184 @@
 /**
- * `deno task verify`: build a multi-stage Dockerfile and prove the image, check by check.
+ * `deno task verify` as a library: build a multi-stage Dockerfile and prove the image,
+ * check by check, against an app's config.
  *
  * @example
  * ```ts
- * const report = await runVerify(options, { write: (s) => Deno.stdout.writeSync(new TextEncoder().encode(s)) });
- * Deno.exit(exitCode(report.checks));
+ * import { parseVerifyArgs, verify } from "./tasks/verify/mod.ts";
+ * const options = parseVerifyArgs(["--target", "runtime-deno"]);
+ * if (options !== "help") {
+ *   const report = await verify(options);
+ *   console.log(report.ok);
+ * }
  * ```
+ *
+ * @module
  */
+import {
+  docker,
+  finishReport,
+  inspectContainer,
+  inspectImage,
+  startReport,
+  uniqueName,
+  UsageError,
+} from "../_lib/mod.ts";
 import type { VerifyOptions } from "./args.ts";
-import { checkBuilds, checkEngine, checkLint, checkRebuildCache } from "./checks_build.ts";
-import { checkContainer } from "./checks_container.ts";
-import { checkImageLabels, checkImageSize, checkRuntimeFs } from "./checks_image.ts";
-import { docker } from "./docker.ts";
+import { type Check, type Context, type Resources, runChecks } from "./check.ts";
+import { BUILD_CHECKS } from "./checks_build.ts";
+import { containerChecks } from "./checks_container.ts";
+import { IMAGE_CHECKS } from "./checks_image.ts";
+import { loadConfig, type VerifyConfig } from "./config.ts";
+import { type ImageFs, loadImageFs } from "./image_fs.ts";
 import { createProgress } from "./progress.ts";
 import { exitCode, type Report } from "./report.ts";
-import type { Resources, Run } from "./runner.ts";
 
-export { parseVerifyArgs } from "./args.ts";
-export { exitCode, renderSummary } from "./report.ts";
+export { parseVerifyArgs, type VerifyOptions } from "./args.ts";
+export type { Check, Context, Fact, Facts, Outcome, Resources } from "./check.ts";
+export type { Probe, VerifyConfig } from "./config.ts";
+export type { CheckResult, ImageFigures, Report, Status } from "./report.ts";
+export type { Dockerfile, Instruction, Stage } from "./dockerfile.ts";
+export type { DockerIgnore } from "./dockerignore.ts";
+export type { ImageFs } from "./image_fs.ts";
+export type { Progress } from "./progress.ts";
+export type { FsEntry } from "./scan.ts";
 
-/** How a run prints. */
-export interface RunIo {
-  write: (text: string) => void;
+/**
+ * Every check for an app's config, in order: the registry. Its ids are the report's ids.
+ *
+ * @example
+ * ```ts
+ * registry(config).map((c) => c.id); // ["engine", "dockerfile-lint", ...]
+ * ```
+ */
+export function registry(config: VerifyConfig): Check[] {
+  return [...BUILD_CHECKS, ...IMAGE_CHECKS, ...containerChecks(config)];
+}
+
+/** How a run prints its progress (default: plain lines on stderr). */
+export interface VerifyIo {
+  /** Receives the progress text. */
+  write?: (text: string) => void;
+  /** Rewrite "running" lines in place. */
   tty?: boolean;
+  /** Use ANSI colours. */
   color?: boolean;
 }
 
-/** A fresh report for these options. */
-export function newReport(options: VerifyOptions): Report {
+/** A prepared run: its context, its checks and its clean-up. */
+export interface VerifyRun {
+  /** What the checks share. */
+  ctx: Context;
+  /** The registry for this run's config. */
+  checks: Check[];
+  /** Removes what the run created (images and container kept with `--keep`). */
+  cleanup(): Promise<void>;
+}
+
+const stderr = (text: string) => Deno.stderr.writeSync(new TextEncoder().encode(text));
+
+/**
+ * Reads the config and prepares a run; throws `UsageError` for an unknown `--skip` id and
+ * an `Error` for a bad config.
+ */
+export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Promise<VerifyRun> {
+  const config = await loadConfig(options.config);
+  const checks = registry(config);
+  const unknown = options.skip.filter((id) => !checks.some((c) => c.id === id));
+  if (unknown.length > 0) throw new UsageError(`--skip: unknown check ${unknown.join(", ")}`);
+
+  const id = uniqueName("verify").slice("verify-".length);
+  const tag = (target: string) => `${options.image}:verify-${id}-${target}`;
+  const names = {
+    builder: tag(options.builderTarget),
+    runtime: tag(options.target),
+    rebuild: tag(`${options.target}-rebuild`),
+    container: `${options.image.replace(/[^a-zA-Z0-9_.-]/g, "-")}-verify-${id}`,
+  };
+  const resources: Resources = { containers: new Set(), images: new Set(), dirs: new Set() };
   const { context, file, target, builderTarget, image, buildArgs } = options;
-  return {
-    tool: "swft-verify",
-    ok: false,
-    startedAt: new Date().toISOString(),
-    options: { context, file, target, builderTarget, image, buildArgs },
+  const report: Report = {
+    ...startReport("swft-verify") as Report,
+    options: { context, file, target, builderTarget, image, buildArgs, config: options.config },
     checks: [],
-    images: {
-      builder: { ref: `${image}:${builderTarget}` },
-      runtime: { ref: `${image}:${target}` },
-    },
+    images: { builder: { ref: names.builder }, runtime: { ref: names.runtime } },
     builds: {},
     container: {},
     http: {},
   };
-}
-
-/** Removes what the run created: containers and tags (unless `keep`), and temp dirs. */
-export async function cleanup(resources: Resources, keep: boolean): Promise<void> {
-  if (!keep) {
-    for (const name of resources.containers) await docker(["rm", "-f", name]);
-    // --no-prune keeps the untagged parent layers: they are Docker's build cache
-    for (const tag of resources.images) await docker(["rmi", "--no-prune", tag]);
-    resources.containers.clear();
-    resources.images.clear();
-  }
-  for (const dir of resources.dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
-  resources.dirs.clear();
-}
-
-/** Creates the run: shared by {@linkcode runVerify} and the signal handlers of the entry. */
-export function createRun(options: VerifyOptions, io: RunIo): Run {
-  const resources: Resources = { containers: new Set(), images: new Set(), dirs: new Set() };
-  return {
+  let layers: Promise<ImageFs> | undefined;
+  const ctx: Context = {
     options,
-    report: newReport(options),
+    config,
+    report,
+    facts: {},
     progress: createProgress({
       tty: io.tty ?? false,
       color: io.color ?? false,
       verbose: options.verbose,
-      write: io.write,
+      write: io.write ?? stderr,
     }),
     resources,
-    state: {
-      builderTag: `${options.image}:${options.builderTarget}`,
-      runtimeTag: `${options.image}:${options.target}`,
-    },
+    names,
     async tempDir(prefix) {
       const dir = await Deno.makeTempDir({ prefix });
       resources.dirs.add(dir);
       return dir;
     },
+    runtimeInfo: () => inspectImage(names.runtime),
+    layers() {
+      return layers ??= (async () => {
+        try {
+          return await loadImageFs(names.runtime, await ctx.tempDir("swft-verify-image-"));
+        } catch (error) {
+          throw new Error(`cannot read the image's layers: ${(error as Error).message}`);
+        }
+      })();
+    },
+    containerInfo: () => inspectContainer(names.container),
+  };
+  return {
+    ctx,
+    checks,
+    async cleanup() {
+      if (!options.keep) {
+        for (const name of resources.containers) await docker(["rm", "-f", name]);
+        // --no-prune keeps the untagged parent layers: they are Docker's build cache. The
+        // tags are this run's own, so a user's IMAGE:TARGET is never removed.
+        for (const ref of resources.images) await docker(["rmi", "--no-prune", ref]);
+        resources.containers.clear();
+        resources.images.clear();
+      }
+      for (const dir of resources.dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
+      resources.dirs.clear();
+    },
   };
 }
 
-/** Runs every check in order and cleans up; returns the finished report. */
-export async function runVerify(run: Run): Promise<Report> {
-  const started = performance.now();
+/** Runs every check of a prepared run in order, cleans up and returns the report. */
+export async function runVerify(run: VerifyRun): Promise<Report> {
+  const { ctx } = run;
   try {
-    await checkEngine(run);
-    const inputs = await checkLint(run);
-    await checkBuilds(run);
-    await checkRebuildCache(run, inputs);
-    await checkImageSize(run);
-    await checkImageLabels(run);
-    await checkRuntimeFs(run);
-    await checkContainer(run);
+    await runChecks(run.checks, ctx);
+    const runtime = ctx.facts.runtimeImage
+      ? await run.ctx.runtimeInfo().catch(() => undefined)
+      : undefined;
+    if (runtime) ctx.report.images.runtime.id = runtime.Id;
+    const fs = ctx.facts.runtimeImage ? await ctx.layers().catch(() => undefined) : undefined;
+    if (fs) {
+      ctx.report.images.runtime.layers = fs.layers.length;
+      ctx.report.images.runtime.wastedBytes = fs.wastedBytes;
+    }
   } finally {
-    run.state.fs?.close();
-    await cleanup(run.resources, run.options.keep);
+    await run.cleanup();
   }
-  run.report.finishedAt = new Date().toISOString();
-  run.report.totalMs = Math.round(performance.now() - started);
-  run.report.ok = exitCode(run.report.checks) === 0;
-  return run.report;
+  return finishReport(ctx.report, exitCode(ctx.report.checks) === 0);
+}
+
+/**
+ * Verifies an image as `deno task verify` does and returns the report: the library call.
+ * Progress goes to stderr unless `io.write` says otherwise.
+ */
+export async function verify(options: VerifyOptions, io: VerifyIo = {}): Promise<Report> {
+  return await runVerify(await createRun(options, io));
 }

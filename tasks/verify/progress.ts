@@ -1,15 +1,15 @@
 /** The live progress view: one line per check, rewritten in place on a TTY. */
-import { formatMs } from "./units.ts";
+import { formatMs } from "../_lib/mod.ts";
 import { type CheckResult, paint, statusLabel } from "./report.ts";
 
 /** Receives check lifecycle events. */
 export interface Progress {
+  /** A check started. */
   start(id: string): void;
+  /** A check finished. */
   end(result: CheckResult): void;
   /** A line of build output (shown only when verbose). */
   log(line: string): void;
-  /** True when colour is used. */
-  color: boolean;
 }
 
 /** Options for {@linkcode createProgress}. */
@@ -32,7 +32,6 @@ export function createProgress(options: ProgressOptions): Progress {
     open = false;
   };
   return {
-    color: options.color,
     start(id) {
       if (!options.tty) return;
       closeLine();

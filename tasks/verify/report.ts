@@ -1,77 +1,57 @@
 /** Check results, the JSON report (a project contract), the summary table and exit code. */
+import { formatBytes, formatMs, type ReportHead } from "../_lib/mod.ts";
 import type { VerifyOptions } from "./args.ts";
-import { formatBytes, formatMs } from "./units.ts";
-
-/** Every check verify runs, in order (ids are a contract). */
-export const CHECK_IDS = [
-  "engine",
-  "dockerfile-lint",
-  "build-builder",
-  "build-runtime",
-  "rebuild-cache",
-  "image-size",
-  "image-labels",
-  "runtime-no-shell",
-  "runtime-no-build-tools",
-  "runtime-no-package-manager",
-  "runtime-no-setuid",
-  "runtime-user-nonroot",
-  "runtime-no-secrets",
-  "healthcheck-defined",
-  "container-start",
-  "container-healthy",
-  "http-root",
-  "http-health",
-  "http-time",
-  "http-static",
-  "http-security-headers",
-  "container-logs",
-  "resource-usage",
-  "graceful-stop",
-] as const;
-
-/** A check id. */
-export type CheckId = typeof CHECK_IDS[number];
 
 /** Outcome of a check; a skip is never a pass. */
 export type Status = "pass" | "fail" | "skip";
 
 /** One entry of `checks` in the JSON report. */
 export interface CheckResult {
-  id: CheckId;
+  /** The check's id. */
+  id: string;
+  /** pass, fail or skip. */
   status: Status;
+  /** One line for people. */
   detail: string;
+  /** How long it took. */
   ms: number;
 }
 
 /** Figures about one image. */
 export interface ImageFigures {
+  /** The tag the run built it under. */
   ref: string;
+  /** Image id. */
   id?: string;
+  /** Size in bytes. */
   bytes?: number;
+  /** Number of layers. */
   layers?: number;
+  /** Bytes of files a later layer replaced or deleted. */
   wastedBytes?: number;
 }
 
 /** The JSON report written by `--json`. */
-export interface Report {
+export interface Report extends ReportHead {
+  /** Always `swft-verify`. */
   tool: "swft-verify";
-  ok: boolean;
-  startedAt: string;
-  finishedAt?: string;
-  totalMs?: number;
+  /** The options that decide what was verified. */
   options: Pick<
     VerifyOptions,
-    "context" | "file" | "target" | "builderTarget" | "image" | "buildArgs"
+    "context" | "file" | "target" | "builderTarget" | "image" | "buildArgs" | "config"
   >;
+  /** The engine's versions and builder. */
   engine?: { serverVersion?: string; clientVersion?: string; builder?: string };
+  /** One entry per check, in registry order. */
   checks: CheckResult[];
+  /** Image figures. */
   images: {
     builder: ImageFigures;
     runtime: ImageFigures;
     reductionPercent?: number;
     sizeBudgetBytes?: number;
   };
+  /** Build times and the warm rebuild's cache use. */
   builds: {
     builderMs?: number;
     runtimeMs?: number;
@@ -79,6 +59,7 @@ export interface Report {
     cachedSteps?: number;
     rebuiltSteps?: number;
   };
+  /** Figures of the running container. */
   container: {
     port?: number;
     startupMs?: number;
@@ -89,6 +70,7 @@ export interface Report {
     stopMs?: number;
     exitCode?: number;
   };
+  /** Status and time of each probed path. */
   http: Record<string, { status?: number; ms?: number }>;
 }
 

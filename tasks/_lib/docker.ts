@@ -1,0 +1,172 @@
+/**
+ * The Docker CLI as functions. The tasks talk to the engine only through `docker`, so docker
+ * contexts, DOCKER_HOST and Podman's docker alias all work; every call returns the one
+ * {@linkcode RunResult} shape.
+ *
+ * @module
+ */
+import { lastLines, run, type RunOptions, type RunResult } from "./process.ts";
+
+/** Options of {@linkcode docker}: those of `run` without `env` (docker needs none). */
+export type DockerOptions = Omit<RunOptions, "env">;
+
+/**
+ * Runs `docker ...args`; never throws for a non-zero exit (code 127: no docker CLI).
+ *
+ * @example
+ * ```ts
+ * const { code, stdout } = await docker(["version", "--format", "{{json .}}"]);
+ * ```
+ */
+export function docker(args: string[], options: DockerOptions = {}): Promise<RunResult> {
+  return run("docker", args, { ...options, env: { DOCKER_CLI_HINTS: "false" } });
+}
+
+/**
+ * Runs docker and returns its trimmed stdout; throws with docker's last words on failure.
+ *
+ * @example
+ * ```ts
+ * const id = await dockerOk(["create", "swft:runtime-deno"]);
+ * ```
+ */
+export async function dockerOk(args: string[], options: DockerOptions = {}): Promise<string> {
+  const result = await docker(args, options);
+  if (result.code !== 0) {
+    throw new Error(
+      `docker ${args[0]} failed: ${
+        lastLines(result.stderr || result.stdout, 3) || `exit ${result.code}`
+      }`,
+    );
+  }
+  return result.stdout.trim();
+}
+
+/**
+ * Runs docker and parses its stdout as JSON; throws with docker's message on failure.
+ *
+ * @example
+ * ```ts
+ * const info = await dockerJson<{ Id: string }>(["image", "inspect", "--format", "{{json .}}", "x"]);
+ * ```
+ */
+export async function dockerJson<T>(args: string[]): Promise<T> {
+  return JSON.parse(await dockerOk(args)) as T;
+}
+
+/**
+ * The engine's server version, or `undefined` when no engine is reachable (or no CLI).
+ *
+ * @example
+ * ```ts
+ * if (!await engineVersion()) console.error("no Docker engine reachable");
+ * ```
+ */
+export async function engineVersion(): Promise<string | undefined> {
+  const result = await docker(["version", "--format", "{{.Server.Version}}"]);
+  const version = result.stdout.trim();
+  return result.code === 0 && version ? version : undefined;
+}
+
+/**
+ * Which builder `docker build` uses: DOCKER_BUILDKIT decides when set; otherwise the CLI
+ * uses BuildKit exactly when the buildx plugin is installed.
+ */
+export async function usesBuildKit(): Promise<boolean> {
+  const env = Deno.env.get("DOCKER_BUILDKIT");
+  if (env !== undefined && env !== "") return env !== "0" && env.toLowerCase() !== "false";
+  return (await docker(["buildx", "version"])).code === 0;
+}
+
+/**
+ * The image id of `ref`, or `undefined` when the engine has no such image.
+ *
+ * @example
+ * ```ts
+ * const before = await imageId("swft:runtime-deno");
+ * ```
+ */
+export async function imageId(ref: string): Promise<string | undefined> {
+  const result = await docker(["image", "inspect", "--format", "{{.Id}}", ref]);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+/** The fields of `docker image inspect` that the tasks read. */
+export interface ImageInfo {
+  /** Image id (`sha256:...`). */
+  Id: string;
+  /** Bytes, as `docker images` counts them. */
+  Size: number;
+  /** The layer digests. */
+  RootFS?: { Layers?: string[] };
+  /** The image configuration: user, environment, ports, health check, labels. */
+  Config?: {
+    User?: string;
+    Env?: string[];
+    ExposedPorts?: Record<string, unknown>;
+    Healthcheck?: { Test?: string[] };
+    Labels?: Record<string, string> | null;
+  };
+}
+
+/** `docker image inspect` of one image; throws when it does not exist. */
+export function inspectImage(ref: string): Promise<ImageInfo> {
+  return dockerJson<ImageInfo>(["image", "inspect", "--format", "{{json .}}", ref]);
+}
+
+/** The fields of `docker container inspect` that the tasks read. */
+export interface ContainerInfo {
+  /** Container id. */
+  Id: string;
+  /** Run state, exit code, main process id and health. */
+  State: {
+    Status: string;
+    Running: boolean;
+    Pid: number;
+    ExitCode: number;
+    Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] };
+  };
+  /** Published ports. */
+  NetworkSettings: { Ports?: Record<string, { HostIp: string; HostPort: string }[] | null> };
+}
+
+/** `docker container inspect` of one container; throws when it does not exist. */
+export function inspectContainer(name: string): Promise<ContainerInfo> {
+  return dockerJson<ContainerInfo>(["container", "inspect", "--format", "{{json .}}", name]);
+}
+
+/**
+ * Reads the usage half of `docker stats`' MemUsage ("12.5MiB / 23.6GiB") in bytes. The CLI
+ * offers only this rounded form (3 significant digits), precise enough for a budget.
+ */
+export function parseMemUsage(text: string): number | undefined {
+  const match = /^\s*([\d.]+)\s*([a-z]+)/i.exec(text);
+  const factor = match ? MEM_UNITS[match[2].toLowerCase()] : undefined;
+  return match && factor !== undefined ? Math.round(Number(match[1]) * factor) : undefined;
+}
+
+const MEM_UNITS: Record<string, number> = {
+  b: 1,
+  kib: 1024,
+  mib: 1024 ** 2,
+  gib: 1024 ** 3,
+  tib: 1024 ** 4,
+  kb: 1e3,
+  mb: 1e6,
+  gb: 1e9,
+  tb: 1e12,
+};
+
+/**
+ * A name for something a run creates (image tag, container), unique to this process and
+ * call: `PREFIX-<base36 time><random>`. Lower case, as image references must be.
+ *
+ * @example
+ * ```ts
+ * uniqueName("swft-verify"); // "swft-verify-m3k2x9ab1c"
+ * ```
+ */
+export function uniqueName(prefix: string): string {
+  const id = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+  return `${prefix.toLowerCase().replace(/[^a-z0-9_.-]/g, "-")}-${id}`;
+}

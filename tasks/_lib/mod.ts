@@ -1,0 +1,17 @@
+/**
+ * The tasks' shared kernel: processes, docker, project facts, waiting, formatting and the
+ * command-line conventions. Tasks and tests import from here.
+ *
+ * @example
+ * ```ts
+ * import { docker, progress, ROOT, runTask } from "./_lib/mod.ts";
+ * ```
+ *
+ * @module
+ */
+export * from "./cli.ts";
+export * from "./docker.ts";
+export * from "./format.ts";
+export * from "./process.ts";
+export * from "./project.ts";
+export * from "./wait.ts";

@@ -1,0 +1,154 @@
+/**
+ * Running programs: one result shape for every child process the tasks start, and a
+ * registry of running children so a signal handler can stop them.
+ *
+ * @module
+ */
+
+/** Output and timing of one finished program. `code` 127 means it could not be started. */
+export interface RunResult {
+  /** Exit code (127: the program could not be started). */
+  code: number;
+  /** Everything the program wrote to stdout. */
+  stdout: string;
+  /** Everything the program wrote to stderr. */
+  stderr: string;
+  /** Wall time in milliseconds. */
+  ms: number;
+}
+
+/** Options of {@linkcode run}. */
+export interface RunOptions {
+  /** Working directory (default: the current one). */
+  cwd?: string;
+  /** Extra environment variables (the parent's environment is inherited). */
+  env?: Record<string, string>;
+  /** Called with every output line (stdout and stderr) as it arrives. */
+  onLine?: (line: string) => void;
+  /** Text written to the program's stdin (default: no stdin). */
+  input?: string;
+}
+
+const running = new Set<Deno.ChildProcess>();
+
+/**
+ * Sends `signal` to every child that {@linkcode run} started and that is still running.
+ *
+ * @example
+ * ```ts
+ * Deno.addSignalListener("SIGINT", () => killRunning());
+ * ```
+ */
+export function killRunning(signal: Deno.Signal = "SIGTERM"): void {
+  for (const child of running) {
+    try {
+      child.kill(signal);
+    } catch {
+      // already exited
+    }
+  }
+}
+
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  onLine?: (line: string) => void,
+): Promise<string> {
+  let all = "";
+  let pending = "";
+  for await (const text of stream.pipeThrough(new TextDecoderStream())) {
+    all += text;
+    if (!onLine) continue;
+    pending += text;
+    const lines = pending.split(/\r?\n/);
+    pending = lines.pop() ?? "";
+    for (const line of lines) onLine(line);
+  }
+  if (onLine && pending) onLine(pending);
+  return all;
+}
+
+/**
+ * Runs `cmd ...args` to completion and returns its output; never throws for a non-zero exit
+ * or a missing program (code 127 with the reason in `stderr`).
+ *
+ * @example
+ * ```ts
+ * const { code, stdout } = await run("git", ["rev-parse", "--short", "HEAD"]);
+ * ```
+ */
+export async function run(
+  cmd: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<RunResult> {
+  const started = performance.now();
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, {
+      args,
+      cwd: options.cwd,
+      env: options.env,
+      stdin: options.input === undefined ? "null" : "piped",
+      stdout: "piped",
+      stderr: "piped",
+    }).spawn();
+  } catch (error) {
+    return {
+      code: 127,
+      stdout: "",
+      stderr: `Cannot run ${cmd}: ${(error as Error).message}`,
+      ms: 0,
+    };
+  }
+  running.add(child);
+  try {
+    if (options.input !== undefined) {
+      const writer = child.stdin.getWriter();
+      await writer.write(new TextEncoder().encode(options.input));
+      await writer.close();
+    }
+    const [stdout, stderr, status] = await Promise.all([
+      collect(child.stdout, options.onLine),
+      collect(child.stderr, options.onLine),
+      child.status,
+    ]);
+    return { code: status.code, stdout, stderr, ms: performance.now() - started };
+  } finally {
+    running.delete(child);
+  }
+}
+
+/**
+ * Runs the current `deno` binary with colours off, as tasks and tests run sub-commands.
+ *
+ * @example
+ * ```ts
+ * const { code } = await runDeno(["task", "build"], { cwd: ROOT });
+ * ```
+ */
+export function runDeno(args: string[], options: RunOptions = {}): Promise<RunResult> {
+  return run(Deno.execPath(), args, { ...options, env: { NO_COLOR: "1", ...options.env } });
+}
+
+/** True when `cmd ...args` exits 0 (output discarded). */
+export async function succeeds(cmd: string, args: string[]): Promise<boolean> {
+  return (await run(cmd, args)).code === 0;
+}
+
+// The legacy builder's deprecation banner says nothing about a failure.
+const NOISE =
+  /^(DEPRECATED: The legacy builder|Install the buildx component|https:\/\/docs\.docker\.com\/go\/buildx)/;
+
+/**
+ * The last `n` non-empty lines of some output joined with " | ", for one-line error details.
+ *
+ * @example
+ * ```ts
+ * lastLines("a\n\nb\nc\n", 2); // "b | c"
+ * ```
+ */
+export function lastLines(text: string, n: number): string {
+  return text.split(/\r?\n/).map((l) => l.trim())
+    .filter((l) => l && !NOISE.test(l))
+    .slice(-n).join(" | ");
+}

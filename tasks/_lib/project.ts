@@ -1,0 +1,101 @@
+/**
+ * Facts about this project that several tasks and tests need, each defined once: the root
+ * folder, deno.json, the pinned Deno version, the base images (real and stand-in) and the
+ * `start` task's permissions.
+ *
+ * @module
+ */
+
+/** The project root (the folder holding deno.json), without a trailing slash. */
+export const ROOT: string = decodeURIComponent(new URL("../..", import.meta.url).pathname)
+  .replace(/\/$/, "");
+
+/** The Deno version the project pins (Dockerfile `DENO_IMAGE`, .ci/run, stand-ins). */
+export const DENO_VERSION = "2.9.6";
+
+/** The parts of deno.json the tasks read. */
+export interface DenoJson {
+  /** Package name. */
+  name?: string;
+  /** Project version (image label, binary version). */
+  version?: string;
+  /** Task name to command. */
+  tasks: Record<string, string>;
+  /** The import map: the server's dependencies only (see tasks/_lib/deps.ts). */
+  imports?: Record<string, string>;
+}
+
+/**
+ * deno.json of the project, parsed.
+ *
+ * @example
+ * ```ts
+ * readDenoJson().version; // "1.0.0"
+ * ```
+ */
+export function readDenoJson(): DenoJson {
+  return JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+}
+
+/** A base image the Dockerfile builds on, by its build argument. */
+export interface BaseImages {
+  /** `DENO_IMAGE`: the deno image the build stages use. */
+  deno: string;
+  /** `RUNTIME_IMAGE`: the distroless base of the runtime stages. */
+  runtime: string;
+}
+
+/** Local stand-ins for the real bases, built by `deno task images:standin`. */
+export const STANDIN_IMAGES: BaseImages = {
+  deno: `swft-standin/deno:${DENO_VERSION}`,
+  runtime: "swft-standin/distroless-cc-debian13:nonroot",
+};
+
+/**
+ * The real bases: the defaults of the Dockerfile's `DENO_IMAGE` and `RUNTIME_IMAGE` build
+ * arguments, read from the Dockerfile so they are written in one place.
+ */
+export function realBaseImages(
+  dockerfile = Deno.readTextFileSync(`${ROOT}/Dockerfile`),
+): BaseImages {
+  const arg = (name: string) => {
+    const value = new RegExp(`^ARG\\s+${name}=(\\S+)`, "m").exec(dockerfile)?.[1];
+    if (!value) throw new Error(`Cannot read the Dockerfile: no default for ARG ${name}`);
+    return value;
+  };
+  return { deno: arg("DENO_IMAGE"), runtime: arg("RUNTIME_IMAGE") };
+}
+
+/** The `start` task, split into what the tools need. */
+export interface StartTask {
+  /** Everything after `deno`: `run`, the flags, the entry point. */
+  args: string[];
+  /** The `--allow-*` and `--deny-*` flags. */
+  permissions: string[];
+  /** The entry module (main.ts). */
+  entry: string;
+}
+
+/**
+ * Parses deno.json's `start` task: the one definition of the server's permissions, which the
+ * build task bakes into the binary, the bench and the tests run with, and the Dockerfile copies.
+ *
+ * @example
+ * ```ts
+ * startTask("deno run --allow-net=0.0.0.0 main.ts").permissions; // ["--allow-net=0.0.0.0"]
+ * ```
+ */
+export function startTask(command: string = readDenoJson().tasks.start ?? ""): StartTask {
+  const words = command.trim().split(/\s+/);
+  if (words[0] !== "deno" || words[1] !== "run") {
+    throw new Error(`Cannot read the start task: it must begin with "deno run", got "${command}"`);
+  }
+  if (words.some((w) => w === "--allow-all" || w === "-A")) {
+    throw new Error("Cannot read the start task: it must list its permissions, not --allow-all");
+  }
+  return {
+    args: words.slice(1),
+    permissions: words.filter((w) => /^--(allow|deny)-[a-z-]+(=|$)/.test(w)),
+    entry: words[words.length - 1],
+  };
+}
