@@ -47,15 +47,16 @@ async function createProcessLogger(config: Config): Promise<Logger> {
 
 /**
  * The soft limit on open files, from /proc/self/limits; `undefined` where that cannot be
- * read (not Linux, or the read is not granted, as in a compiled binary).
+ * read: not Linux, or not permitted, as Deno lets only `--allow-all` read /proc/self, which
+ * the start task does not grant (running out is then logged when it happens).
  */
 function openFilesLimit(): number | undefined {
   const path = "/proc/self/limits";
+  // Asking first: reading unpermitted would prompt on a terminal.
   if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
   try {
-    const line = Deno.readTextFileSync(path).split("\n").find((l) =>
-      l.startsWith("Max open files")
-    );
+    const limits = Deno.readTextFileSync(path);
+    const line = limits.split("\n").find((l) => l.startsWith("Max open files"));
     const soft = line?.slice("Max open files".length).trim().split(/\s+/)[0];
     return soft && /^\d+$/.test(soft) ? Number(soft) : undefined;
   } catch {
@@ -97,6 +98,14 @@ async function serve(config: Config): Promise<number> {
     console.error(`Cannot start server: cannot listen on ${config.host}:${config.port}: ${reason}`);
     return 1;
   }
+  const nofile = openFilesLimit();
+  if (nofile !== undefined && nofile < LOW_NOFILE) {
+    logger.warn("the open-files limit is low", {
+      nofile,
+      hint: `each connection holds one; raise it to ${LOW_NOFILE} or more ` +
+        "(ulimit -n, docker run --ulimit nofile=...)",
+    });
+  }
   logger.info("listening", {
     address: `http://${localHost(config.host)}:${server.addr.port}`,
     host: server.addr.hostname,
@@ -106,13 +115,6 @@ async function serve(config: Config): Promise<number> {
     pid: Deno.pid,
     config: config.sources.length ? `environment (${config.sources.join(", ")})` : "defaults",
   });
-  const nofile = openFilesLimit();
-  if (nofile !== undefined && nofile < LOW_NOFILE) {
-    logger.warn("the open-files limit is low: each connection holds one", {
-      nofile,
-      hint: `raise it to ${LOW_NOFILE} or more (ulimit -n, docker run --ulimit nofile=...)`,
-    });
-  }
   logger.flush();
 
   const signal = await signalled.promise;

@@ -146,7 +146,8 @@ export function startServer(handler: Handler, options: ServerOptions): Promise<R
     server.finished.then(
       () => servers.delete(server),
       (error) => {
-        if (!stopping) void listenAgain(port, error);
+        // The bound port: when 0 was asked for, the same one clients know.
+        if (!stopping) void listenAgain(server.addr.port, error);
       },
     );
     return server;

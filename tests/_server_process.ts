@@ -31,10 +31,25 @@ export interface ServerProcess {
   exited(): Promise<{ code: number; stderr: string }>;
 }
 
+/** Options of {@linkcode spawnServer}. */
+export interface SpawnOptions {
+  /** Start the server under `ulimit -n` of this many open files (through `sh`). */
+  nofile?: number;
+  /** Arguments of `deno` in place of the start task's. */
+  denoArgs?: string[];
+}
+
 /** Start main.ts on a free port with JSON logs; resolves once it logged that it listens. */
-export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: [...startTaskArgs(), ...(env.COMMAND ? [env.COMMAND] : [])],
+export async function spawnServer(
+  env: Record<string, string> = {},
+  options: SpawnOptions = {},
+): Promise<ServerProcess> {
+  const args = options.denoArgs ?? [...startTaskArgs(), ...(env.COMMAND ? [env.COMMAND] : [])];
+  const [program, programArgs] = options.nofile === undefined
+    ? [Deno.execPath(), args]
+    : ["sh", ["-c", `ulimit -n ${options.nofile} && exec "$@"`, "sh", Deno.execPath(), ...args]];
+  const child = new Deno.Command(program, {
+    args: programArgs,
     cwd: ROOT,
     env: { PORT: "0", LOG_FORMAT: "json", NO_COLOR: "1", ...env },
     stdin: "null",
