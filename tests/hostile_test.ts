@@ -16,6 +16,11 @@ const encoder = new TextEncoder();
 /** The server's longest pause between attempts to listen again (server.ts's default). */
 const RELISTEN_MAX_DELAY_MS = 1000;
 
+/** A test that runs only with SWFT_SLOW_TESTS=1; when ignored, its name says why. */
+function slowTest(name: string, fn: () => Promise<void>) {
+  Deno.test({ name: ignore ? `${name} (ignored: ${REASON})` : name, ignore, fn });
+}
+
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
@@ -54,43 +59,39 @@ async function openConnections(url: string, count: number): Promise<Deno.TcpConn
   return conns;
 }
 
-Deno.test({
-  name: "1,100 idle connections under ulimit -n 1024 do not stop the server",
-  ignore,
-  async fn() {
-    const server = await spawnServer({}, { nofile: 1024 });
-    let conns: Deno.TcpConn[] = [];
-    try {
-      conns = await openConnections(server.url, 1100);
-      await sleep(5000);
-      assert.ok(
-        logged(server).some((line) => line.msg.startsWith("accepting connections failed")),
-        `descriptors ran out (${conns.length} connections held)`,
-      );
-      for (const conn of conns) conn.close();
-      conns = [];
-      const closed = performance.now();
-      let status = 0;
-      for (let i = 0; i < 40 && status !== 200; i++) {
-        status = await freshHealth(server.url, 500);
-        if (status !== 200) await sleep(100);
-      }
-      const ms = performance.now() - closed;
-      assert.equal(status, 200, "/health answers once the connections closed");
-      // The server retries at least every RELISTEN_MAX_DELAY_MS; 2x leaves room for noise.
-      assert.ok(ms < 2 * RELISTEN_MAX_DELAY_MS, `/health answered ${Math.round(ms)} ms after`);
-    } finally {
-      for (const conn of conns) conn.close();
-    }
-    const { code, stderr } = await server.stop("SIGTERM");
-    assert.equal(code, 0, stderr);
-    const warnings = logged(server).filter((line) => line.level === "warn");
-    assert.deepEqual(
-      warnings.map((line) => line.msg),
-      ["accepting connections failed, listening again until it works"],
-      "exhaustion is logged once, not per connection",
+slowTest("1,100 idle connections under ulimit -n 1024 do not stop the server", async () => {
+  const server = await spawnServer({}, { nofile: 1024 });
+  let conns: Deno.TcpConn[] = [];
+  try {
+    conns = await openConnections(server.url, 1100);
+    await sleep(5000);
+    assert.ok(
+      logged(server).some((line) => line.msg.startsWith("accepting connections failed")),
+      `descriptors ran out (${conns.length} connections held)`,
     );
-  },
+    for (const conn of conns) conn.close();
+    conns = [];
+    const closed = performance.now();
+    let status = 0;
+    for (let i = 0; i < 40 && status !== 200; i++) {
+      status = await freshHealth(server.url, 500);
+      if (status !== 200) await sleep(100);
+    }
+    const ms = performance.now() - closed;
+    assert.equal(status, 200, "/health answers once the connections closed");
+    // The server retries at least every RELISTEN_MAX_DELAY_MS; 2x leaves room for noise.
+    assert.ok(ms < 2 * RELISTEN_MAX_DELAY_MS, `/health answered ${Math.round(ms)} ms after`);
+  } finally {
+    for (const conn of conns) conn.close();
+  }
+  const { code, stderr } = await server.stop("SIGTERM");
+  assert.equal(code, 0, stderr);
+  const warnings = logged(server).filter((line) => line.level === "warn");
+  assert.deepEqual(
+    warnings.map((line) => line.msg),
+    ["accepting connections failed, listening again until it works"],
+    "exhaustion is logged once, not per connection",
+  );
 });
 
 Deno.test("the start-up warns of a low open-files limit where it may read it (--allow-all)", async () => {
@@ -104,10 +105,9 @@ Deno.test("the start-up warns of a low open-files limit where it may read it (--
   assert.equal(warned?.nofile, 1024);
 });
 
-Deno.test({
-  name: "during a 2,000-connection slowloris /health from a fresh client keeps answering",
-  ignore,
-  async fn() {
+slowTest(
+  "during a 2,000-connection slowloris /health from a fresh client keeps answering",
+  async () => {
     const server = await spawnServer();
     const conns = await openConnections(server.url, 2000);
     try {
@@ -132,4 +132,4 @@ Deno.test({
     const { code, stderr } = await server.stop("SIGTERM");
     assert.equal(code, 0, stderr);
   },
-});
+);
