@@ -56,12 +56,18 @@ COPY --from=app /deno-dir/ /deno-dir/
 COPY --from=app /app/ /app/
 # PORT 80 as the reference image; Docker >= 20.10 lets non-root bind it
 # (net.ipv4.ip_unprivileged_port_start=0). Elsewhere (e.g. CRI-O) set PORT=8080.
+# NO_COLOR: crash output without ANSI codes in the log. DENO_V8_FLAGS bounds V8's heap: on
+# a cgroup v1 host V8 does not see the container's memory limit (DENO_USE_CGROUPS had no
+# effect there: 4 GB heap limit) and grows past it under load; override with -e where the
+# container has more memory (docs/operations.md, "Hostile clients and limits").
 ENV PORT=80 \
     LOG_FORMAT=json \
+    NO_COLOR=1 \
     DENO_DIR=/deno-dir/ \
     DENO_NO_UPDATE_CHECK=1 \
     DENO_NO_PROMPT=1 \
-    DENO_USE_CGROUPS=1
+    DENO_USE_CGROUPS=1 \
+    DENO_V8_FLAGS=--max-old-space-size=32,--max-semi-space-size=2
 WORKDIR /app
 USER 65532:65532
 EXPOSE 80
@@ -96,8 +102,11 @@ LABEL org.opencontainers.image.title="swft" \
       org.opencontainers.image.source="${SOURCE}"
 # The single compiled binary (templates and static files embedded, permissions baked in).
 COPY --from=builder /app/dist/swft /app/swft
+# NO_COLOR: crash output without ANSI codes in the log. For a heap bound on a cgroup v1 host
+# see runtime-deno; a compiled binary takes one at build time (deno compile --v8-flags).
 ENV PORT=80 \
     LOG_FORMAT=json \
+    NO_COLOR=1 \
     DENO_USE_CGROUPS=1
 WORKDIR /app
 USER 65532:65532
