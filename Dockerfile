@@ -62,20 +62,26 @@ COPY --from=app /deno-dir/ /deno-dir/
 COPY --from=app /app/ /app/
 # PORT 80 as the reference image; Docker >= 20.10 lets non-root bind it
 # (net.ipv4.ip_unprivileged_port_start=0). Elsewhere (e.g. CRI-O) set PORT=8080.
+# NO_COLOR: crash output without ANSI codes in the log. DENO_V8_FLAGS bounds V8's heap: on
+# a cgroup v1 host V8 does not see the container's memory limit (DENO_USE_CGROUPS had no
+# effect there: 4 GB heap limit) and grows past it under load; override with -e where the
+# container has more memory (docs/operations.md, "Hostile clients and limits").
 ENV PORT=80 \
     LOG_FORMAT=json \
+    NO_COLOR=1 \
     SWFT_REVISION="${REVISION}" \
     DENO_DIR=/deno-dir/ \
     DENO_NO_UPDATE_CHECK=1 \
     DENO_NO_PROMPT=1 \
-    DENO_USE_CGROUPS=1
+    DENO_USE_CGROUPS=1 \
+    DENO_V8_FLAGS=--max-old-space-size=32,--max-semi-space-size=2
 WORKDIR /app
 USER 65532:65532
 EXPOSE 80
 # The permissions are the start task's in deno.json (tests/build_test.ts keeps them equal).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS,METRICS,SWFT_REVISION", "/app/main.ts", "healthcheck"]
-ENTRYPOINT ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS,METRICS,SWFT_REVISION", "/app/main.ts"]
+  CMD ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS,SHUTDOWN_DELAY_MS,METRICS,SWFT_REVISION", "/app/main.ts", "healthcheck"]
+ENTRYPOINT ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS,SHUTDOWN_DELAY_MS,METRICS,SWFT_REVISION", "/app/main.ts"]
 CMD ["serve"]
 
 # ---------------------------------------------------------------------------------------------
@@ -125,8 +131,11 @@ LABEL org.opencontainers.image.title="swft" \
       org.opencontainers.image.created="${CREATED}"
 # The single compiled binary (templates and static files embedded, permissions baked in).
 COPY --from=builder /app/dist/swft /app/swft
+# NO_COLOR: crash output without ANSI codes in the log. For a heap bound on a cgroup v1 host
+# see runtime-deno; a compiled binary takes one at build time (deno compile --v8-flags).
 ENV PORT=80 \
     LOG_FORMAT=json \
+    NO_COLOR=1 \
     SWFT_REVISION="${REVISION}" \
     DENO_USE_CGROUPS=1
 WORKDIR /app

@@ -15,6 +15,8 @@ export interface ApiOptions {
   now?: () => Date;
   /** Filled with the constant routes' handlers, for the app's fast path. */
   exact?: ExactRoutes;
+  /** Whether `/ready` answers 200 (else 503); always, when not given. */
+  ready?: () => boolean;
 }
 
 function pad(value: number): string {
@@ -28,7 +30,9 @@ export function formatTime(date: Date): string {
 }
 
 /**
- * `GET /health` answers `{"status":"ok"}`; `GET /time` answers `{"time":"YYYY-MM-DD HH:MM:SS"}`.
+ * `GET /health` answers `{"status":"ok"}`; `GET /time` answers `{"time":"YYYY-MM-DD HH:MM:SS"}`;
+ * `GET /ready` answers `{"status":"ready"}`, or 503 `{"status":"stopping"}` once `ready()` is
+ * false (from SIGTERM on, so that load balancers stop sending before the server goes).
  *
  * @example
  * ```ts
@@ -49,8 +53,12 @@ export function createApiRoutes(options: ApiOptions): Hono {
   // /time changes once a second; rebuild its response only then.
   let timeSecond = NaN;
   let time = health;
+  const ready = options.ready ?? (() => true);
+  const readyResponse = fixedResponse(JSON.stringify({ status: "ready" }), json);
+  const stopping = fixedResponse(JSON.stringify({ status: "stopping" }), json, 503);
   const routes: ExactRoutes = new Map([
     ["/health", () => health.clone()],
+    ["/ready", () => (ready() ? readyResponse : stopping).clone()],
     ["/time", () => {
       const date = now();
       const second = Math.floor(date.getTime() / 1000);

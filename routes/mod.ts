@@ -34,6 +34,8 @@ export interface AppOptions {
   now?: () => Date;
   /** Called with unexpected errors before a 500 is sent. */
   onError?: (error: unknown, request: Request) => void;
+  /** Whether `/ready` answers 200; main.ts turns it false when SIGTERM arrives. */
+  ready?: () => boolean;
   /** Folder holding templates/ and static/. */
   root?: string;
   /**
@@ -101,7 +103,7 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
     });
   }
   app.route("/", createPageRoutes({ pages, headers: documents, exact }));
-  app.route("/", createApiRoutes({ headers: api, now: options.now, exact }));
+  app.route("/", createApiRoutes({ headers: api, now: options.now, ready: options.ready, exact }));
   app.route(
     "/",
     createStaticRoutes({

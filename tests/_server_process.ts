@@ -22,12 +22,29 @@ export interface ServerProcess {
   lines: string[];
   /** Send `signal` and wait for the exit; resolves to the exit status and stderr. */
   stop(signal?: Deno.Signal): Promise<{ code: number; stderr: string }>;
+  /** Wait for the exit without sending anything. */
+  exited(): Promise<{ code: number; stderr: string }>;
+}
+
+/** Options of {@linkcode spawnServer}. */
+export interface SpawnOptions {
+  /** Start the server under `ulimit -n` of this many open files (through `sh`). */
+  nofile?: number;
+  /** Arguments of `deno` in place of the start task's. */
+  denoArgs?: string[];
 }
 
 /** Start main.ts on a free port with JSON logs; resolves once it logged that it listens. */
-export async function spawnServer(env: Record<string, string> = {}): Promise<ServerProcess> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: startTaskArgs(),
+export async function spawnServer(
+  env: Record<string, string> = {},
+  options: SpawnOptions = {},
+): Promise<ServerProcess> {
+  const args = options.denoArgs ?? startTaskArgs();
+  const [program, programArgs] = options.nofile === undefined
+    ? [Deno.execPath(), args]
+    : ["sh", ["-c", `ulimit -n ${options.nofile} && exec "$@"`, "sh", Deno.execPath(), ...args]];
+  const child = new Deno.Command(program, {
+    args: programArgs,
     cwd: ROOT,
     env: { PORT: "0", LOG_FORMAT: "json", NO_COLOR: "1", ...env },
     stdin: "null",
@@ -63,19 +80,23 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
   const drain = (async () => {
     while (await readLine() !== null) { /* keep the pipe flowing */ }
   })();
+  async function exited() {
+    const status = await child.status;
+    await drain;
+    return { code: status.code, stderr: await stderrText };
+  }
   return {
     child,
     startup,
     url: `http://127.0.0.1:${startup.port}`,
     lines,
-    async stop(signal = "SIGTERM") {
+    stop(signal = "SIGTERM") {
       try {
         child.kill(signal);
       } catch { /* already gone */ }
-      const status = await child.status;
-      await drain;
-      return { code: status.code, stderr: await stderrText };
+      return exited();
     },
+    exited,
   };
 }
 

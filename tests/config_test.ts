@@ -22,6 +22,7 @@ Deno.test("config: defaults match the reference app", () => {
   assert.equal(config.logFormat, "auto");
   assert.equal(config.shutdownTimeoutMs, 5000);
   assert.equal(config.metrics, "off", "metrics are opt-in");
+  assert.equal(config.shutdownDelayMs, 0, "no delay outside Kubernetes");
   assert.deepEqual(config.sources, []);
 });
 
@@ -36,6 +37,7 @@ Deno.test("config: values from the environment are typed, normalised and frozen"
     LOG_FORMAT: "json",
     SHUTDOWN_TIMEOUT_MS: "250",
     METRICS: "prometheus",
+    SHUTDOWN_DELAY_MS: "3000",
   });
   assert.equal(config.port, 3000);
   assert.equal(config.host, "::");
@@ -46,6 +48,7 @@ Deno.test("config: values from the environment are typed, normalised and frozen"
   assert.equal(config.logFormat, "json");
   assert.equal(config.shutdownTimeoutMs, 250);
   assert.equal(config.metrics, "prometheus");
+  assert.equal(config.shutdownDelayMs, 3000);
   assert.deepEqual([...config.sources], [...CONFIG_VARIABLES]);
   assert.ok(Object.isFrozen(config));
 });
@@ -106,6 +109,7 @@ Deno.test("config: every invalid field is reported at once, one line each", () =
     LOG_FORMAT: "xml",
     SHUTDOWN_TIMEOUT_MS: "soon",
     METRICS: "statsd",
+    SHUTDOWN_DELAY_MS: "-1",
   });
   const named = problems.map((line) => line.split(" ")[0]);
   assert.deepEqual(named, [...CONFIG_VARIABLES]);
