@@ -14,6 +14,9 @@
  */
 import { z } from "zod";
 import { CSS_COLOR_NAMES } from "./_css_colors.ts";
+import { ConfigError, type Env, quoteValue, readVariables } from "./_env.ts";
+
+export { ConfigError, type Env };
 
 /** Every variable the server reads; `start` and the image grant exactly these. */
 export const CONFIG_VARIABLES = [
@@ -25,13 +28,11 @@ export const CONFIG_VARIABLES = [
   "LOG_LEVEL",
   "LOG_FORMAT",
   "SHUTDOWN_TIMEOUT_MS",
+  "SHUTDOWN_DELAY_MS",
 ] as const;
 
 /** The name of a variable the server reads. */
 export type ConfigVariable = typeof CONFIG_VARIABLES[number];
-
-/** A map of environment variables, as `Deno.env.get` would return them. */
-export type Env = Partial<Record<string, string | undefined>>;
 
 // Printable text: no control characters (they would corrupt logs and terminals).
 // deno-lint-ignore no-control-regex
@@ -75,6 +76,7 @@ const schema = z.object({
     error: "must be one of auto, json, pretty",
   }).default("auto"),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600000).default(5000),
+  SHUTDOWN_DELAY_MS: integer(0, 600000).default(0),
 });
 
 /** The validated, typed configuration of one server. */
@@ -95,20 +97,13 @@ export interface Config {
   readonly logFormat: "auto" | "json" | "pretty";
   /** How long a shutdown waits for in-flight requests, in milliseconds. */
   readonly shutdownTimeoutMs: number;
+  /**
+   * How long the server keeps accepting after SIGTERM, with `/ready` at 503, so that a load
+   * balancer stops sending before the listener closes; in milliseconds.
+   */
+  readonly shutdownDelayMs: number;
   /** The variables that were set, as opposed to defaulted (for the startup log line). */
   readonly sources: readonly ConfigVariable[];
-}
-
-/** Thrown by {@linkcode parseConfig}: one entry in {@linkcode ConfigError.problems} per bad variable. */
-export class ConfigError extends Error {
-  /** One line per problem, such as `PORT must be an integer from 0 to 65535, got "abc"`. */
-  readonly problems: readonly string[];
-
-  constructor(problems: readonly string[]) {
-    super(`Invalid configuration: ${problems.join("; ")}`);
-    this.name = "ConfigError";
-    this.problems = problems;
-  }
 }
 
 /**
@@ -131,7 +126,7 @@ export function parseConfig(env: Env): Config {
   if (!result.success) {
     const problems = result.error.issues.map((issue) => {
       const name = String(issue.path[0]);
-      return `${name} ${issue.message}, got ${JSON.stringify(input[name])}`;
+      return `${name} ${issue.message}, got ${quoteValue(input[name])}`;
     });
     throw new ConfigError([...new Set(problems)]);
   }
@@ -145,16 +140,17 @@ export function parseConfig(env: Env): Config {
     logLevel: values.LOG_LEVEL,
     logFormat: values.LOG_FORMAT,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    shutdownDelayMs: values.SHUTDOWN_DELAY_MS,
     sources: Object.freeze(sources),
   });
 }
 
 /**
- * Read the server's variables from the process environment. Reads each one by name, so it
- * works under `--allow-env=PORT,HOST,...`.
+ * Read the server's variables from the process environment, each by name, so it works under
+ * `--allow-env=PORT,HOST,...`.
+ *
+ * @throws {ConfigError} naming each variable whose bytes are not valid UTF-8
  */
 export function readEnv(): Env {
-  const env: Env = {};
-  for (const name of CONFIG_VARIABLES) env[name] = Deno.env.get(name);
-  return env;
+  return readVariables(CONFIG_VARIABLES);
 }

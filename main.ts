@@ -2,24 +2,32 @@
  * The SWFT server's entry point.
  *
  * - `deno task start` (or `main.ts serve`): read the configuration, serve, and on SIGTERM or
- *   SIGINT stop accepting, let in-flight requests finish and exit 0.
+ *   SIGINT answer `/ready` with 503, keep accepting for SHUTDOWN_DELAY_MS, then stop
+ *   accepting, let running handlers finish and exit 0 (1 when they outlast
+ *   SHUTDOWN_TIMEOUT_MS).
  * - `main.ts healthcheck`: exit 0 when the server on the configured port is healthy, else 1.
  *   The container image's HEALTHCHECK runs this, as the runtime has neither shell nor curl.
  *
- * Only wiring lives here: environment -> Config -> createApp(Config) -> Deno.serve.
+ * Only wiring lives here: environment -> Config -> createApp(Config) -> Deno.serve. The
+ * serve path's modules (Hono, Eta, zod) are imported only by `serve`, so the healthcheck,
+ * which the image runs every 30 s beside the server, stays small.
  *
  * @module
  */
 import denoJson from "./deno.json" with { type: "json" };
-import { type Config, ConfigError, parseConfig, readEnv } from "./config.ts";
-import { createLogger, type Logger } from "./logger.ts";
-import { createApp } from "./routes/mod.ts";
-import { checkHealth, localHost, startServer, withAccessLog } from "./server.ts";
+import { ConfigError, type Env, quoteValue, readVariables } from "./_env.ts";
+import type { Config } from "./config.ts";
+import type { Logger } from "./logger.ts";
+import { checkHealth, localHost } from "./_healthcheck.ts";
 
 /** The version users see in the startup line and `--version`. */
 export const VERSION: string = denoJson.version;
 
-function loadConfig(): Config | null {
+/** Below this open-files limit the start-up log warns: each connection holds one descriptor. */
+const LOW_NOFILE = 4096;
+
+async function loadConfig(): Promise<Config | null> {
+  const { parseConfig, readEnv } = await import("./config.ts");
   try {
     return parseConfig(readEnv());
   } catch (error) {
@@ -29,17 +37,42 @@ function loadConfig(): Config | null {
   }
 }
 
-function createProcessLogger(config: Config): Logger {
+async function createProcessLogger(config: Config): Promise<Logger> {
+  const { createLogger } = await import("./logger.ts");
   const format = config.logFormat === "auto"
     ? (Deno.stdout.isTerminal() ? "pretty" : "json")
     : config.logFormat;
   return createLogger({ level: config.logLevel, format });
 }
 
+/**
+ * The soft limit on open files, from /proc/self/limits; `undefined` where that cannot be
+ * read (not Linux, or the read is not granted, as in a compiled binary).
+ */
+function openFilesLimit(): number | undefined {
+  const path = "/proc/self/limits";
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return undefined;
+  try {
+    const line = Deno.readTextFileSync(path).split("\n").find((l) =>
+      l.startsWith("Max open files")
+    );
+    const soft = line?.slice("Max open files".length).trim().split(/\s+/)[0];
+    return soft && /^\d+$/.test(soft) ? Number(soft) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 async function serve(config: Config): Promise<number> {
-  const logger = createProcessLogger(config);
+  const [logger, { createApp }, { startServer, withAccessLog }] = await Promise.all([
+    createProcessLogger(config),
+    import("./routes/mod.ts"),
+    import("./server.ts"),
+  ]);
   globalThis.addEventListener("unload", () => logger.flush());
+  let ready = true;
   const app = createApp(config, {
+    ready: () => ready,
     onError: (error, request) =>
       logger.error("request failed", {
         path: new URL(request.url).pathname,
@@ -47,9 +80,10 @@ async function serve(config: Config): Promise<number> {
       }),
   });
   // Listen for signals before announcing the server: a supervisor may stop it at once.
-  const { promise: signalled, resolve } = Promise.withResolvers<Deno.Signal>();
+  // A second signal during SHUTDOWN_DELAY_MS cuts the delay short.
+  let signalled = Promise.withResolvers<Deno.Signal>();
   const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  for (const signal of signals) Deno.addSignalListener(signal, () => resolve(signal));
+  for (const signal of signals) Deno.addSignalListener(signal, () => signalled.resolve(signal));
   let server;
   try {
     server = await startServer(withAccessLog(app.fetch, logger), {
@@ -72,24 +106,74 @@ async function serve(config: Config): Promise<number> {
     pid: Deno.pid,
     config: config.sources.length ? `environment (${config.sources.join(", ")})` : "defaults",
   });
+  const nofile = openFilesLimit();
+  if (nofile !== undefined && nofile < LOW_NOFILE) {
+    logger.warn("the open-files limit is low: each connection holds one", {
+      nofile,
+      hint: `raise it to ${LOW_NOFILE} or more (ulimit -n, docker run --ulimit nofile=...)`,
+    });
+  }
   logger.flush();
 
-  const signal = await signalled;
-  logger.info("shutting down", { signal, inFlight: server.inFlight });
-  const drained = await server.shutdown();
-  if (drained) logger.info("stopped");
-  else {
-    logger.warn("shutdown timed out, requests were cut off", {
-      inFlight: server.inFlight,
+  const signal = await signalled.promise;
+  ready = false;
+  logger.info("shutting down", {
+    signal,
+    running: server.inFlight,
+    ...(config.shutdownDelayMs ? { delayMs: config.shutdownDelayMs } : {}),
+  });
+  if (config.shutdownDelayMs) {
+    signalled = Promise.withResolvers<Deno.Signal>();
+    let timer;
+    const delay = new Promise((resolve) => timer = setTimeout(resolve, config.shutdownDelayMs));
+    await Promise.race([delay, signalled.promise]);
+    clearTimeout(timer);
+    logger.flush();
+  }
+  const { outcome, running } = await server.shutdown();
+  if (outcome === "drained") logger.info("stopped");
+  else if (outcome === "closed-slow-clients") {
+    logger.info("stopped, closing connections of clients still sending or not reading");
+  } else {
+    logger.warn("shutdown timed out, running handlers were cut off", {
+      running,
       timeoutMs: config.shutdownTimeoutMs,
     });
   }
   logger.flush();
-  return drained ? 0 : 1;
+  return outcome === "timed-out" ? 1 : 0;
 }
 
-async function healthcheck(config: Config): Promise<number> {
-  const problem = await checkHealth(`http://${localHost(config.host)}:${config.port}`);
+/**
+ * The URL of `/health` on the server that `env`'s PORT and HOST describe, read with the
+ * defaults of config.ts but without its schema (kept light: see the module comment).
+ *
+ * @throws {ConfigError} when PORT or HOST cannot name a server to ask
+ */
+export function healthcheckUrl(env: Env): string {
+  const port = env.PORT || "8080";
+  const host = env.HOST || "0.0.0.0";
+  const problems: string[] = [];
+  if (!/^\d{1,5}$/.test(port) || Number(port) < 1 || Number(port) > 65535) {
+    problems.push(`PORT must be an integer from 1 to 65535, got ${quoteValue(port)}`);
+  }
+  if (!/^[A-Za-z0-9.:-]{1,253}$/.test(host)) {
+    problems.push(`HOST must be an IP address or a host name, got ${quoteValue(host)}`);
+  }
+  if (problems.length) throw new ConfigError(problems);
+  return `http://${localHost(host)}:${Number(port)}`;
+}
+
+async function healthcheck(): Promise<number> {
+  let baseUrl;
+  try {
+    baseUrl = healthcheckUrl(readVariables(["PORT", "HOST"]));
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    for (const problem of error.problems) console.error(`Unhealthy: ${problem}`);
+    return 1;
+  }
+  const problem = await checkHealth(baseUrl);
   if (problem) {
     console.error(`Unhealthy: ${problem}`);
     return 1;
@@ -103,7 +187,7 @@ const USAGE = `Usage: main.ts [serve|healthcheck|--version|--help]
   healthcheck  Exit 0 when the server on PORT answers /health, else 1
 
 Configuration comes from the environment: PORT, HOST, BACKGROUND_COLOR, CUSTOM_MESSAGE,
-HOSTNAME, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT_MS (see README.md).`;
+HOSTNAME, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT_MS, SHUTDOWN_DELAY_MS (see README.md).`;
 
 /** Run the command named by `args`; resolves to the process exit code. */
 export async function main(args: string[]): Promise<number> {
@@ -116,13 +200,13 @@ export async function main(args: string[]): Promise<number> {
     console.log(`swft ${VERSION} (deno ${Deno.version.deno})`);
     return 0;
   }
-  if (command !== "serve" && command !== "healthcheck") {
+  if (command === "healthcheck") return await healthcheck();
+  if (command !== "serve") {
     console.error(`Unknown command "${command}"\n\n${USAGE}`);
     return 2;
   }
-  const config = loadConfig();
-  if (!config) return 1;
-  return command === "serve" ? await serve(config) : await healthcheck(config);
+  const config = await loadConfig();
+  return config ? await serve(config) : 1;
 }
 
 if (import.meta.main) {

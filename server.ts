@@ -5,6 +5,9 @@
  * @module
  */
 import type { Logger } from "./logger.ts";
+import { localHost } from "./_healthcheck.ts";
+
+export { checkHealth, type HealthcheckOptions, localHost } from "./_healthcheck.ts";
 
 /** Something that answers requests, such as a Hono app's `fetch`. */
 export type Handler = (request: Request) => Response | Promise<Response>;
@@ -14,8 +17,26 @@ export interface ServerOptions {
   port: number;
   host: string;
   logger: Logger;
-  /** Longest time {@linkcode RunningServer.shutdown} waits for in-flight requests. */
+  /** Longest time {@linkcode RunningServer.shutdown} waits for running handlers. */
   shutdownTimeoutMs: number;
+  /**
+   * Longest pause between attempts to listen again after the accept loop failed (such as
+   * on `Too many open files`); the pauses double from 50 ms up to this. Default 1000.
+   */
+  relistenMaxDelayMs?: number;
+}
+
+/** How a {@linkcode RunningServer.shutdown} ended. */
+export interface ShutdownResult {
+  /**
+   * - `drained`: every request finished and every connection closed.
+   * - `closed-slow-clients`: every handler finished; connections of clients still sending a
+   *   body or not reading their response were closed.
+   * - `timed-out`: handlers were still running after the shutdown timeout.
+   */
+  outcome: "drained" | "closed-slow-clients" | "timed-out";
+  /** Handlers still running when the shutdown ended; above 0 only when it timed out. */
+  running: number;
 }
 
 /** A server that is listening. */
@@ -24,13 +45,27 @@ export interface RunningServer {
   readonly addr: Deno.NetAddr;
   /** The base URL a client on this machine can use. */
   readonly url: string;
-  /** Requests being answered now. */
+  /** Handlers running now. */
   readonly inFlight: number;
   /**
-   * Stop accepting connections and wait for in-flight requests, at most the shutdown timeout.
-   * Resolves `true` when every request finished in time.
+   * Stop accepting connections and wait for running handlers, at most the shutdown timeout.
+   * Connections with no handler running (idle keep-alive, a client stalled mid-body or not
+   * reading its response) get {@linkcode SHUTDOWN_GRACE_MS} and are then closed.
    */
-  shutdown(): Promise<boolean>;
+  shutdown(): Promise<ShutdownResult>;
+}
+
+/**
+ * How long a shutdown waits, once no handler runs, for connections to close by themselves,
+ * so that a response just handed over still reaches a client that reads it.
+ */
+export const SHUTDOWN_GRACE_MS = 250;
+
+/** How long a listener restarted after a failure must last for the failure to count as over. */
+const RECOVERED_AFTER_MS = 5000;
+
+function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 /**
@@ -65,94 +100,131 @@ export function withAccessLog(handler: Handler, logger: Logger): Handler {
   };
 }
 
-/** Host a local client should dial to reach a server bound to `host`. */
-export function localHost(host: string): string {
-  if (host === "0.0.0.0") return "127.0.0.1";
-  if (host === "::") return "[::1]";
-  return host.includes(":") ? `[${host}]` : host;
-}
-
-/** Listen and serve `handler`; resolves once the socket is bound. */
+/**
+ * Listen and serve `handler`; resolves once the socket is bound, rejects when it cannot be.
+ *
+ * Deno.serve ends its accept loop on an accept error such as `Too many open files`, which
+ * would leave the process serving nobody. Here the loop's end is logged once as a warning and
+ * the server listens again on the same port, with pauses doubling up to
+ * {@linkcode ServerOptions.relistenMaxDelayMs}, until it can: clients cannot stop it.
+ */
 export function startServer(handler: Handler, options: ServerOptions): Promise<RunningServer> {
+  const { logger } = options;
+  const maxDelay = options.relistenMaxDelayMs ?? 1000;
   let inFlight = 0;
+  let whenIdle: (() => void) | undefined;
   // A synchronous answer is never in flight for long; only pending ones are counted, so the
   // hot routes stay free of promise overhead.
-  const done = () => void inFlight--;
+  const done = () => {
+    if (--inFlight === 0) whenIdle?.();
+  };
   const counted: Handler = (request) => {
     const result = handler(request);
     if (result instanceof Response) return result;
     inFlight++;
     return result.finally(done);
   };
-  return new Promise((resolve, reject) => {
-    let server: Deno.HttpServer<Deno.NetAddr>;
-    try {
-      server = Deno.serve({
-        port: options.port,
-        hostname: options.host,
-        handler: counted,
-        onListen: () => {}, // main.ts logs the start-up line, in the configured format
-        onError: (error) => {
-          options.logger.error("unhandled error", { error: String(error) });
-          return new Response("Internal server error", { status: 500 });
-        },
-      });
-    } catch (error) {
-      reject(error);
-      return;
-    }
-    const addr = server.addr;
-    resolve({
-      addr,
-      url: `http://${localHost(addr.hostname)}:${addr.port}`,
-      get inFlight() {
-        return inFlight;
-      },
-      async shutdown() {
-        let timer: ReturnType<typeof setTimeout> | undefined;
-        const timedOut = new Promise<false>((done) => {
-          timer = setTimeout(() => done(false), options.shutdownTimeoutMs);
-        });
-        const drained = server.shutdown().then(() => true as const);
-        try {
-          return await Promise.race([drained, timedOut]);
-        } finally {
-          clearTimeout(timer);
-        }
+  const servers = new Set<Deno.HttpServer<Deno.NetAddr>>();
+  let stopping = false;
+  /** The current failure: since when, restarts so far, the next pause, the recovery timer. */
+  let failure:
+    | { since: number; restarts: number; delay: number; timer?: ReturnType<typeof setTimeout> }
+    | undefined;
+
+  function listen(port: number): Deno.HttpServer<Deno.NetAddr> {
+    const server = Deno.serve({
+      port,
+      hostname: options.host,
+      handler: counted,
+      onListen: () => {}, // main.ts logs the start-up line, in the configured format
+      onError: (error) => {
+        logger.error("unhandled error", { error: String(error) });
+        return new Response("Internal server error", { status: 500 });
       },
     });
-  });
-}
-
-/** Options of {@linkcode checkHealth}. */
-export interface HealthcheckOptions {
-  /** Give up after this long, in milliseconds. */
-  timeoutMs?: number;
-}
-
-/**
- * Ask a running server's `/health`. Resolves to `null` when it answered 200 `{"status":"ok"}`,
- * or to a sentence saying what went wrong. Used by `main.ts healthcheck`, which the image's
- * HEALTHCHECK runs: the runtime image has no shell and no curl.
- */
-export async function checkHealth(
-  baseUrl: string,
-  options: HealthcheckOptions = {},
-): Promise<string | null> {
-  const url = `${baseUrl}/health`;
-  try {
-    const response = await fetch(url, { signal: AbortSignal.timeout(options.timeoutMs ?? 3000) });
-    const text = await response.text();
-    if (response.status !== 200) return `${url} answered ${response.status}`;
-    let status: unknown;
-    try {
-      status = JSON.parse(text)?.status;
-    } catch {
-      status = undefined;
-    }
-    return status === "ok" ? null : `${url} answered an unexpected body: ${text.slice(0, 100)}`;
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    return `${url} could not be reached: ${reason}`;
+    servers.add(server);
+    server.finished.then(
+      () => servers.delete(server),
+      (error) => {
+        if (!stopping) void listenAgain(port, error);
+      },
+    );
+    return server;
   }
+
+  async function listenAgain(port: number, error: unknown) {
+    if (!failure) {
+      failure = { since: performance.now(), restarts: 0, delay: 50 };
+      logger.warn("accepting connections failed, listening again until it works", {
+        error: error instanceof Error ? error.message : String(error),
+        port,
+        hint: "raise the open-files limit (nofile) or limit connections in a proxy in front",
+      });
+    }
+    clearTimeout(failure.timer);
+    while (!stopping) {
+      await sleep(failure.delay);
+      failure.delay = Math.min(failure.delay * 2, maxDelay);
+      if (stopping) return;
+      try {
+        listen(port);
+      } catch {
+        continue; // still out of descriptors, or the port is taken: wait longer
+      }
+      failure.restarts++;
+      const current = failure;
+      const timer = setTimeout(() => {
+        if (failure !== current) return;
+        failure = undefined;
+        logger.info("accepting connections again", {
+          port,
+          restarts: current.restarts,
+          afterMs: Math.round(performance.now() - current.since - RECOVERED_AFTER_MS),
+        });
+      }, RECOVERED_AFTER_MS);
+      Deno.unrefTimer(timer);
+      current.timer = timer;
+      return;
+    }
+  }
+
+  async function shutdown(): Promise<ShutdownResult> {
+    stopping = true;
+    clearTimeout(failure?.timer);
+    const closed = Promise.allSettled([...servers].map((server) => server.shutdown()))
+      .then(() => "drained" as const);
+    const idle = inFlight === 0
+      ? Promise.resolve("idle" as const)
+      : new Promise<"idle">((resolve) => whenIdle = () => resolve("idle"));
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timedOut = new Promise<"timed-out">((resolve) => {
+      timer = setTimeout(() => resolve("timed-out"), options.shutdownTimeoutMs);
+    });
+    try {
+      const first = await Promise.race([closed, idle, timedOut]);
+      if (first === "timed-out") return { outcome: "timed-out", running: inFlight };
+      if (first === "drained") return { outcome: "drained", running: 0 };
+      const grace = sleep(SHUTDOWN_GRACE_MS).then(() => "closed-slow-clients" as const);
+      const outcome = await Promise.race([closed, grace]);
+      return { outcome, running: 0 };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  let first: Deno.HttpServer<Deno.NetAddr>;
+  try {
+    first = listen(options.port);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+  const addr = first.addr;
+  return Promise.resolve({
+    addr,
+    url: `http://${localHost(addr.hostname)}:${addr.port}`,
+    get inFlight() {
+      return inFlight;
+    },
+    shutdown,
+  });
 }

@@ -12,6 +12,8 @@ export interface ApiOptions {
   headers: HeaderList;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
+  /** Whether `/ready` answers 200 (else 503); always, when not given. */
+  ready?: () => boolean;
 }
 
 function pad(value: number): string {
@@ -25,7 +27,9 @@ export function formatTime(date: Date): string {
 }
 
 /**
- * `GET /health` answers `{"status":"ok"}`; `GET /time` answers `{"time":"YYYY-MM-DD HH:MM:SS"}`.
+ * `GET /health` answers `{"status":"ok"}`; `GET /time` answers `{"time":"YYYY-MM-DD HH:MM:SS"}`;
+ * `GET /ready` answers `{"status":"ready"}`, or 503 `{"status":"stopping"}` once `ready()` is
+ * false (from SIGTERM on, so that load balancers stop sending before the server goes).
  *
  * @example
  * ```ts
@@ -50,6 +54,13 @@ export function createApiRoutes(options: ApiOptions): Hono {
   let time = health;
   const app = new Hono();
   app.get("/health", () => health.clone());
+  const ready = options.ready ?? (() => true);
+  const readyResponse = new Response(JSON.stringify({ status: "ready" }), { headers: json });
+  const stopping = new Response(JSON.stringify({ status: "stopping" }), {
+    status: 503,
+    headers: json,
+  });
+  app.get("/ready", () => (ready() ? readyResponse : stopping).clone());
   app.get("/time", () => {
     const date = now();
     const second = Math.floor(date.getTime() / 1000);

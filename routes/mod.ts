@@ -30,6 +30,8 @@ export interface AppOptions {
   now?: () => Date;
   /** Called with unexpected errors before a 500 is sent. */
   onError?: (error: unknown, request: Request) => void;
+  /** Whether `/ready` answers 200; main.ts turns it false when SIGTERM arrives. */
+  ready?: () => boolean;
   /** Folder holding templates/ and static/. */
   root?: string;
 }
@@ -47,7 +49,7 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
   // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
   const app = new Hono();
   app.route("/", createPageRoutes({ pages, headers: documents }));
-  app.route("/", createApiRoutes({ headers: api, now: options.now }));
+  app.route("/", createApiRoutes({ headers: api, now: options.now, ready: options.ready }));
   app.route("/", createStaticRoutes({ root: `${root}/static`, headers: documents }));
 
   const htmlHeaders: HeaderList = [...documents, ["content-type", "text/html; charset=utf-8"]];

@@ -27,6 +27,8 @@ export interface ServerProcess {
   lines: string[];
   /** Send `signal` and wait for the exit; resolves to the exit status and stderr. */
   stop(signal?: Deno.Signal): Promise<{ code: number; stderr: string }>;
+  /** Wait for the exit without sending anything. */
+  exited(): Promise<{ code: number; stderr: string }>;
 }
 
 /** Start main.ts on a free port with JSON logs; resolves once it logged that it listens. */
@@ -68,19 +70,23 @@ export async function spawnServer(env: Record<string, string> = {}): Promise<Ser
   const drain = (async () => {
     while (await readLine() !== null) { /* keep the pipe flowing */ }
   })();
+  async function exited() {
+    const status = await child.status;
+    await drain;
+    return { code: status.code, stderr: await stderrText };
+  }
   return {
     child,
     startup,
     url: `http://127.0.0.1:${startup.port}`,
     lines,
-    async stop(signal = "SIGTERM") {
+    stop(signal = "SIGTERM") {
       try {
         child.kill(signal);
       } catch { /* already gone */ }
-      const status = await child.status;
-      await drain;
-      return { code: status.code, stderr: await stderrText };
+      return exited();
     },
+    exited,
   };
 }
 

@@ -21,6 +21,7 @@ Deno.test("config: defaults match the reference app", () => {
   assert.equal(config.logLevel, "info");
   assert.equal(config.logFormat, "auto");
   assert.equal(config.shutdownTimeoutMs, 5000);
+  assert.equal(config.shutdownDelayMs, 0, "no delay outside Kubernetes");
   assert.deepEqual(config.sources, []);
 });
 
@@ -34,6 +35,7 @@ Deno.test("config: values from the environment are typed, normalised and frozen"
     LOG_LEVEL: "debug",
     LOG_FORMAT: "json",
     SHUTDOWN_TIMEOUT_MS: "250",
+    SHUTDOWN_DELAY_MS: "3000",
   });
   assert.equal(config.port, 3000);
   assert.equal(config.host, "::");
@@ -43,6 +45,7 @@ Deno.test("config: values from the environment are typed, normalised and frozen"
   assert.equal(config.logLevel, "debug");
   assert.equal(config.logFormat, "json");
   assert.equal(config.shutdownTimeoutMs, 250);
+  assert.equal(config.shutdownDelayMs, 3000);
   assert.deepEqual([...config.sources], [...CONFIG_VARIABLES]);
   assert.ok(Object.isFrozen(config));
 });
@@ -102,6 +105,7 @@ Deno.test("config: every invalid field is reported at once, one line each", () =
     LOG_LEVEL: "verbose",
     LOG_FORMAT: "xml",
     SHUTDOWN_TIMEOUT_MS: "soon",
+    SHUTDOWN_DELAY_MS: "-1",
   });
   const named = problems.map((line) => line.split(" ")[0]);
   assert.deepEqual(named, [...CONFIG_VARIABLES]);

@@ -1,0 +1,64 @@
+/**
+ * The real process's answer to hostile environment values: bytes that are not UTF-8 and huge
+ * values get the usual one-line error, never a stack trace or an echo of the whole value.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { runMain, startTaskArgs } from "./_server_process.ts";
+
+const ROOT = new URL("..", import.meta.url).pathname;
+
+/** Run main.ts with the start task's flags, `name` set to raw `bytes` (octal escapes for printf). */
+async function runWithRawVariable(name: string, printfBytes: string, args: string[] = []) {
+  // Deno.Command takes environment values as strings, so the shell sets the raw bytes.
+  const output = await new Deno.Command("sh", {
+    args: [
+      "-c",
+      `${name}="$(printf '${printfBytes}')"; export ${name}; exec "$@"`,
+      "sh",
+      Deno.execPath(),
+      ...startTaskArgs(),
+      ...args,
+    ],
+    cwd: ROOT,
+    env: { NO_COLOR: "1", PORT: "0", LOG_FORMAT: "json" },
+    stdin: "null",
+  }).output();
+  const decoder = new TextDecoder();
+  return {
+    code: output.code,
+    stdout: decoder.decode(output.stdout),
+    stderr: decoder.decode(output.stderr),
+  };
+}
+
+Deno.test("invalid UTF-8 in CUSTOM_MESSAGE stops the server with one line, no stack trace", async () => {
+  const { code, stdout, stderr } = await runWithRawVariable("CUSTOM_MESSAGE", "ab\\377cd");
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.equal(stderr, "Cannot start server: CUSTOM_MESSAGE is not valid UTF-8\n");
+});
+
+Deno.test("invalid UTF-8 in any variable the server reads is named, also in healthcheck mode", async () => {
+  for (const name of ["PORT", "HOST", "LOG_LEVEL", "SHUTDOWN_TIMEOUT_MS"]) {
+    const serve = await runWithRawVariable(name, "\\300\\200");
+    assert.equal(serve.code, 1, name);
+    assert.equal(serve.stderr, `Cannot start server: ${name} is not valid UTF-8\n`);
+  }
+  for (const name of ["PORT", "HOST"]) {
+    const check = await runWithRawVariable(name, "\\377", ["healthcheck"]);
+    assert.equal(check.code, 1, name);
+    assert.equal(check.stderr, `Unhealthy: ${name} is not valid UTF-8\n`);
+  }
+});
+
+Deno.test("a 10 KB invalid value is echoed cut to a short prefix", async () => {
+  const { code, stderr } = await runMain([], { BACKGROUND_COLOR: "x".repeat(10_240) });
+  assert.equal(code, 1);
+  assert.ok(stderr.length < 300, `stderr is short (${stderr.length} characters)`);
+  assert.match(
+    stderr,
+    /^Cannot start server: BACKGROUND_COLOR must be a CSS colour name .*, got "x{40}"\.\.\. \(10240 characters\)\n$/,
+  );
+});
