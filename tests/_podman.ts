@@ -33,6 +33,25 @@ runtime = "runc"
 
 const decoder = new TextDecoder();
 
+/** Clean-up commands not yet run, newest first; run synchronously if the process unloads. */
+const pending: [string, string[], Record<string, string>][] = [];
+
+globalThis.addEventListener("unload", () => {
+  for (const [command, args, env] of pending.splice(0)) {
+    new Deno.Command(command, { args, env, stdout: "null", stderr: "null" }).outputSync();
+  }
+});
+
+function undo(command: string, args: string[], env: Record<string, string> = {}): void {
+  pending.unshift([command, args, env]);
+}
+
+async function undoAll(): Promise<void> {
+  for (const [command, args, env] of pending.splice(0)) {
+    await run(command, args, env).catch(() => undefined);
+  }
+}
+
 interface Result {
   code: number;
   stdout: string;
@@ -120,15 +139,23 @@ export function podmanManifest(
   container.envFrom = [{ configMapRef: { name: config.metadata.name } }];
   // podman runs an httpGet liveness probe as `curl`, which the image does not have.
   delete container.livenessProbe;
+  // podman restarts an exited container of a Deployment (Always); the kubelet does not restart
+  // a deleted pod's, so Never matches a drain and lets the test read the exit code.
+  deployment.spec.template.spec.restartPolicy = "Never";
   container.ports = [{ ...container.ports[0], hostPort: options.port, hostIP: "127.0.0.1" }];
   return [config, deployment];
+}
+
+/** A GET that gives up after 5 s, so a stuck pod fails the test instead of hanging it. */
+function get(url: string): Promise<Response> {
+  return fetch(url, { signal: AbortSignal.timeout(5000) });
 }
 
 async function waitFor(url: string, status: number, attempts = 150): Promise<Response> {
   let last = "no answer";
   for (let attempt = 0; attempt < attempts; attempt++) {
     try {
-      const response = await fetch(url);
+      const response = await get(url);
       if (response.status === status) return response;
       last = `HTTP ${response.status}`;
       await response.body?.cancel();
@@ -138,6 +165,22 @@ async function waitFor(url: string, status: number, attempts = 150): Promise<Res
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`${url} did not answer ${status} after ${attempts} attempts: ${last}`);
+}
+
+/** The container's state once it has exited; polls a bounded number of times. */
+async function waitForExit(
+  podman: (...args: string[]) => Promise<string>,
+  container: string,
+  attempts = 300,
+): Promise<{ Status: string; ExitCode: number }> {
+  for (let attempt = 0; attempt < attempts; attempt++) {
+    const state = JSON.parse(
+      await podman("container", "inspect", "--format", "{{json .State}}", container),
+    );
+    if (state.Status === "exited" || state.Status === "stopped") return state;
+    await new Promise((resolve) => setTimeout(resolve, 200));
+  }
+  throw new Error(`Container ${container} did not exit after SIGTERM within ${attempts} polls`);
 }
 
 function statusField(status: string, field: string): string {
@@ -161,7 +204,7 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
   const env = { CONTAINERS_CONF: `${dir}/containers.conf` };
   await Deno.writeTextFile(env.CONTAINERS_CONF, CONTAINERS_CONF);
   const podman = (...args: string[]) => runOk("podman", args, env);
-  const cleanups: (() => Promise<unknown>)[] = [() => Deno.remove(dir, { recursive: true })];
+  undo("rm", ["-rf", dir]);
   const pauseBefore =
     (await run("podman", ["image", "exists", `${PAUSE_IMAGE}:4.3.1-0`], env)).code === 0;
   try {
@@ -179,7 +222,7 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
       IMAGE,
       ROOT,
     ], { DOCKER_BUILDKIT: "0" });
-    cleanups.unshift(() => run("docker", ["rmi", "--force", IMAGE]));
+    undo("docker", ["rmi", "--force", IMAGE]);
     timings.push(`build ${seconds(phase)}`);
 
     phase = performance.now();
@@ -196,7 +239,7 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
       stdout: "piped",
       stderr: "piped",
     }).spawn();
-    cleanups.unshift(() => run("podman", ["rmi", "--force", `localhost/${IMAGE}`], env));
+    undo("podman", ["rmi", "--force", `localhost/${IMAGE}`], env);
     await save.stdout.pipeTo(load.stdin);
     const [saved, loaded] = await Promise.all([save.status, load.output()]);
     assert.ok(saved.success, "docker save succeeds");
@@ -215,8 +258,8 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
 
     phase = performance.now();
     await podman("network", "create", NAME);
-    cleanups.unshift(() => run("podman", ["network", "rm", "--force", NAME], env));
-    cleanups.unshift(() => run("podman", ["kube", "down", file], env));
+    undo("podman", ["network", "rm", "--force", NAME], env);
+    undo("podman", ["kube", "down", file], env);
     const played = await podman("kube", "play", "--network", NAME, file);
     const containerId = played.split("\n").at(-1)!;
     const base = `http://127.0.0.1:${port}`;
@@ -236,6 +279,8 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
       assert.equal(statusField(status, set), "0000000000000000", `${set}: no capabilities`);
     }
     assert.equal(statusField(status, "NoNewPrivs"), "1", "no privilege escalation");
+    // A seccomp filter is on: podman's default profile (it ignores seccompProfile itself).
+    assert.equal(statusField(status, "Seccomp"), "2", "seccomp filter mode");
     const root = (await Deno.readTextFile(`/proc/${pid}/mountinfo`)).split("\n")
       .map((line) => line.split(" ")).find((fields) => fields[4] === "/");
     assert.ok(root, "the container has a root mount");
@@ -244,10 +289,10 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
     // The endpoints the probes and users rely on, on the published port.
     assert.equal(health.headers.get("content-type"), "application/json");
     assert.deepEqual(await health.json(), { status: "ok" });
-    const ready = await fetch(`${base}/ready`);
+    const ready = await get(`${base}/ready`);
     await ready.body?.cancel();
     assert.equal(ready.status, 200, "/ready answers 200 while serving");
-    const page = await fetch(`${base}/`);
+    const page = await get(`${base}/`);
     assert.equal(page.status, 200);
     assert.ok(
       (await page.text()).includes(message),
@@ -259,11 +304,11 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
     phase = performance.now();
     await podman("kill", "--signal", "TERM", containerId);
     await (await waitFor(`${base}/ready`, 503)).body?.cancel();
-    const during = await fetch(`${base}/health`);
+    const during = await get(`${base}/health`);
     await during.body?.cancel();
     assert.equal(during.status, 200, "still serving during SHUTDOWN_DELAY_MS");
-    const exitCode = await podman("wait", containerId);
-    assert.equal(exitCode, "0", "exits 0 after the drain");
+    const state = await waitForExit(podman, containerId);
+    assert.equal(state.ExitCode, 0, "exits 0 after the drain");
     timings.push(`SIGTERM to exit ${seconds(phase)}`);
 
     phase = performance.now();
@@ -272,7 +317,7 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
     assert.equal(left.code, 1, "kube down removes the pod");
     timings.push(`kube down ${seconds(phase)}`);
   } finally {
-    for (const cleanup of cleanups) await cleanup().catch(() => undefined);
+    await undoAll();
     // The pause image podman built for the pod, unless it was here before (or is in use).
     if (!pauseBefore) {
       await run("podman", ["rmi", `${PAUSE_IMAGE}:4.3.1-0`], env).catch(() => undefined);
