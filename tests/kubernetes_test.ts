@@ -17,6 +17,7 @@ import {
   validateObject,
 } from "./_kubernetes.ts";
 import { podmanRound, podmanSkipReason } from "./_podman.ts";
+import { CONFIG_VARIABLES, parseConfig } from "../config.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = `${ROOT}deploy/kubernetes`;
@@ -47,6 +48,12 @@ function renderOnce(dir: string): Promise<KubeObject[]> {
   if (!objects) rendered.set(dir, objects = render(dir));
   return objects;
 }
+
+/**
+ * Variables of issue 12 that config.ts does not list yet on this branch: METRICS comes with
+ * the metrics work. Empty this once config.ts has them (the test then still passes).
+ */
+const PENDING_VARIABLES = ["METRICS"];
 
 const KINDS = [
   "ConfigMap",
@@ -79,6 +86,11 @@ Deno.test({
     const config = (objects: KubeObject[]) => objects.find((o) => o.kind === "ConfigMap")!;
     assert.equal(deployment(overlay).spec.replicas, 3);
     assert.equal(config(overlay).data.CUSTOM_MESSAGE, "SWFT in production");
+    assert.equal(config(overlay).data.METRICS, "prometheus");
+    assert.equal(
+      deployment(overlay).spec.template.metadata.annotations["prometheus.io/path"],
+      "/metrics",
+    );
     assert.equal(config(overlay).data.SHUTDOWN_DELAY_MS, config(base).data.SHUTDOWN_DELAY_MS);
     assert.notEqual(
       deployment(overlay).spec.template.spec.containers[0].resources.limits.memory,
@@ -98,6 +110,24 @@ for (const [name, dir] of [["base", BASE], ["production overlay", OVERLAY]]) {
       requireTool(KUBECTL_SKIP);
       const objects = await renderOnce(dir);
       assert.deepEqual(objects.flatMap(validateObject), []);
+    },
+  });
+
+  Deno.test({
+    name: title(`kubernetes ${name}: the server accepts its variables`, KUBECTL_SKIP),
+    ...options(KUBECTL_SKIP),
+    async fn() {
+      requireTool(KUBECTL_SKIP);
+      const objects = await renderOnce(dir);
+      const container = deploymentOf(objects).spec.template.spec.containers[0];
+      const env: Record<string, string> = { ...objects.find((o) => o.kind === "ConfigMap")!.data };
+      for (const variable of container.env) env[variable.name] = variable.value ?? "pod-name";
+      // A misspelt name would be ignored silently by the server: every name must be one it reads.
+      const known = new Set<string>([...CONFIG_VARIABLES, ...PENDING_VARIABLES]);
+      assert.deepEqual(Object.keys(env).filter((key) => !known.has(key)), []);
+      const config = parseConfig(env);
+      assert.equal(config.port, 8080);
+      assert.equal(config.shutdownTimeoutMs, Number(env.SHUTDOWN_TIMEOUT_MS));
     },
   });
 
