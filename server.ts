@@ -177,6 +177,7 @@ export function startServer(handler: Handler, options: ServerOptions): Promise<R
     server.finished.then(
       () => servers.delete(server),
       (error) => {
+        servers.delete(server);
         // The bound port: when 0 was asked for, the same one clients know.
         if (!stopping) void listenAgain(server.addr.port, error);
       },
@@ -236,7 +237,10 @@ export function startServer(handler: Handler, options: ServerOptions): Promise<R
       const first = await Promise.race([closed, idle, timedOut]);
       if (first === "timed-out") return { outcome: "timed-out", running: inFlight };
       if (first === "drained") return { outcome: "drained", running: 0 };
-      const grace = sleep(SHUTDOWN_GRACE_MS).then(() => "closed-slow-clients" as const);
+      clearTimeout(timer);
+      const grace = new Promise<"closed-slow-clients">((resolve) => {
+        timer = setTimeout(() => resolve("closed-slow-clients"), SHUTDOWN_GRACE_MS);
+      });
       const outcome = await Promise.race([closed, grace]);
       return { outcome, running: 0 };
     } finally {

@@ -5,6 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { ConfigError, parseConfig } from "../config.ts";
+import { healthcheckUrl } from "../main.ts";
+import { localHost } from "../server.ts";
 import { runMain, startTaskArgs } from "./_server_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -60,5 +63,18 @@ Deno.test("a 10 KB invalid value is echoed cut to a short prefix", async () => {
   assert.match(
     stderr,
     /^Cannot start server: BACKGROUND_COLOR must be a CSS colour name .*, got "x{40}"\.\.\. \(10240 characters\)\n$/,
+  );
+});
+
+Deno.test("healthcheck reads PORT and HOST with the configuration's defaults, without its schema", () => {
+  const defaults = parseConfig({});
+  assert.equal(healthcheckUrl({}), `http://${localHost(defaults.host)}:${defaults.port}`);
+  assert.equal(healthcheckUrl({ PORT: "80", HOST: "::" }), "http://[::1]:80");
+  assert.throws(
+    () => healthcheckUrl({ PORT: "0", HOST: "a/b" }),
+    (error: unknown) =>
+      error instanceof ConfigError && error.problems.length === 2 &&
+      error.problems[0] === 'PORT must be an integer from 1 to 65535, got "0"' &&
+      error.problems[1] === 'HOST must be an IP address or a host name, got "a/b"',
   );
 });

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../logger.ts";
 import { checkHealth, startServer } from "../server.ts";
-import { runMain, spawnServer } from "./_server_process.ts";
+import { runDeno } from "./_run_deno.ts";
+import { runMain, spawnServer, startTaskArgs } from "./_server_process.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 
@@ -84,6 +85,20 @@ Deno.test("healthcheck mode exits 0 against a live server", async () => {
   const server = await spawnServer();
   try {
     const { code, stderr } = await runMain(["healthcheck"], { PORT: String(server.startup.port) });
+    assert.equal(code, 0, stderr);
+  } finally {
+    await server.stop();
+  }
+});
+
+Deno.test("healthcheck mode loads no npm package (Hono, Eta, zod): it runs under --no-npm, as in the image", async () => {
+  const server = await spawnServer();
+  try {
+    const [run, ...rest] = startTaskArgs();
+    const { code, stderr } = await runDeno([run, "--no-npm", ...rest, "healthcheck"], {
+      cwd: new URL("..", import.meta.url).pathname,
+      env: { PORT: String(server.startup.port) },
+    });
     assert.equal(code, 0, stderr);
   } finally {
     await server.stop();

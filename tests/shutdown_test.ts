@@ -8,7 +8,9 @@
  * @module
  */
 import assert from "node:assert/strict";
+import { parseConfig } from "../config.ts";
 import { createLogger } from "../logger.ts";
+import { createApp } from "../routes/mod.ts";
 import { SHUTDOWN_GRACE_MS, startServer } from "../server.ts";
 import { type ServerProcess, spawnServer } from "./_server_process.ts";
 
@@ -173,4 +175,23 @@ Deno.test("a second SIGTERM cuts SHUTDOWN_DELAY_MS short", async () => {
   const ms = performance.now() - start;
   assert.equal(code, 0, stderr);
   assert.ok(ms < delayMs / 4, `exited after ${Math.round(ms)} ms, not the whole delay`);
+});
+
+Deno.test("GET /ready follows the server's state: 200 ready, then 503 stopping, never cached", async () => {
+  let ready = true;
+  const app = createApp(parseConfig({}), { ready: () => ready });
+  const health = await app.request("/health");
+  for (const [state, status, body] of [[true, 200, "ready"], [false, 503, "stopping"]] as const) {
+    ready = state;
+    const response = await app.request("/ready");
+    assert.equal(response.status, status);
+    assert.equal(response.headers.get("content-type"), "application/json");
+    assert.equal(response.headers.get("cache-control"), "no-store");
+    for (const name of ["content-security-policy", "x-content-type-options", "x-frame-options"]) {
+      assert.ok(health.headers.get(name), `/health sends ${name}`);
+      assert.equal(response.headers.get(name), health.headers.get(name), `${name} as /health`);
+    }
+    assert.deepEqual(await response.json(), { status: body });
+  }
+  assert.equal((await app.request("/ready", { method: "HEAD" })).status, 503);
 });
