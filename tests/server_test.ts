@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../logger.ts";
 import { checkHealth, startServer } from "../server.ts";
-import { runDeno } from "./_run_deno.ts";
+import { runDeno } from "../tasks/_lib/mod.ts";
 import { runMain, spawnServer, startTaskArgs } from "./_server_process.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
