@@ -60,7 +60,6 @@ const DISTROLESS_PACKAGES = [
   "libstdc++6",
 ];
 const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-const STANDIN_LABEL = "org.swft.standin";
 
 class StandinError extends Error {}
 
@@ -146,8 +145,6 @@ async function importRootfs(dir: string, tag: string, changes: string[]): Promis
 function labels(description: string, replaces: string): string[] {
   const created = new Date().toISOString();
   return [
-    `LABEL ${STANDIN_LABEL}=true`,
-    `LABEL ${STANDIN_LABEL}.replaces=${replaces}`,
     `LABEL org.opencontainers.image.title="SWFT stand-in for ${replaces}"`,
     `LABEL org.opencontainers.image.description="${description}"`,
     `LABEL org.opencontainers.image.created=${created}`,

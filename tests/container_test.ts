@@ -81,6 +81,8 @@ function verifyOnce(images: BaseImages) {
       ...buildArgFlags(images),
       "--build-arg",
       "VERSION=test",
+      "--build-arg",
+      `CREATED=${new Date().toISOString()}`,
       "--image",
       IMAGE,
       "--keep",
@@ -111,6 +113,9 @@ containerTest(
     assert.equal(config.Labels?.["org.opencontainers.image.title"], "swft");
     assert.equal(config.Labels?.["org.opencontainers.image.version"], "test");
     assert.ok("org.opencontainers.image.source" in (config.Labels ?? {}));
+    assert.match(config.Labels?.["org.opencontainers.image.created"] ?? "", /^\d{4}-\d\d-\d\dT/);
+    const inherited = Object.keys(config.Labels ?? {}).filter((k) => k.startsWith("org.swft."));
+    assert.deepEqual(inherited, [], "no base image's private labels leak into the app image");
   },
 );
 
@@ -121,11 +126,12 @@ containerTest(
     const dir = await Deno.makeTempDir({ prefix: "swft-container-fs-" });
     created.dirs.add(dir);
     const fs = await loadImageFs(report.images.runtime.ref, dir);
-    const npm = "/deno-dir/npm/registry.npmjs.org/";
+    // DENO_DIR/npm/<registry host>/<package>/...: any registry, named nowhere here.
+    const npm = "/deno-dir/npm/";
     const packages = new Set(
       [...fs.merged.keys()].filter((p) => p.startsWith(npm)).map((p) =>
-        p.slice(npm.length).split("/")[0]
-      ),
+        p.slice(npm.length).split("/")[1]
+      ).filter((name) => name !== undefined),
     );
     // the import map's packages and their dependencies (a scoped one shows as its @scope)
     const lock = pruneLock(JSON.parse(await Deno.readTextFile(`${ROOT}/deno.lock`)));

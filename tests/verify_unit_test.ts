@@ -403,7 +403,7 @@ Deno.test("verify scan: secrets by name and by content, without flagging library
     undefined,
   );
   assert.equal(
-    secretByContent("/app/.npmrc", "//registry.npmjs.org/:_authToken=abc\n"),
+    secretByContent("/app/.npmrc", "//registry.example/:_authToken=abc\n"),
     ".npmrc with an auth token",
   );
   assert.equal(secretByContent("/app/.npmrc", "registry=https://r\n"), undefined);
