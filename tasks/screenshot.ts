@@ -7,30 +7,20 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
 import { parseConfig } from "../config.ts";
 import { createApp } from "../routes/mod.ts";
+import { lastLines, parseFlags, ROOT, run, runTask } from "./_lib/mod.ts";
 
 const USAGE =
   "Usage: deno task screenshot [--out docs/screenshot.png] [--color NAME] [--message TEXT]";
 
 /** Run the task; resolves to the exit code. */
 export async function main(args: string[]): Promise<number> {
-  let values;
-  try {
-    ({ values } = parseArgs({
-      args,
-      options: {
-        out: { type: "string", default: "docs/screenshot.png" },
-        color: { type: "string", default: "steelblue" },
-        message: { type: "string", default: "SWFT Demo" },
-        help: { type: "boolean", short: "h" },
-      },
-    }));
-  } catch (error) {
-    console.error(`screenshot: ${(error as Error).message}\n${USAGE}`);
-    return 2;
-  }
+  const { values } = parseFlags(args, {
+    out: { type: "string", default: "docs/screenshot.png" },
+    color: { type: "string", default: "steelblue" },
+    message: { type: "string", default: "SWFT Demo" },
+  });
   if (values.help) {
     console.log(USAGE);
     return 0;
@@ -45,42 +35,33 @@ export async function main(args: string[]): Promise<number> {
   const profile = await Deno.makeTempDir({ prefix: "swft-screenshot-" });
   try {
     // The flags a closed network needs: no background fetches, updates or sync at start-up.
-    const chromium = new Deno.Command(Deno.env.get("CHROMIUM") ?? "chromium", {
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-        "--hide-scrollbars",
-        `--user-data-dir=${profile}`,
-        "--window-size=1100,720",
-        // Lets the clock script fetch /time and draw before the picture is taken.
-        "--virtual-time-budget=3000",
-        `--screenshot=${await Deno.realPath(".")}/${values.out}`,
-        `http://127.0.0.1:${server.addr.port}/`,
-      ],
-      stdout: "null",
-      stderr: "piped",
-    });
-    const { success, stderr } = await chromium.output();
-    if (!success) {
-      const detail = new TextDecoder().decode(stderr).trim().split("\n").at(-1);
-      console.error(`screenshot: chromium failed: ${detail}`);
+    const { code, stderr } = await run(Deno.env.get("CHROMIUM") ?? "chromium", [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--hide-scrollbars",
+      `--user-data-dir=${profile}`,
+      "--window-size=1100,720",
+      // Lets the clock script fetch /time and draw before the picture is taken.
+      "--virtual-time-budget=3000",
+      `--screenshot=${ROOT}/${values.out}`,
+      `http://127.0.0.1:${server.addr.port}/`,
+    ]);
+    if (code !== 0) {
+      console.error(`screenshot: chromium failed: ${lastLines(stderr, 1)}`);
       return 1;
     }
     console.log(values.out);
     return 0;
-  } catch (error) {
-    console.error(`screenshot: cannot run chromium: ${(error as Error).message}`);
-    return 1;
   } finally {
     await server.shutdown();
     await Deno.remove(profile, { recursive: true });
   }
 }
 
-if (import.meta.main) Deno.exit(await main(Deno.args));
+if (import.meta.main) runTask("screenshot", main);
