@@ -87,9 +87,10 @@ Deno.test("container bases: a laptop run reports its container tests ignored, no
   };
   const laptop = await fixtureRun({ ...env, CI: "" });
   assert.equal(laptop.code, 0, laptop.out);
+  // With an engine the absent bases are the reason; on a machine without one, the engine is.
   assert.match(
     laptop.out,
-    /ignored: SWFT_TEST_DENO_IMAGE=swft-test-absent\/deno:0 is neither present nor pullable/,
+    /ignored: (SWFT_TEST_DENO_IMAGE=swft-test-absent\/deno:0 is neither present nor pullable|no Docker engine reachable)/,
   );
   assert.match(laptop.out, /ok \| 0 passed \| 0 failed \| 1 ignored/);
   const ci = await fixtureRun({ ...env, CI: "true" });
