@@ -25,21 +25,31 @@ export function buildArgFlags(images: BaseImages): string[] {
 export const IN_CI = /^(1|true)$/i.test(Deno.env.get("CI") ?? "");
 
 /**
- * Registers a container test: ignored with its reason and enabling command where the bases
- * are unavailable, but failing with that reason under CI.
+ * Registers a test that needs something this machine may lack (a Docker engine, base images,
+ * a tool): where `reason` says it is missing, the test is ignored with that reason and the
+ * command that enables it in its name, but fails with the reason under CI. The one rule for
+ * every such test.
  */
-export function containerTest(name: string, fn: (images: BaseImages) => Promise<void>): void {
-  const reason = BASES.ignore;
+export function requiredTest(
+  name: string,
+  reason: string | undefined,
+  fn: () => Promise<void>,
+): void {
   Deno.test({
     name: reason && !IN_CI ? `${name} (ignored: ${reason})` : name,
     ignore: reason !== undefined && !IN_CI,
     sanitizeResources: false,
     sanitizeOps: false,
     fn: () => {
-      if (reason) throw new Error(`Container tests cannot run under CI: ${reason}`);
-      return fn(BASES.images!);
+      if (reason) throw new Error(`Cannot run under CI: ${reason}`);
+      return fn();
     },
   });
+}
+
+/** Registers a container test: {@linkcode requiredTest} on the base images' availability. */
+export function containerTest(name: string, fn: (images: BaseImages) => Promise<void>): void {
+  requiredTest(name, BASES.ignore, () => fn(BASES.images!));
 }
 
 if (BASES.ignore && !IN_CI) console.error(`container tests ignored: ${BASES.ignore}`);

@@ -12,11 +12,9 @@
  */
 import assert from "node:assert/strict";
 import type { KubeObject } from "./_kubernetes.ts";
+import { BASES, buildArgFlags } from "./_container.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
-const DENO_IMAGE = Deno.env.get("SWFT_TEST_DENO_IMAGE") || "swft-standin/deno:2.9.6";
-const RUNTIME_IMAGE = Deno.env.get("SWFT_TEST_RUNTIME_IMAGE") ||
-  "swft-standin/distroless-cc-debian13:nonroot";
 const RUN_ID = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 const NAME = `swft-k8s-test-${RUN_ID}`;
 const IMAGE = `${NAME}:latest`;
@@ -104,12 +102,8 @@ export async function podmanSkipReason(): Promise<string | undefined> {
     return `${missing.join(", ")} not found; apt-get install ${missing.join(" ")}, then: ` +
       "deno test --allow-all tests/kubernetes_test.ts";
   }
-  if (!await works("docker", ["version"])) return "no Docker engine reachable to build the image";
-  for (const image of [DENO_IMAGE, RUNTIME_IMAGE]) {
-    if (!await works("docker", ["image", "inspect", image])) {
-      return `base image ${image} missing; build it with: deno task images:standin`;
-    }
-  }
+  // The image is built from the container tests' bases, by their one rule.
+  return BASES.ignore;
 }
 
 /** A port for the pod on 127.0.0.1: SWFT_TEST_PODMAN_PORT, or one the system finds free. */
@@ -214,10 +208,7 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
       "--quiet",
       "--target",
       "runtime-deno",
-      "--build-arg",
-      `DENO_IMAGE=${DENO_IMAGE}`,
-      "--build-arg",
-      `RUNTIME_IMAGE=${RUNTIME_IMAGE}`,
+      ...buildArgFlags(BASES.images!),
       "--tag",
       IMAGE,
       ROOT,

@@ -17,30 +17,17 @@ import {
   validateObject,
 } from "./_kubernetes.ts";
 import { podmanRound, podmanSkipReason } from "./_podman.ts";
+import { requiredTest } from "./_container.ts";
 import { CONFIG_VARIABLES, parseConfig } from "../config.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = `${ROOT}deploy/kubernetes`;
 const OVERLAY = `${ROOT}deploy/kubernetes/overlays/production`;
-const CI = Deno.env.get("CI") === "true";
 
 const KUBECTL = await kubectlVersion();
 const KUBECTL_SKIP = KUBECTL ? undefined : "kubectl not found; install kubectl 1.32 (it bundles " +
   "kustomize 5.5; Debian's kubernetes-client 1.20 is too old) from the Kubernetes release " +
   "packages, then: deno test --allow-all tests/kubernetes_test.ts";
-
-/** Ignored locally when a tool is missing; under CI=true the test runs and fails on it. */
-function options(skip: string | undefined) {
-  return { ignore: skip !== undefined && !CI, sanitizeResources: false, sanitizeOps: false };
-}
-
-function title(name: string, skip: string | undefined): string {
-  return skip && !CI ? `${name} (skipped: ${skip})` : name;
-}
-
-function requireTool(skip: string | undefined): void {
-  if (skip) throw new Error(`Cannot run under CI=true: ${skip}`);
-}
 
 const rendered = new Map<string, Promise<KubeObject[]>>();
 function renderOnce(dir: string): Promise<KubeObject[]> {
@@ -59,11 +46,10 @@ const KINDS = [
   "ServiceAccount",
 ];
 
-Deno.test({
-  name: title("kubectl kustomize renders the base and the production overlay", KUBECTL_SKIP),
-  ...options(KUBECTL_SKIP),
-  async fn() {
-    requireTool(KUBECTL_SKIP);
+requiredTest(
+  "kubectl kustomize renders the base and the production overlay",
+  KUBECTL_SKIP,
+  async () => {
     const base = await renderOnce(BASE);
     const overlay = await renderOnce(OVERLAY);
     assert.deepEqual(base.map((object) => object.kind).sort(), KINDS);
@@ -91,55 +77,40 @@ Deno.test({
       deployment(base).spec.template.spec.containers[0].resources.limits.memory,
     );
   },
-});
+);
 
 for (const [name, dir] of [["base", BASE], ["production overlay", OVERLAY]]) {
-  Deno.test({
-    name: title(
-      `kubernetes ${name}: every object matches its schema with no unknown field`,
-      KUBECTL_SKIP,
-    ),
-    ...options(KUBECTL_SKIP),
-    async fn() {
-      requireTool(KUBECTL_SKIP);
+  requiredTest(
+    `kubernetes ${name}: every object matches its schema with no unknown field`,
+    KUBECTL_SKIP,
+    async () => {
       const objects = await renderOnce(dir);
       assert.deepEqual(objects.flatMap(validateObject), []);
     },
+  );
+
+  requiredTest(`kubernetes ${name}: the server accepts its variables`, KUBECTL_SKIP, async () => {
+    const objects = await renderOnce(dir);
+    const container = deploymentOf(objects).spec.template.spec.containers[0];
+    const env: Record<string, string> = { ...objects.find((o) => o.kind === "ConfigMap")!.data };
+    for (const variable of container.env) env[variable.name] = variable.value ?? "pod-name";
+    // A misspelt name would be ignored silently by the server: every name must be one it reads.
+    const known = new Set<string>(CONFIG_VARIABLES);
+    assert.deepEqual(Object.keys(env).filter((key) => !known.has(key)), []);
+    const config = parseConfig(env);
+    assert.equal(config.port, 8080);
+    assert.equal(config.shutdownTimeoutMs, Number(env.SHUTDOWN_TIMEOUT_MS));
   });
 
-  Deno.test({
-    name: title(`kubernetes ${name}: the server accepts its variables`, KUBECTL_SKIP),
-    ...options(KUBECTL_SKIP),
-    async fn() {
-      requireTool(KUBECTL_SKIP);
-      const objects = await renderOnce(dir);
-      const container = deploymentOf(objects).spec.template.spec.containers[0];
-      const env: Record<string, string> = { ...objects.find((o) => o.kind === "ConfigMap")!.data };
-      for (const variable of container.env) env[variable.name] = variable.value ?? "pod-name";
-      // A misspelt name would be ignored silently by the server: every name must be one it reads.
-      const known = new Set<string>(CONFIG_VARIABLES);
-      assert.deepEqual(Object.keys(env).filter((key) => !known.has(key)), []);
-      const config = parseConfig(env);
-      assert.equal(config.port, 8080);
-      assert.equal(config.shutdownTimeoutMs, Number(env.SHUTDOWN_TIMEOUT_MS));
-    },
-  });
-
-  Deno.test({
-    name: title(`kubernetes ${name}: the hardening rules hold`, KUBECTL_SKIP),
-    ...options(KUBECTL_SKIP),
-    async fn() {
-      requireTool(KUBECTL_SKIP);
-      assert.deepEqual(hardeningProblems(await renderOnce(dir)), []);
-    },
+  requiredTest(`kubernetes ${name}: the hardening rules hold`, KUBECTL_SKIP, async () => {
+    assert.deepEqual(hardeningProblems(await renderOnce(dir)), []);
   });
 }
 
-Deno.test({
-  name: title("kubernetes schema check: a misspelt or mistyped field fails", KUBECTL_SKIP),
-  ...options(KUBECTL_SKIP),
-  async fn() {
-    requireTool(KUBECTL_SKIP);
+requiredTest(
+  "kubernetes schema check: a misspelt or mistyped field fails",
+  KUBECTL_SKIP,
+  async () => {
     const deployment = (await renderOnce(BASE)).find((object) => object.kind === "Deployment")!;
     const misspelt = structuredClone(deployment);
     misspelt.spec.template.spec.containers[0].securityContext.runAsNonRooot = true;
@@ -163,7 +134,7 @@ Deno.test({
       ["Secret/a: no schema for v1 Secret"],
     );
   },
-});
+);
 
 /** For each rule, a change to the rendered base that must break it. */
 const BREAKS: Record<string, (objects: KubeObject[]) => void> = {
@@ -196,11 +167,10 @@ function podOf(objects: KubeObject[]): KubeObject {
   return deploymentOf(objects).spec.template.spec;
 }
 
-Deno.test({
-  name: title("kubernetes hardening rules: each fails on a manifest that breaks it", KUBECTL_SKIP),
-  ...options(KUBECTL_SKIP),
-  async fn() {
-    requireTool(KUBECTL_SKIP);
+requiredTest(
+  "kubernetes hardening rules: each fails on a manifest that breaks it",
+  KUBECTL_SKIP,
+  async () => {
     const base = await renderOnce(BASE);
     assert.deepEqual(Object.keys(BREAKS).sort(), HARDENING_RULES.map((rule) => rule.id).sort());
     for (const rule of HARDENING_RULES) {
@@ -215,16 +185,12 @@ Deno.test({
       );
     }
   },
-});
+);
 
-Deno.test({
-  name: title(
-    "kubernetes image: a released REGISTRY/REPO@sha256 reference fills the images entry",
-    KUBECTL_SKIP,
-  ),
-  ...options(KUBECTL_SKIP),
-  async fn() {
-    requireTool(KUBECTL_SKIP);
+requiredTest(
+  "kubernetes image: a released REGISTRY/REPO@sha256 reference fills the images entry",
+  KUBECTL_SKIP,
+  async () => {
     // What `kustomize edit set image swft=REFERENCE` writes into base/kustomization.yaml.
     const reference = `registry.example/team/swft@sha256:${"ab".repeat(32)}`;
     const [newName, digest] = reference.split("@");
@@ -243,7 +209,7 @@ Deno.test({
       await Deno.remove(dir, { recursive: true });
     }
   },
-});
+);
 
 async function copyDir(from: string, to: string): Promise<void> {
   for await (const entry of Deno.readDir(from)) {
@@ -253,14 +219,10 @@ async function copyDir(from: string, to: string): Promise<void> {
 
 const PODMAN_SKIP = KUBECTL_SKIP ?? await podmanSkipReason();
 
-Deno.test({
-  name: title(
-    "kubernetes on podman: the rendered Deployment runs hardened and answers",
-    PODMAN_SKIP,
-  ),
-  ...options(PODMAN_SKIP),
-  async fn() {
-    requireTool(PODMAN_SKIP);
+requiredTest(
+  "kubernetes on podman: the rendered Deployment runs hardened and answers",
+  PODMAN_SKIP,
+  async () => {
     await podmanRound(await renderOnce(BASE));
   },
-});
+);

@@ -27,7 +27,7 @@ import { parseReleaseArgs, type ReleaseReport } from "../tasks/release.ts";
 import { isLoopbackRegistry, parseImageRef, pushedDigest } from "../tasks/release/image_ref.ts";
 import { appPackages, type Bom, type Component, mergeBoms } from "../tasks/release/sbom.ts";
 import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
-import { BASES, buildArgFlags, IN_CI, testName } from "./_container.ts";
+import { BASES, buildArgFlags, IN_CI, requiredTest, testName } from "./_container.ts";
 import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/release/cosign.ts";
 import { cdxgenCommand } from "../tasks/release/sbom.ts";
 
@@ -212,8 +212,7 @@ async function missingTool(): Promise<string | undefined> {
 // The bases by the container tests' one rule (tests/_base_images.ts), then the tools.
 const SKIP = BASES.ignore ?? await missingTool();
 // Under CI the round runs regardless and fails on what is missing: a skip must not pass CI.
-const IGNORE = SKIP !== undefined && !IN_CI;
-if (IGNORE) console.error(`release round ignored: ${SKIP}`);
+if (SKIP !== undefined && !IN_CI) console.error(`release round ignored: ${SKIP}`);
 
 const REPO_NAME = testName("release");
 const PASSWORD = `swft-test-${crypto.randomUUID()}`;
@@ -286,14 +285,7 @@ function cosignRun(args: string[]) {
   return run(cosignCommand(), args);
 }
 
-const roundTest = (name: string, fn: () => Promise<void>) =>
-  Deno.test({
-    name: IGNORE ? `${name} (skipped: ${SKIP})` : name,
-    ignore: IGNORE,
-    sanitizeResources: false,
-    sanitizeOps: false,
-    fn,
-  });
+const roundTest = (name: string, fn: () => Promise<void>) => requiredTest(name, SKIP, fn);
 
 roundTest(
   "[release] runtime-deno: pushed, signed and attested by digest, report and reference",
@@ -600,16 +592,10 @@ roundTest("[release] an unsigned image is refused by the verification step", asy
   assert.match(result.stderr, /failed at step verify-signature/);
 });
 
-Deno.test({
-  name: "[release] clean-up: the registry stops, local tags and keys are removed",
-  ignore: IGNORE,
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const created = round ? [...round.created] : [];
-    await tearDown();
-    for (const ref of created) {
-      assert.notEqual((await docker(["image", "inspect", ref])).code, 0, `${ref} removed`);
-    }
-  },
+roundTest("[release] clean-up: the registry stops, local tags and keys are removed", async () => {
+  const created = round ? [...round.created] : [];
+  await tearDown();
+  for (const ref of created) {
+    assert.notEqual((await docker(["image", "inspect", ref])).code, 0, `${ref} removed`);
+  }
 });
