@@ -62,6 +62,7 @@ COPY --from=app /app/ /app/
 # (net.ipv4.ip_unprivileged_port_start=0). Elsewhere (e.g. CRI-O) set PORT=8080.
 ENV PORT=80 \
     LOG_FORMAT=json \
+    SWFT_REVISION="${REVISION}" \
     DENO_DIR=/deno-dir/ \
     DENO_NO_UPDATE_CHECK=1 \
     DENO_NO_PROMPT=1 \
@@ -71,8 +72,8 @@ USER 65532:65532
 EXPOSE 80
 # The permissions are the start task's in deno.json (tests/build_test.ts keeps them equal).
 HEALTHCHECK --interval=30s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS", "/app/main.ts", "healthcheck"]
-ENTRYPOINT ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS", "/app/main.ts"]
+  CMD ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS,METRICS,SWFT_REVISION", "/app/main.ts", "healthcheck"]
+ENTRYPOINT ["/usr/bin/deno", "run", "--cached-only", "--frozen", "--allow-net=0.0.0.0,127.0.0.1,localhost,[::],[::1]", "--allow-read=/app/templates,/app/static", "--allow-env=PORT,HOST,BACKGROUND_COLOR,CUSTOM_MESSAGE,HOSTNAME,LOG_LEVEL,LOG_FORMAT,SHUTDOWN_TIMEOUT_MS,METRICS,SWFT_REVISION", "/app/main.ts"]
 CMD ["serve"]
 
 # ---------------------------------------------------------------------------------------------
@@ -103,6 +104,7 @@ LABEL org.opencontainers.image.title="swft" \
 COPY --from=builder /app/dist/swft /app/swft
 ENV PORT=80 \
     LOG_FORMAT=json \
+    SWFT_REVISION="${REVISION}" \
     DENO_USE_CGROUPS=1
 WORKDIR /app
 USER 65532:65532

@@ -25,6 +25,7 @@ export const CONFIG_VARIABLES = [
   "LOG_LEVEL",
   "LOG_FORMAT",
   "SHUTDOWN_TIMEOUT_MS",
+  "METRICS",
 ] as const;
 
 /** The name of a variable the server reads. */
@@ -75,6 +76,8 @@ const schema = z.object({
     error: "must be one of auto, json, pretty",
   }).default("auto"),
   SHUTDOWN_TIMEOUT_MS: integer(0, 600000).default(5000),
+  METRICS: z.enum(["off", "prometheus"], { error: "must be one of off, prometheus" })
+    .default("off"),
 });
 
 /** The validated, typed configuration of one server. */
@@ -95,6 +98,8 @@ export interface Config {
   readonly logFormat: "auto" | "json" | "pretty";
   /** How long a shutdown waits for in-flight requests, in milliseconds. */
   readonly shutdownTimeoutMs: number;
+  /** `prometheus` serves `GET /metrics`; `off` (the default) measures nothing. */
+  readonly metrics: "off" | "prometheus";
   /** The variables that were set, as opposed to defaulted (for the startup log line). */
   readonly sources: readonly ConfigVariable[];
 }
@@ -145,6 +150,7 @@ export function parseConfig(env: Env): Config {
     logLevel: values.LOG_LEVEL,
     logFormat: values.LOG_FORMAT,
     shutdownTimeoutMs: values.SHUTDOWN_TIMEOUT_MS,
+    metrics: values.METRICS,
     sources: Object.freeze(sources),
   });
 }

@@ -61,6 +61,43 @@ const LEVELS: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error:
 // Characters that need no escaping inside a JSON string.
 const PLAIN = /^[\x20-\x21\x23-\x5b\x5d-\x7e]*$/;
 
+// What a terminal or log viewer may act on rather than show: controls (C0, DEL, C1), format
+// characters (bidi overrides, zero-width), line and paragraph separators, lone surrogates,
+// private-use and unassigned code points. JSON.stringify escapes only C0, `"` and `\`.
+const NON_PRINTING = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}\p{Co}\p{Cn}]/gu;
+
+function unicodeEscape(char: string): string {
+  let escaped = "";
+  for (let i = 0; i < char.length; i++) {
+    escaped += `\\u${char.charCodeAt(i).toString(16).padStart(4, "0")}`;
+  }
+  return escaped;
+}
+
+/**
+ * `text` with every non-printing character written as `\uXXXX`, so a logged value cannot
+ * move the cursor, recolour, hide or reorder what a terminal shows, nor split a line.
+ *
+ * @example
+ * ```ts
+ * escapeNonPrinting("a\u009b31mb"); // "a\\u009b31mb"
+ * ```
+ */
+export function escapeNonPrinting(text: string): string {
+  return text.replace(NON_PRINTING, unicodeEscape);
+}
+
+/** JSON text of `value` with non-printing characters escaped as well (still valid JSON). */
+function safeJson(value: unknown): string {
+  return escapeNonPrinting(JSON.stringify(value) ?? "null");
+}
+
+/** A field value for the pretty format: plain when printable and unambiguous, else JSON. */
+function prettyValue(value: unknown): string {
+  if (typeof value === "string" && /^[^\s"=\\]*$/.test(value) && PLAIN.test(value)) return value;
+  return safeJson(value);
+}
+
 /** Write all of `bytes` to stdout; a pipe may accept only part of them per call. */
 export function writeStdout(bytes: Uint8Array): void {
   let offset = 0;
@@ -68,17 +105,18 @@ export function writeStdout(bytes: Uint8Array): void {
 }
 
 function formatPretty(time: string, level: LogLevel, message: string, fields?: LogFields) {
-  let line = `${time.slice(11, 23)} ${level.toUpperCase().padEnd(5)} ${message}`;
+  let line = `${time.slice(11, 23)} ${level.toUpperCase().padEnd(5)} ` +
+    escapeNonPrinting(message);
   if (fields) {
     for (const [key, value] of Object.entries(fields)) {
-      line += ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`;
+      line += ` ${escapeNonPrinting(key)}=${prettyValue(value)}`;
     }
   }
   return line + "\n";
 }
 
 function formatJson(time: string, level: LogLevel, message: string, fields?: LogFields) {
-  return JSON.stringify({ time, level, msg: message, ...fields }) + "\n";
+  return safeJson({ time, level, msg: message, ...fields }) + "\n";
 }
 
 /** Create a batching logger. */
@@ -147,9 +185,9 @@ export function createLogger(options: LoggerOptions): Logger {
       append(format(now(), "info", "request", { method, path, status, ms }));
       return;
     }
-    // Only the method and path come from the client; JSON-escape them only when needed.
-    const safeMethod = PLAIN.test(method) ? method : JSON.stringify(method).slice(1, -1);
-    const safePath = PLAIN.test(path) ? path : JSON.stringify(path).slice(1, -1);
+    // Only the method and path come from the client; escape them only when needed.
+    const safeMethod = PLAIN.test(method) ? method : safeJson(method).slice(1, -1);
+    const safePath = PLAIN.test(path) ? path : safeJson(path).slice(1, -1);
     append(
       `{"time":"${now()}","level":"info","msg":"request","method":"${safeMethod}",` +
         `"path":"${safePath}","status":${status},"ms":${ms}}\n`,

@@ -14,6 +14,7 @@ import denoJson from "./deno.json" with { type: "json" };
 import { type Config, ConfigError, parseConfig, readEnv } from "./config.ts";
 import { createLogger, type Logger } from "./logger.ts";
 import { createApp } from "./routes/mod.ts";
+import { createMetrics, type Metrics } from "./routes/metrics.ts";
 import { checkHealth, localHost, startServer, withAccessLog } from "./server.ts";
 
 /** The version users see in the startup line and `--version`. */
@@ -36,10 +37,27 @@ function createProcessLogger(config: Config): Logger {
   return createLogger({ level: config.logLevel, format });
 }
 
+/**
+ * The source revision for the metrics' build info: SWFT_REVISION (the image sets it from its
+ * REVISION build argument) when set and readable, else "unknown".
+ */
+function buildRevision(): string {
+  const granted = Deno.permissions.querySync({ name: "env", variable: "SWFT_REVISION" });
+  const value = granted.state === "granted" ? Deno.env.get("SWFT_REVISION") : undefined;
+  return value && /^[\w.+-]{1,64}$/.test(value) ? value : "unknown";
+}
+
 async function serve(config: Config): Promise<number> {
   const logger = createProcessLogger(config);
   globalThis.addEventListener("unload", () => logger.flush());
+  // Loaded only when asked for: with metrics off, prom-client is never imported.
+  let metrics: Metrics | undefined;
+  if (config.metrics === "prometheus") {
+    metrics = await createMetrics({ version: VERSION, revision: buildRevision() });
+  }
   const app = createApp(config, {
+    metrics,
+    warn: (message, fields) => logger.warn(message, fields),
     onError: (error, request) =>
       logger.error("request failed", {
         path: new URL(request.url).pathname,
@@ -103,7 +121,7 @@ const USAGE = `Usage: main.ts [serve|healthcheck|--version|--help]
   healthcheck  Exit 0 when the server on PORT answers /health, else 1
 
 Configuration comes from the environment: PORT, HOST, BACKGROUND_COLOR, CUSTOM_MESSAGE,
-HOSTNAME, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT_MS (see README.md).`;
+HOSTNAME, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT_MS, METRICS (see README.md).`;
 
 /** Run the command named by `args`; resolves to the process exit code. */
 export async function main(args: string[]): Promise<number> {

@@ -6,8 +6,14 @@
  */
 import type { Logger } from "./logger.ts";
 
-/** Something that answers requests, such as a Hono app's `fetch`. */
-export type Handler = (request: Request) => Response | Promise<Response>;
+/**
+ * Something that answers requests, such as a Hono app's `fetch`. `info` is Deno.serve's
+ * connection info: pass it on, the app tells socket requests from in-process ones by it.
+ */
+export type Handler = (
+  request: Request,
+  info?: Deno.ServeHandlerInfo<Deno.NetAddr>,
+) => Response | Promise<Response>;
 
 /** Options of {@linkcode startServer}. */
 export interface ServerOptions {
@@ -41,19 +47,19 @@ export interface RunningServer {
 export function withAccessLog(handler: Handler, logger: Logger): Handler {
   if (!logger.enabled("info")) return handler;
   function log(request: Request, status: number, start: number) {
-    const url = request.url;
-    // The path and query, without parsing the whole URL again.
-    const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+    // A 400 may be a refused Host, which Deno pasted before the path: read the header to log
+    // the real path (only then, to keep the hot path to one header read, in the app).
+    const host = status === 400 ? request.headers.get("host") : null;
     logger.access(
       request.method,
-      path,
+      logPath(request.url, host),
       status,
       Math.round((performance.now() - start) * 100) / 100,
     );
   }
-  return function accessLogged(request) {
+  return function accessLogged(request, info) {
     const start = performance.now();
-    const result = handler(request);
+    const result = handler(request, info);
     if (result instanceof Response) {
       log(request, result.status, start);
       return result;
@@ -63,6 +69,31 @@ export function withAccessLog(handler: Handler, logger: Logger): Handler {
       return response;
     });
   };
+}
+
+/**
+ * The path of `url` for the access log: without the query string (it can hold tokens), and
+ * `/` when the URL has no path (CONNECT's `http://host:port`), as `new URL(url).pathname`
+ * would say, without parsing the whole URL again.
+ *
+ * @example
+ * ```ts
+ * logPath("http://localhost:8080/time?token=x"); // "/time"
+ * logPath("http://example.com:443"); // "/"
+ * logPath("http://x/static/a?/health", "x/static/a?"); // "/health"
+ * ```
+ *
+ * With `host`, the request's Host header, the URL's authority is taken as exactly that text,
+ * whatever it holds.
+ */
+export function logPath(url: string, host: string | null = null): string {
+  const authority = url.indexOf("//") + 2;
+  const start = host !== null && url.startsWith(host, authority)
+    ? url.indexOf("/", authority + host.length)
+    : url.indexOf("/", authority);
+  if (start === -1) return "/";
+  const query = url.indexOf("?", start);
+  return query === -1 ? url.slice(start) : url.slice(start, query);
 }
 
 /** Host a local client should dial to reach a server bound to `host`. */
@@ -78,8 +109,8 @@ export function startServer(handler: Handler, options: ServerOptions): Promise<R
   // A synchronous answer is never in flight for long; only pending ones are counted, so the
   // hot routes stay free of promise overhead.
   const done = () => void inFlight--;
-  const counted: Handler = (request) => {
-    const result = handler(request);
+  const counted: Handler = (request, info) => {
+    const result = handler(request, info);
     if (result instanceof Response) return result;
     inFlight++;
     return result.finally(done);

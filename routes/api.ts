@@ -4,6 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
+import { type ExactRoutes, fixedResponse } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
 
 /** Dependencies of {@linkcode createApiRoutes}. */
@@ -12,6 +13,8 @@ export interface ApiOptions {
   headers: HeaderList;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
+  /** Filled with the constant routes' handlers, for the app's fast path. */
+  exact?: ExactRoutes;
 }
 
 function pad(value: number): string {
@@ -41,23 +44,27 @@ export function createApiRoutes(options: ApiOptions): Hono {
     ["content-type", "application/json"],
     ["cache-control", "no-store"],
   ];
-  // Responses are built once and cloned per request: clone() copies the already validated
-  // header list, where `new Response(body, { headers })` validates every header again
-  // (measured: about 45k -> 65-75k req/s for /health alone).
-  const health = new Response(JSON.stringify({ status: "ok" }), { headers: json });
+  // Responses are built once and cloned per request (see routes/_prebuilt.ts).
+  const health = fixedResponse(JSON.stringify({ status: "ok" }), json);
   // /time changes once a second; rebuild its response only then.
   let timeSecond = NaN;
   let time = health;
+  const routes: ExactRoutes = new Map([
+    ["/health", () => health.clone()],
+    ["/time", () => {
+      const date = now();
+      const second = Math.floor(date.getTime() / 1000);
+      if (second !== timeSecond) {
+        timeSecond = second;
+        time = fixedResponse(JSON.stringify({ time: formatTime(date) }), json);
+      }
+      return time.clone();
+    }],
+  ]);
   const app = new Hono();
-  app.get("/health", () => health.clone());
-  app.get("/time", () => {
-    const date = now();
-    const second = Math.floor(date.getTime() / 1000);
-    if (second !== timeSecond) {
-      timeSecond = second;
-      time = new Response(JSON.stringify({ time: formatTime(date) }), { headers: json });
-    }
-    return time.clone();
-  });
+  for (const [path, handler] of routes) {
+    app.get(path, (c) => handler(c.req.raw));
+    options.exact?.set(path, handler);
+  }
   return app;
 }

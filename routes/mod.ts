@@ -19,6 +19,10 @@ import type { Config } from "../config.ts";
 import { createApiRoutes } from "./api.ts";
 import { createPageRoutes, renderPages } from "./pages.ts";
 import { createStaticRoutes } from "./static.ts";
+import { type Metrics, UNMATCHED_ROUTE } from "./metrics.ts";
+import { routePath } from "hono/route";
+import { validHost } from "./_host.ts";
+import { type ExactRoutes, fixedResponse } from "./_prebuilt.ts";
 import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
 
 /** Where the app finds its files: beside this project, also inside a `deno compile` binary. */
@@ -32,7 +36,18 @@ export interface AppOptions {
   onError?: (error: unknown, request: Request) => void;
   /** Folder holding templates/ and static/. */
   root?: string;
+  /**
+   * Prometheus metrics from `createMetrics` (routes/metrics.ts): with them, every request is
+   * counted and timed by route pattern, and `GET /metrics` serves them. Without them (the
+   * default) nothing is measured and `/metrics` does not exist.
+   */
+  metrics?: Metrics;
+  /** Called once at start-up for each problem worth a warning, such as skipped symlinks. */
+  warn?: (message: string, fields: Record<string, unknown>) => void;
 }
+
+/** The methods every route answers; anything else on a known path gets 405. */
+export const ALLOWED_METHODS = "GET, HEAD";
 
 /** Build the Hono app for one configuration. Reads and renders its files once, here. */
 export function createApp(config: Config, options: AppOptions = {}): Hono {
@@ -44,32 +59,126 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
   });
   const documents = documentHeaders();
   const api = apiHeaders();
-  // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
-  const app = new Hono();
-  app.route("/", createPageRoutes({ pages, headers: documents }));
-  app.route("/", createApiRoutes({ headers: api, now: options.now }));
-  app.route("/", createStaticRoutes({ root: `${root}/static`, headers: documents }));
-
   const htmlHeaders: HeaderList = [...documents, ["content-type", "text/html; charset=utf-8"]];
   const jsonHeaders: HeaderList = [...api, ["content-type", "application/json"]];
   const errorPage = "<!DOCTYPE html><title>Error</title><h1>Internal server error</h1>";
-  function problem(c: Context, status: 404 | 500) {
+  const methodPage = "<!DOCTYPE html><title>Error</title><h1>Method not allowed</h1>";
+  const messages = { 404: "Not found", 405: "Method not allowed", 500: "Internal server error" };
+  function problem(c: Context, status: 404 | 405 | 500) {
     const wantsJson = accepts(c, {
       header: "Accept",
       supports: ["text/html", "application/json"],
       default: "text/html",
     }) === "application/json";
+    const extra: HeaderList = status === 405 ? [["allow", ALLOWED_METHODS]] : [];
     if (wantsJson) {
-      const error = status === 404 ? "Not found" : "Internal server error";
-      return new Response(JSON.stringify({ error, status }), { status, headers: jsonHeaders });
+      const body = JSON.stringify({ error: messages[status], status });
+      return fixedResponse(body, [...jsonHeaders, ...extra], status);
     }
-    const body = status === 404 ? pages.notFound : errorPage;
-    return new Response(body, { status, headers: htmlHeaders });
+    const body = status === 404 ? pages.notFound : status === 405 ? methodPage : errorPage;
+    return fixedResponse(body, [...htmlHeaders, ...extra], status);
   }
-  app.notFound((c) => problem(c, 404));
+  const methodNotAllowed = (c: Context) => problem(c, 405);
+
+  // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
+  const exact: ExactRoutes = new Map();
+  const app = new Hono();
+  const { metrics } = options;
+  if (metrics) {
+    // First, so that it wraps every route Hono dispatches; the fast path records its own.
+    app.use("*", async (c, next) => {
+      const done = metrics.start();
+      await next();
+      const pattern = routePath(c, -1);
+      // The middleware itself ("/*") is the last match when no route matched.
+      const unmatched = pattern === "*" || pattern === "/*";
+      done(c.req.method, unmatched ? UNMATCHED_ROUTE : pattern, c.res.status);
+    });
+    const metricsHeaders: HeaderList = [...api, ["cache-control", "no-store"]];
+    app.get("/metrics", async () => {
+      const { body, contentType } = await metrics.render();
+      return fixedResponse(body, [...metricsHeaders, ["content-type", contentType]]);
+    });
+  }
+  app.route("/", createPageRoutes({ pages, headers: documents, exact }));
+  app.route("/", createApiRoutes({ headers: api, now: options.now, exact }));
+  app.route(
+    "/",
+    createStaticRoutes({
+      root: `${root}/static`,
+      headers: documents,
+      methodNotAllowed,
+      warn: options.warn,
+      exact,
+    }),
+  );
+
+  // The exact paths with a route, read from the router once routes are all added (routes
+  // added by createApp's callers count too).
+  let knownPaths: Set<string> | undefined;
+  app.notFound((c) => {
+    knownPaths ??= new Set(
+      app.routes.filter((route) => route.method !== "ALL" && !/[:*{]/.test(route.path))
+        .map((route) => route.path),
+    );
+    return knownPaths.has(c.req.path) ? methodNotAllowed(c) : problem(c, 404);
+  });
   app.onError((error, c) => {
     options.onError?.(error, c.req.raw);
     return problem(c, 500);
   });
+
+  // Before routing: a Host that is not a plain host[:port] would rewrite request.url (see
+  // routes/_host.ts). One header read per request; the answer is a constant.
+  const badHost = fixedResponse("Bad request: invalid or missing Host header\n", [
+    ...api,
+    ["content-type", "text/plain; charset=utf-8"],
+  ], 400);
+  const route = app.fetch;
+  // The fast path: a GET of an exact constant route, with no query string, is answered from a
+  // map, without Hono's path parsing, router and Context (measured with `deno task bench`:
+  // see docs/bench.md). Everything else (HEAD, queries, other methods, encoded paths, 404)
+  // goes through Hono, which also holds every route, so app.request() tests see the same app.
+  app.fetch = (request, env, executionCtx) => {
+    if (!validHost(request.headers.get("host"), isServeInfo(env))) {
+      metrics?.start()(request.method, UNMATCHED_ROUTE, 400);
+      return badHost.clone();
+    }
+    if (request.method === "GET") {
+      const url = request.url;
+      const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+      const handler = exact.get(path);
+      if (handler !== undefined) {
+        if (!metrics) {
+          try {
+            return handler(request);
+          } catch {
+            // Let Hono run it again, to report the error and answer 500 as for any route.
+          }
+        } else {
+          const done = metrics.start();
+          try {
+            const response = handler(request);
+            done(
+              "GET",
+              path.startsWith(STATIC_PREFIX) ? `${STATIC_PREFIX}*` : path,
+              response.status,
+            );
+            return response;
+          } catch {
+            done("GET", path); // Not answered here: Hono's retry is the one counted.
+          }
+        }
+      }
+    }
+    return route(request, env, executionCtx);
+  };
   return app;
+}
+
+const STATIC_PREFIX = "/static/";
+
+/** Whether Hono's `env` is the connection info Deno.serve passes: the request came on a socket. */
+function isServeInfo(env: unknown): boolean {
+  return typeof env === "object" && env !== null && "remoteAddr" in env;
 }

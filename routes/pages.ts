@@ -7,9 +7,10 @@
  */
 import { Hono } from "hono";
 import { Eta as EtaCore } from "eta/core";
-import { etag } from "hono/etag";
 import { contentTag } from "./_content_tag.ts";
+import { type ExactRoutes, prebuilt } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
+import { themeCss, themeFor } from "./_theme.ts";
 
 /**
  * Eta's core build reading templates with Deno's file API. The default build imports node:fs
@@ -39,7 +40,7 @@ export interface PageData {
 export interface RenderedPages {
   index: string;
   notFound: string;
-  /** `/theme.css`: the configured background colour. */
+  /** `/theme.css`: the configured background colour, and text and link colours readable on it. */
   themeCss: string;
 }
 
@@ -60,10 +61,11 @@ export function renderPages(views: string, data: PageData): RenderedPages {
   const eta = new DenoEta({ views, autoEscape: true, cache: true, autoTrim: false });
   // The colour is validated to a colour name or a hex value by config.ts, so it cannot end
   // the rule. It goes in a stylesheet of its own: an inline style would need a CSP exception.
+  // Text and link colours follow the background's luminance (routes/_theme.ts).
   return {
     index: eta.render("./index", data),
     notFound: eta.render("./not_found", {}),
-    themeCss: `:root{--bg:${data.backgroundColor}}\n`,
+    themeCss: themeCss(themeFor(data.backgroundColor)),
   };
 }
 
@@ -71,6 +73,8 @@ export function renderPages(views: string, data: PageData): RenderedPages {
 export interface PageOptions {
   pages: RenderedPages;
   headers: HeaderList;
+  /** Filled with the routes' handlers, for the app's fast path. */
+  exact?: ExactRoutes;
 }
 
 /** `GET /`: the start page; `GET /theme.css`: its configured colours. */
@@ -84,13 +88,18 @@ export function createPageRoutes(options: PageOptions): Hono {
     ...options.headers,
     ["content-type", "text/css; charset=utf-8"],
     ["cache-control", "no-cache"],
-    ["etag", contentTag(options.pages.themeCss)],
   ];
-  // Built once, cloned per request (see routes/api.ts).
-  const page = new Response(options.pages.index, { headers: html });
-  const theme = new Response(options.pages.themeCss, { headers: css });
+  const routes: ExactRoutes = new Map([
+    ["/", prebuilt(options.pages.index, { headers: html })],
+    [
+      "/theme.css",
+      prebuilt(options.pages.themeCss, { headers: css, etag: contentTag(options.pages.themeCss) }),
+    ],
+  ]);
   const app = new Hono();
-  app.get("/", () => page.clone());
-  app.get("/theme.css", etag(), () => theme.clone());
+  for (const [path, handler] of routes) {
+    app.get(path, (c) => handler(c.req.raw));
+    options.exact?.set(path, handler);
+  }
   return app;
 }

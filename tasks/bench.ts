@@ -1,8 +1,9 @@
 /**
  * `deno task bench`: loads the SWFT server as users run it, with its production defaults
- * (security headers and JSON access log on), next to a bare `Deno.serve` baseline, and reports
- * requests/s, p50/p99 latency, the ratio to the baseline, startup time and memory. Rounds
- * alternate baseline and server so that a noisy machine's drift hits both alike.
+ * (security headers and JSON access log on), next to two bare `Deno.serve` baselines (a
+ * constant answer, and a replay of the server's own response bytes), and reports requests/s,
+ * p50/p99 latency, the ratios to both, startup time and memory. Rounds alternate baselines and
+ * server so that a noisy machine's drift hits them alike.
  *
  * Run `deno task bench --help` for the options; `--smoke` checks the tool in about 15 s.
  *
@@ -27,6 +28,7 @@ import {
   renderReport,
 } from "./bench/report.ts";
 import { growthPercent, median, pairedRatio } from "./bench/stats.ts";
+import { captureResponses } from "./bench/baseline.ts";
 import { errorCount, runWrk, WRK_INSTALL_HINT, type WrkResult, wrkVersion } from "./bench/wrk.ts";
 
 /** Servers started by this run, stopped on exit, on error and on SIGINT/SIGTERM. */
@@ -45,9 +47,18 @@ function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
-async function startServer(name: TargetName, options: BenchOptions, timeoutMs: number) {
+async function startServer(
+  name: TargetName,
+  options: BenchOptions & { replayFile?: string },
+  timeoutMs: number,
+) {
   const since = performance.now();
-  const server = launch(name, { port: freePort(), image: options.image });
+  const server = launch(name, {
+    port: freePort(),
+    image: options.image,
+    replayFile: options.replayFile,
+    otlpEndpoint: `http://127.0.0.1:${freePort()}`,
+  });
   live.add(server);
   try {
     return { server, ms: await waitHealthy(server, { since, timeoutMs }) };
@@ -93,39 +104,74 @@ async function rss(server: ServerHandle): Promise<{ name: string; rssBytes: numb
   return await readProcStatus(await server.pid());
 }
 
+function emptyProcessRow(name: TargetName): ProcessRow {
+  return {
+    target: name,
+    processName: null,
+    startupMs: null,
+    startupSamplesMs: [],
+    rssIdleBytes: null,
+    rssAfterLoadBytes: null,
+    rssAfterSoakBytes: null,
+    rssSoakPeakBytes: null,
+    soakSec: 0,
+    soakGrowthPct: null,
+    accessLog: null,
+    requestsAnswered: 0,
+  };
+}
+
 /** Run the bench; resolves to the report (its `errors` say whether the run failed). */
 export async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport> {
   const skipped: BenchReport["skipped"] = [];
-  const targets: Exclude<TargetName, "baseline">[] = [];
+  const targets: BenchOptions["targets"] = [];
   for (const name of options.targets) {
     const reason = await skipReason(name, options);
     if (reason) skipped.push({ target: name, reason });
     else targets.push(name);
   }
-  const names: TargetName[] = ["baseline", ...targets];
+  // The replay baseline answers with the bytes of the first target, captured below.
+  const names: TargetName[] = [
+    "baseline",
+    ...(targets.length ? ["replay" as const] : []),
+    ...targets,
+  ];
   const errors: string[] = [];
   const processes = new Map<TargetName, ProcessRow>();
   for (const name of names) {
+    if (name === "replay") {
+      processes.set(name, emptyProcessRow(name));
+      continue;
+    }
     progress(`startup: ${name}, ${options.starts} starts after a warm-up start`);
     const samples = await measureStartup(name, options);
     processes.set(name, {
-      target: name,
-      processName: null,
+      ...emptyProcessRow(name),
       startupMs: median(samples),
       startupSamplesMs: samples.map((ms) => Math.round(ms * 10) / 10),
-      rssIdleBytes: null,
-      rssAfterLoadBytes: null,
-      rssAfterSoakBytes: null,
-      rssSoakPeakBytes: null,
-      soakSec: 0,
-      soakGrowthPct: null,
-      accessLog: null,
-      requestsAnswered: 0,
     });
   }
 
   const servers = new Map<TargetName, ServerHandle>();
-  for (const name of names) servers.set(name, (await startServer(name, options, 10_000)).server);
+  let replayFile: string | undefined;
+  try {
+    for (const name of names) {
+      if (name === "replay") continue;
+      servers.set(name, (await startServer(name, options, 10_000)).server);
+    }
+    if (targets.length) {
+      const replay = await captureResponses(servers.get(targets[0])!.url, options.paths);
+      replayFile = await Deno.makeTempFile({ dir: "/tmp", prefix: "swft-bench-replay-" });
+      await Deno.writeTextFile(replayFile, JSON.stringify(replay));
+      servers.set(
+        "replay",
+        (await startServer("replay", { ...options, replayFile }, 10_000)).server,
+      );
+    }
+  } finally {
+    // The replay process has read its file once it answers /health.
+    if (replayFile) await Deno.remove(replayFile).catch(() => {});
+  }
   await sleep(1000);
   for (const [name, server] of servers) {
     const status = await rss(server);
@@ -226,18 +272,21 @@ export async function runBench(options: BenchOptions, wrk: string): Promise<Benc
   const load: LoadRow[] = [];
   for (const path of options.paths) {
     for (const connections of options.connections) {
-      const baseline = results.get(key("baseline", path, connections)) ?? [];
+      const rateOf = (name: TargetName) =>
+        (results.get(key(name, path, connections)) ?? []).map((run) => run.requestsPerSec);
       for (const name of names) {
         const runs = results.get(key(name, path, connections)) ?? [];
         const rates = runs.map((run) => run.requestsPerSec);
+        const isBaseline = name === "baseline" || name === "replay";
         load.push({
           target: name,
           path,
           connections,
           requestsPerSec: median(rates),
-          ratio: name === "baseline"
+          ratio: name === "baseline" ? null : pairedRatio(rates, rateOf("baseline")),
+          sameBytesRatio: isBaseline || !names.includes("replay")
             ? null
-            : pairedRatio(rates, baseline.map((run) => run.requestsPerSec)),
+            : pairedRatio(rates, rateOf("replay")),
           p50Ms: median(runs.map((run) => run.latencyUs.p50 / 1000)),
           p99Ms: median(runs.map((run) => run.latencyUs.p99 / 1000)),
           errors: runs.reduce((sum, run) => sum + errorCount(run), 0),

@@ -98,6 +98,12 @@ Deno.test("parseBenchArgs gives full and smoke defaults and names a bad flag", (
   assert.throws(() => parseBenchArgs(["--rounds", "0"]), /--rounds must be an integer from 1/);
   assert.throws(() => parseBenchArgs(["--duration", "600"]), /--duration must be an integer/);
   assert.throws(() => parseBenchArgs(["--targets", "prod"]), /--targets takes start, binary/);
+  assert.deepEqual(
+    parseBenchArgs(["--targets", "start,quiet,metrics,otel,otel-metrics"]).targets,
+    ["start", "quiet", "metrics", "otel", "otel-metrics"],
+    "the start task's variants are opt-in targets",
+  );
+  assert.ok(full.paths.includes("/theme.css"), "every page asset is loaded by default");
   assert.throws(() => parseBenchArgs(["--bogus"]), /bogus/);
   assert.deepEqual(parseBenchArgs(["--paths", "/health, /"]).paths, ["/health", "/"]);
   assert.throws(() => parseBenchArgs(["--paths", "health"]), /--paths takes absolute URL paths/);
@@ -110,6 +116,7 @@ function loadRow(fields: Partial<LoadRow>): LoadRow {
     connections: 32,
     requestsPerSec: 1000,
     ratio: 1,
+    sameBytesRatio: null,
     p50Ms: 0.5,
     p99Ms: 1,
     errors: 0,
@@ -154,6 +161,46 @@ Deno.test("evaluateGoals judges at 32 connections, and says what was not measure
   assert.equal(byId["soak-growth"].met, null);
 });
 
+Deno.test("evaluateGoals adds a same-bytes goal per path once the replay baseline ran", () => {
+  const load = [
+    loadRow({ path: "/health", sameBytesRatio: 0.95 }),
+    loadRow({ path: "/", sameBytesRatio: 0.85 }),
+    loadRow({ target: "replay", path: "/", ratio: 1.2 }),
+  ];
+  const checks = evaluateGoals({ load, processes: [PROCESS] }, ["replay", "start"]);
+  const byId = Object.fromEntries(checks.map((check) => [check.id, check]));
+  assert.equal(checks.length, 8, "none for the replay baseline itself");
+  assert.equal(byId["same-bytes /health"].met, true);
+  assert.equal(byId["same-bytes /"].met, false, "0.85 < 0.90");
+  assert.equal(byId["same-bytes /"].label, "/ req/s / same bytes");
+});
+
+Deno.test("replay baseline answers each captured path with the server's exact status, headers and body", async () => {
+  const { captureResponses, replayHandler } = await import("../tasks/bench/baseline.ts");
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, (request) => {
+    const path = new URL(request.url).pathname;
+    return path === "/health"
+      ? new Response('{"status":"ok"}', { headers: { "content-type": "application/json" } })
+      : new Response(new Uint8Array([0, 255, 1]), { status: 201, headers: { "x-a": "b" } });
+  });
+  try {
+    const replay = await captureResponses(`http://127.0.0.1:${server.addr.port}`, ["/bin"]);
+    assert.deepEqual(Object.keys(replay).sort(), ["/bin", "/health"]);
+    const handler = replayHandler(JSON.parse(JSON.stringify(replay)));
+    const bin = handler(new Request("http://localhost/bin"));
+    assert.equal(bin.status, 201);
+    assert.equal(bin.headers.get("x-a"), "b");
+    assert.equal(bin.headers.get("date"), null, "the runtime adds its own Date");
+    assert.deepEqual(new Uint8Array(await bin.arrayBuffer()), new Uint8Array([0, 255, 1]));
+    const health = handler(new Request("http://localhost/health"));
+    assert.equal(health.headers.get("content-type"), "application/json");
+    assert.equal(await health.text(), '{"status":"ok"}');
+    assert.equal(handler(new Request("http://localhost/other")).status, 404);
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("renderTable aligns columns, numbers to the right", () => {
   const table = renderTable(["path", "req/s"], [["/", "5"], ["/health", "12345"]], [false, true]);
   assert.equal(table, "path     req/s\n/            5\n/health  12345");
@@ -181,7 +228,7 @@ Deno.test("renderReport shows load, processes, each target met or NOT MET, skips
     errors: ["start / at 32 connections, round 1: 3 errors"],
   };
   const text = renderReport(report);
-  assert.match(text, /^\/\s+32\s+baseline\s+1000\s+-\s+0\.50\s+1\.00\s+0$/m);
+  assert.match(text, /^\/\s+32\s+baseline\s+1000\s+-\s+-\s+0\.50\s+1\.00\s+0$/m);
   assert.match(
     text,
     /^start\s+\/ req\/s \/ baseline\s+0\.50\s+>= 0\.65\s+32 connections\s+NOT MET$/m,
@@ -244,9 +291,12 @@ Deno.test({
       assert.deepEqual(report.errors, []);
       assert.deepEqual(
         report.load.map((row) => `${row.target} ${row.path}`).sort(),
-        ["/", "/health", "/static/style.css", "/time"]
-          .flatMap((path) => [`baseline ${path}`, `start ${path}`]).sort(),
+        ["/", "/health", "/static/style.css", "/theme.css", "/time"]
+          .flatMap((path) => [`baseline ${path}`, `replay ${path}`, `start ${path}`]).sort(),
       );
+      for (const row of report.load.filter((row) => row.target === "start")) {
+        assert.ok(row.sameBytesRatio! > 0, `${row.path} has a ratio to the replay of its bytes`);
+      }
       for (const row of report.load) {
         assert.ok(row.requestsPerSec > 0, `${row.target} ${row.path} answered`);
         assert.ok(row.p99Ms >= row.p50Ms && row.p50Ms > 0, `${row.target} ${row.path} latency`);
@@ -266,6 +316,7 @@ Deno.test({
         "startup",
         "rss-after-load",
         "soak-growth",
+        ...report.meta.paths.map((path) => `same-bytes ${path}`),
       ]);
       assert.ok(report.goals.every((goal) => typeof goal.met === "boolean"));
     } finally {

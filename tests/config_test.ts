@@ -21,6 +21,7 @@ Deno.test("config: defaults match the reference app", () => {
   assert.equal(config.logLevel, "info");
   assert.equal(config.logFormat, "auto");
   assert.equal(config.shutdownTimeoutMs, 5000);
+  assert.equal(config.metrics, "off", "metrics are opt-in");
   assert.deepEqual(config.sources, []);
 });
 
@@ -34,6 +35,7 @@ Deno.test("config: values from the environment are typed, normalised and frozen"
     LOG_LEVEL: "debug",
     LOG_FORMAT: "json",
     SHUTDOWN_TIMEOUT_MS: "250",
+    METRICS: "prometheus",
   });
   assert.equal(config.port, 3000);
   assert.equal(config.host, "::");
@@ -43,6 +45,7 @@ Deno.test("config: values from the environment are typed, normalised and frozen"
   assert.equal(config.logLevel, "debug");
   assert.equal(config.logFormat, "json");
   assert.equal(config.shutdownTimeoutMs, 250);
+  assert.equal(config.metrics, "prometheus");
   assert.deepEqual([...config.sources], [...CONFIG_VARIABLES]);
   assert.ok(Object.isFrozen(config));
 });
@@ -102,6 +105,7 @@ Deno.test("config: every invalid field is reported at once, one line each", () =
     LOG_LEVEL: "verbose",
     LOG_FORMAT: "xml",
     SHUTDOWN_TIMEOUT_MS: "soon",
+    METRICS: "statsd",
   });
   const named = problems.map((line) => line.split(" ")[0]);
   assert.deepEqual(named, [...CONFIG_VARIABLES]);
@@ -109,6 +113,7 @@ Deno.test("config: every invalid field is reported at once, one line each", () =
   assert.match(problems[4], /HOSTNAME must not contain control characters, got "bad\\nname"/);
   assert.match(problems[5], /LOG_LEVEL must be one of debug, info, warn, error, got "verbose"/);
   assert.match(problems[6], /LOG_FORMAT must be one of auto, json, pretty, got "xml"/);
+  assert.match(problems[8], /METRICS must be one of off, prometheus, got "statsd"/);
 });
 
 Deno.test("config: control characters in CUSTOM_MESSAGE are rejected (they would forge log lines)", () => {

@@ -74,7 +74,7 @@ Deno.test("logger: hostile field values cannot forge extra JSON lines", () => {
   assert.equal(JSON.parse(lines[0]).path, '/x\n{"level":"error","msg":"forged"}');
 });
 
-Deno.test("access log: one line per request with method, path, status and duration", async () => {
+Deno.test("access log: one line per request with method, path (no query), status and duration", async () => {
   const sink = collector();
   const log = createLogger({ level: "info", format: "json", write: sink.write });
   const handler = withAccessLog(
@@ -92,7 +92,7 @@ Deno.test("access log: one line per request with method, path, status and durati
   assert.deepEqual(
     lines.map(({ method, path, status }) => ({ method, path, status })),
     [
-      { method: "GET", path: "/missing?q=1", status: 404 },
+      { method: "GET", path: "/missing", status: 404 }, // the query string can hold tokens
       { method: "POST", path: "/async", status: 201 },
     ],
   );
@@ -141,4 +141,73 @@ Deno.test("logger: lines longer than the buffer and non-ASCII text arrive whole 
   assert.deepEqual(lines.map((line) => line.msg), ["first", "huge", "last"]);
   assert.equal(lines[0].text, "héllo wörld ✓");
   assert.equal(lines[1].text, "€".repeat(500));
+});
+
+// Characters a terminal acts on instead of showing: C0 and C1 controls (U+009B is CSI, which
+// starts an escape sequence like ESC [), DEL, line and paragraph separators, bidi overrides,
+// zero-width characters, a lone surrogate.
+const HOSTILE_CHARS = [
+  "\u001b",
+  "\u007f",
+  "\u0085",
+  "\u009b",
+  "\u0090",
+  "\u2028",
+  "\u2029",
+  "\u202e",
+  "\u200b",
+  "\ufeff",
+  "\ud800",
+];
+
+function assertNoRawControls(text: string) {
+  for (const char of HOSTILE_CHARS) {
+    assert.ok(!text.includes(char), `U+${char.charCodeAt(0).toString(16)} reached the log raw`);
+  }
+}
+
+Deno.test("access log: control and non-printing characters are escaped in JSON and stay readable", () => {
+  const sink = collector();
+  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const path = `/a${HOSTILE_CHARS.join("")}31mb`;
+  log.access("GET", path, 404, 1);
+  log.info("request failed", { path, error: `x${HOSTILE_CHARS.join("")}` });
+  log.flush();
+  const text = sink.writes.join("");
+  assertNoRawControls(text);
+  assert.match(text, /\\u009b\\u0090\\u2028\\u2029\\u202e/);
+  const lines = text.trim().split("\n");
+  assert.equal(lines.length, 2);
+  assert.equal(JSON.parse(lines[0]).path, path, "the JSON parses back to the same text");
+  assert.equal(JSON.parse(lines[1]).path, path);
+});
+
+Deno.test("logger: pretty format escapes control characters in the message, fields and access lines", () => {
+  const sink = collector();
+  const log = createLogger({ level: "info", format: "pretty", write: sink.write });
+  const hostile = `x${HOSTILE_CHARS.join("")}\n FORGED=1`;
+  log.access("GET", `/p${HOSTILE_CHARS.join("")}`, 200, 1);
+  log.warn(`msg${HOSTILE_CHARS.join("")}`, { [`k\u009b`]: hostile, plain: "value" });
+  log.flush();
+  const text = sink.writes.join("");
+  assertNoRawControls(text);
+  const lines = text.trimEnd().split("\n");
+  assert.equal(lines.length, 2, "a newline in a value cannot start a line");
+  assert.match(lines[0], /INFO {2}request method=GET path="\/p\\u001b/);
+  assert.match(lines[1], / plain=value$/);
+  assert.match(
+    lines[1],
+    /k\\u009b="x\\u001b/,
+    "a value with spaces is quoted, so it cannot forge a field",
+  );
+});
+
+Deno.test("access log: CONNECT and URLs without a path log /, never the query string", async () => {
+  const { logPath } = await import("../server.ts");
+  assert.equal(logPath("http://example.com:443"), "/");
+  assert.equal(logPath("http://localhost:8080/time?token=secret"), "/time");
+  assert.equal(logPath("http://localhost:8080/a/b"), "/a/b");
+  assert.equal(logPath("http://localhost:8080/?"), "/");
+  assert.equal(logPath("http://x/static/a?/health", "x/static/a?"), "/health");
+  assert.equal(logPath("http://[::1]:8080/health", "[::1]:8080"), "/health");
 });

@@ -16,8 +16,8 @@ export interface BenchOptions {
   rounds: number;
   /** Seconds of mixed load for the memory soak; 0 skips it. */
   soakSec: number;
-  /** Server targets, without the baseline, which always runs. */
-  targets: Exclude<TargetName, "baseline">[];
+  /** Server targets, without the baselines, which always run. */
+  targets: Exclude<TargetName, "baseline" | "replay">[];
   image: string;
   /** Starts measured per target for the startup median. */
   starts: number;
@@ -29,8 +29,10 @@ export interface BenchOptions {
 export const USAGE = `Usage: deno task bench [options]
 
 Loads the SWFT server as users run it (the start task's command, production defaults: security
-headers and JSON access log on) and a bare Deno.serve baseline with wrk, alternating rounds, and
-reports requests/s, p50/p99 latency, the ratio to the baseline, startup time and memory.
+headers and JSON access log on) and two bare Deno.serve baselines with wrk, alternating rounds:
+a constant two-byte answer, and a replay of the exact responses (status, headers, body) captured
+from the server at the start of the run. Reports requests/s, p50/p99 latency, the ratios to both
+baselines, startup time and memory.
 
 Options:
   --smoke                One short round per path at 32 connections, 2 starts, 2 s soak: checks
@@ -40,16 +42,22 @@ Options:
   --connections LIST     Concurrency levels, comma separated (default 1,32,128; smoke 32)
   --rounds N             Alternating baseline/server rounds (default 3; smoke 1)
   --soak SECONDS         Mixed load for the memory soak, 0 to skip (default 30; smoke 2)
-  --targets LIST         Servers to load: start,binary,container (default: all, skipping those
-                         absent; smoke: start). binary = dist/swft, container = --image
+  --targets LIST         Servers to load: start,binary,container (default: these three, skipping
+                         those absent; smoke: start). binary = dist/swft, container = --image.
+                         Also: metrics (start with METRICS=prometheus), otel (start with
+                         OTEL_DENO=true, OTLP to an unused port), otel-metrics (the same with
+                         OTEL_DENO_TRACING=false), quiet (start with LOG_LEVEL=warn: no
+                         access log)
   --image NAME           Image for the container target (default swft:runtime-deno)
-  --paths LIST           Paths to load, comma separated (default /,/health,/time,/static/style.css)
+  --paths LIST           Paths to load, comma separated
+                         (default /,/health,/time,/theme.css,/static/style.css)
   --help                 Show this help
 
 Bounded: at most 60 s per wrk run, 10 rounds and 600 s of soak. Only 127.0.0.1 is loaded.`;
 
-const ALL_TARGETS = ["start", "binary", "container"] as const;
-const PATHS = ["/", "/health", "/time", "/static/style.css"];
+const DEFAULT_TARGETS = ["start", "binary", "container"] as const;
+const ALL_TARGETS = [...DEFAULT_TARGETS, "metrics", "otel", "otel-metrics", "quiet"] as const;
+const PATHS = ["/", "/health", "/time", "/theme.css", "/static/style.css"];
 
 function integer(name: string, text: string, range: { min: number; max: number }): number {
   const value = Number(text);
@@ -93,11 +101,13 @@ export function parseBenchArgs(args: string[]): BenchOptions {
   const connections = (values.connections ?? (smoke ? "32" : "1,32,128")).split(",").map((
     text,
   ) => integer("connections", text.trim(), { min: 1, max: 1000 }));
-  const targets = (values.targets ?? (smoke ? "start" : ALL_TARGETS.join(","))).split(",").map(
+  const targets = (values.targets ?? (smoke ? "start" : DEFAULT_TARGETS.join(","))).split(",").map(
     (text) => {
       const name = text.trim();
       if (!(ALL_TARGETS as readonly string[]).includes(name)) {
-        throw new Error(`--targets takes start, binary or container, got "${name}"`);
+        throw new Error(
+          `--targets takes start, binary, container, metrics, otel, otel-metrics or quiet, got "${name}"`,
+        );
       }
       return name as BenchOptions["targets"][number];
     },

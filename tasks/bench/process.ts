@@ -10,8 +10,32 @@ import denoJson from "../../deno.json" with { type: "json" };
 /** The project folder: servers run from here, as `deno task` runs them. */
 export const ROOT: string = new URL("../..", import.meta.url).pathname;
 
-/** What the bench can load. */
-export type TargetName = "baseline" | "start" | "binary" | "container";
+/**
+ * What the bench can load. `baseline` and `replay` are the bare ceilings (tasks/bench/baseline.ts);
+ * `metrics`, `otel` and `otel-metrics` are the start task with metrics or OpenTelemetry on.
+ */
+export type TargetName =
+  | "baseline"
+  | "replay"
+  | "start"
+  | "metrics"
+  | "otel"
+  | "otel-metrics"
+  | "quiet"
+  | "binary"
+  | "container";
+
+/** The start task's variants: the extra environment each one runs with. */
+export const START_VARIANTS: Readonly<Record<string, Record<string, string>>> = {
+  start: {},
+  metrics: { METRICS: "prometheus" },
+  // The access log off: what the log costs.
+  quiet: { LOG_LEVEL: "warn" },
+  // Deno's built-in OpenTelemetry, exporting OTLP to a port where nothing listens (no collector
+  // here): the figures are the instrumentation's and the failing exports' cost.
+  otel: { OTEL_DENO: "true", OTEL_DENO_CONSOLE: "ignore" },
+  "otel-metrics": { OTEL_DENO: "true", OTEL_DENO_CONSOLE: "ignore", OTEL_DENO_TRACING: "false" },
+};
 
 /** A running server. */
 export interface ServerHandle {
@@ -34,6 +58,10 @@ export interface ServerHandle {
 /** Options of {@linkcode launch}. */
 export interface LaunchOptions {
   port: number;
+  /** For `replay`: the JSON file of responses captured from the server (baseline.ts). */
+  replayFile?: string;
+  /** For the OpenTelemetry targets: where OTLP goes (an unused 127.0.0.1 port). */
+  otlpEndpoint?: string;
   /** Docker image for the `container` target. */
   image?: string;
 }
@@ -120,7 +148,8 @@ function spawnProcess(
   const drained = (async () => {
     for await (const chunk of child.stdout) {
       log.bytes += chunk.length;
-      for (const byte of chunk) if (byte === 10) log.lines++;
+      // Native indexOf, not a loop in JavaScript: the bench shares the CPUs it measures.
+      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) log.lines++;
     }
   })().catch(() => {});
   let stderrTail = "";
@@ -237,11 +266,37 @@ export function launch(name: TargetName, options: LaunchOptions): ServerHandle {
   switch (name) {
     case "baseline":
       return spawnProcess(name, "deno", {
-        args: ["run", "--allow-net=127.0.0.1", "--allow-env=PORT", "tasks/bench/baseline.ts"],
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          "--allow-env=PORT,SWFT_BENCH_REPLAY",
+          "tasks/bench/baseline.ts",
+        ],
         env: { PORT: String(port) },
       }, port);
+    case "replay":
+      if (!options.replayFile) throw new Error("The replay target needs the captured responses");
+      return spawnProcess(name, "deno", {
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          "--allow-env=PORT,SWFT_BENCH_REPLAY",
+          `--allow-read=${options.replayFile}`,
+          "tasks/bench/baseline.ts",
+        ],
+        env: { PORT: String(port), SWFT_BENCH_REPLAY: options.replayFile },
+      }, port);
     case "start":
-      return spawnProcess(name, "deno", { args: startTaskArgs(), env: serverEnv(port) }, port);
+    case "metrics":
+    case "otel":
+    case "otel-metrics":
+    case "quiet": {
+      const env = { ...serverEnv(port), ...START_VARIANTS[name] };
+      if (name.startsWith("otel")) {
+        env.OTEL_EXPORTER_OTLP_ENDPOINT = options.otlpEndpoint ?? "http://127.0.0.1:9";
+      }
+      return spawnProcess(name, "deno", { args: startTaskArgs(), env }, port);
+    }
     case "binary":
       return spawnProcess(name, "./dist/swft", { args: [], env: serverEnv(port) }, port);
     case "container":

@@ -14,6 +14,11 @@ export interface LoadRow {
   requestsPerSec: number;
   /** Median of the per-round ratios to the baseline's round next to it; `null` for the baseline. */
   ratio: number | null;
+  /**
+   * The same against the replay baseline, which sends this path's exact response bytes: the
+   * server's own overhead. `null` for the baselines and when no replay ran.
+   */
+  sameBytesRatio: number | null;
   /** Median over rounds. */
   p50Ms: number;
   /** Median over rounds. */
@@ -109,7 +114,10 @@ function loadAt(
   )[0];
 }
 
-function loadGoal(path: string, field: "ratio" | "p99Ms"): GoalSpec["measure"] {
+function loadGoal(
+  path: string,
+  field: "ratio" | "sameBytesRatio" | "p99Ms",
+): GoalSpec["measure"] {
   return (target, report) => {
     const row = loadAt(report.load, { target, path });
     return row
@@ -187,13 +195,36 @@ export const GOALS: readonly GoalSpec[] = [
   },
 ];
 
-/** Judge each non-baseline target against {@linkcode GOALS}. */
+/** At least this share of the same-bytes baseline's requests/s, on every path loaded. */
+export const SAME_BYTES_LIMIT = 0.9;
+
+/** One goal per loaded path: its ratio to the replay of its own bytes. */
+export function sameBytesGoals(paths: readonly string[]): GoalSpec[] {
+  return paths.map((path) => ({
+    id: `same-bytes ${path}`,
+    label: `${path} req/s / same bytes`,
+    comparator: ">=",
+    limit: SAME_BYTES_LIMIT,
+    unit: "",
+    measure: loadGoal(path, "sameBytesRatio"),
+  }));
+}
+
+/**
+ * Judge each non-baseline target against {@linkcode GOALS} and, where the replay baseline ran,
+ * against {@linkcode sameBytesGoals} for each path loaded.
+ */
 export function evaluateGoals(
   report: Pick<BenchReport, "load" | "processes">,
   targets: readonly string[],
 ): GoalCheck[] {
-  return targets.filter((target) => target !== "baseline").flatMap((target) =>
-    GOALS.map((goal) => {
+  const replayed = report.load.some((row) => row.sameBytesRatio !== null);
+  const paths = [...new Set(report.load.map((row) => row.path))];
+  const goals = replayed ? [...GOALS, ...sameBytesGoals(paths)] : GOALS;
+  return targets.filter((target) => target !== "baseline" && target !== "replay").flatMap((
+    target,
+  ) =>
+    goals.map((goal) => {
       const { value, detail } = goal.measure(target, report);
       const met = value === null || Number.isNaN(value)
         ? null
@@ -255,21 +286,23 @@ export function renderReport(report: BenchReport): string {
       `${meta.durationSec} s per path and concurrency, baseline and servers alternating`,
   );
   parts.push(
-    "\nLoad: medians over rounds; ratio = median of per-round requests/s over the baseline's",
+    "\nLoad: medians over rounds; ratio = median of per-round requests/s over the constant " +
+      "baseline's;\nsame = the same over the replay of this path's exact response bytes",
   );
   parts.push(renderTable(
-    ["path", "conns", "target", "req/s", "ratio", "p50 ms", "p99 ms", "errors"],
+    ["path", "conns", "target", "req/s", "ratio", "same", "p50 ms", "p99 ms", "errors"],
     report.load.map((row) => [
       row.path,
       String(row.connections),
       row.target,
       Math.round(row.requestsPerSec).toString(),
       fixed(row.ratio, 2),
+      fixed(row.sameBytesRatio ?? null, 2),
       fixed(row.p50Ms, 2),
       fixed(row.p99Ms, 2),
       String(row.errors),
     ]),
-    [false, true, false, true, true, true, true, true],
+    [false, true, false, true, true, true, true, true, true],
   ));
   parts.push(
     `\nProcesses: startup = exec to first 200 on /health (median); RSS in MiB; soak ${meta.soakSec} s`,
