@@ -9,13 +9,22 @@
  *
  * @module
  */
+import {
+  delay,
+  finishReport,
+  onInterrupt,
+  progress as taskProgress,
+  ROOT,
+  runTask,
+  startReport,
+  writeReport,
+} from "./_lib/mod.ts";
 import { type BenchOptions, parseBenchArgs, USAGE } from "./bench/cli.ts";
 import {
   containerUnavailable,
   freePort,
   launch,
   readProcStatus,
-  ROOT,
   type ServerHandle,
   type TargetName,
   waitHealthy,
@@ -40,11 +49,7 @@ async function stopAll(): Promise<void> {
 }
 
 function progress(text: string): void {
-  console.error(text);
-}
-
-function sleep(ms: number): Promise<void> {
-  return new Promise((resolve) => setTimeout(resolve, ms));
+  taskProgress("bench", text);
 }
 
 async function startServer(
@@ -84,7 +89,7 @@ async function measureStartup(name: TargetName, options: BenchOptions): Promise<
 async function skipReason(name: TargetName, options: BenchOptions): Promise<string | null> {
   if (name === "binary") {
     try {
-      const info = await Deno.stat(`${ROOT}dist/swft`);
+      const info = await Deno.stat(`${ROOT}/dist/swft`);
       return info.isFile ? null : "dist/swft is not a file";
     } catch {
       return "dist/swft not found (build it with `deno task build`)";
@@ -122,7 +127,8 @@ function emptyProcessRow(name: TargetName): ProcessRow {
 }
 
 /** Run the bench; resolves to the report (its `errors` say whether the run failed). */
-export async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport> {
+async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport> {
+  const head = startReport("swft-bench");
   const skipped: BenchReport["skipped"] = [];
   const targets: BenchOptions["targets"] = [];
   for (const name of options.targets) {
@@ -172,7 +178,7 @@ export async function runBench(options: BenchOptions, wrk: string): Promise<Benc
     // The replay process has read its file once it answers /health.
     if (replayFile) await Deno.remove(replayFile).catch(() => {});
   }
-  await sleep(1000);
+  await delay(1000);
   for (const [name, server] of servers) {
     const status = await rss(server);
     const row = processes.get(name)!;
@@ -237,7 +243,7 @@ export async function runBench(options: BenchOptions, wrk: string): Promise<Benc
       let soaking = true;
       const sampler = (async () => {
         while (soaking) {
-          await sleep(Math.min(5000, Math.max(500, options.soakSec * 100)));
+          await delay(Math.min(5000, Math.max(500, options.soakSec * 100)));
           if (soaking) peak = Math.max(peak, (await rss(server)).rssBytes);
         }
       })();
@@ -261,7 +267,7 @@ export async function runBench(options: BenchOptions, wrk: string): Promise<Benc
   }
 
   // The access log is flushed every 50 ms: give it time to reach the pipe.
-  await sleep(200);
+  await delay(200);
   for (const [name, server] of servers) {
     if (server.exitCode() !== null) {
       errors.push(`${name} ${server.exitReason()} during the run: ${server.stderr().slice(-500)}`);
@@ -296,7 +302,9 @@ export async function runBench(options: BenchOptions, wrk: string): Promise<Benc
     }
   }
   const processRows = names.map((name) => processes.get(name)!);
-  return {
+  return finishReport({
+    ...head,
+    tool: "swft-bench" as const,
     meta: {
       date: new Date().toISOString(),
       deno: Deno.version.deno,
@@ -314,17 +322,12 @@ export async function runBench(options: BenchOptions, wrk: string): Promise<Benc
     goals: evaluateGoals({ load, processes: processRows }, targets),
     skipped,
     errors,
-  };
+  }, errors.length === 0);
 }
 
-async function main(args: string[]): Promise<number> {
-  let options: BenchOptions;
-  try {
-    options = parseBenchArgs(args);
-  } catch (error) {
-    console.error(`${error instanceof Error ? error.message : error}\n\n${USAGE}`);
-    return 2;
-  }
+/** Runs the bench with command-line `args`; resolves to the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const options = parseBenchArgs(args);
   if (options.help) {
     console.log(USAGE);
     return 0;
@@ -334,30 +337,24 @@ async function main(args: string[]): Promise<number> {
     console.error(WRK_INSTALL_HINT);
     return 1;
   }
-  const onSignal = () => {
-    console.error("Interrupted: stopping the servers");
-    stopAll().finally(() => Deno.exit(130));
-  };
-  const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
-  for (const signal of signals) Deno.addSignalListener(signal, onSignal);
-  let report: BenchReport;
+  // Ctrl-C / SIGTERM: the kernel exits 130 / 143 once the servers are stopped
+  const forget = onInterrupt(stopAll);
+  let result: BenchReport;
   try {
-    report = await runBench(options, wrk);
+    result = await runBench(options, wrk);
   } catch (error) {
-    console.error(`Bench failed: ${error instanceof Error ? error.message : error}`);
+    console.error(`bench: ${error instanceof Error ? error.message : error}`);
     return 1;
   } finally {
     await stopAll();
-    for (const signal of signals) Deno.removeSignalListener(signal, onSignal);
+    forget();
   }
-  console.log(renderReport(report));
+  console.log(renderReport(result));
   if (options.json) {
-    await Deno.writeTextFile(options.json, JSON.stringify(report, null, 2) + "\n");
+    await writeReport(options.json, result);
     console.log(`\nReport written to ${options.json}`);
   }
-  return report.errors.length ? 1 : 0;
+  return result.ok ? 0 : 1;
 }
 
-if (import.meta.main) {
-  Deno.exit(await main(Deno.args));
-}
+if (import.meta.main) runTask("bench", main);

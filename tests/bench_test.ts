@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
+import { ROOT, runDeno } from "../tasks/_lib/mod.ts";
 import { parseBenchArgs } from "../tasks/bench/cli.ts";
-import { parseProcStatus, startTaskArgs } from "../tasks/bench/process.ts";
+import { parseProcStatus } from "../tasks/bench/process.ts";
 import {
   type BenchReport,
   evaluateGoals,
@@ -12,8 +13,6 @@ import {
 } from "../tasks/bench/report.ts";
 import { growthPercent, median, pairedRatio, ratio } from "../tasks/bench/stats.ts";
 import { errorCount, parseWrkOutput, wrkArgs, wrkVersion } from "../tasks/bench/wrk.ts";
-
-const ROOT = new URL("..", import.meta.url).pathname;
 
 const WRK_OUTPUT = `Running 1s test @ http://127.0.0.1:18999/health
   2 threads and 32 connections
@@ -72,14 +71,6 @@ Deno.test("parseProcStatus reads the process name and VmRSS in bytes", () => {
   const status = "Name:\tdeno\nUmask:\t0022\nState:\tS (sleeping)\nVmRSS:\t   61234 kB\n";
   assert.deepEqual(parseProcStatus(status), { name: "deno", rssBytes: 61234 * 1024 });
   assert.throws(() => parseProcStatus("Name:\tdeno\n"), /No Name or VmRSS/);
-});
-
-Deno.test("startTaskArgs runs the start task's own command and permissions", () => {
-  const args = startTaskArgs();
-  assert.equal(args[0], "run");
-  assert.equal(args.at(-1), "main.ts");
-  assert.deepEqual(["deno", ...args].join(" "), denoJson.tasks.start.trim().replace(/\s+/g, " "));
-  assert.throws(() => startTaskArgs("node main.js"), /Cannot read the start task/);
 });
 
 Deno.test("parseBenchArgs gives full and smoke defaults and names a bad flag", () => {
@@ -209,6 +200,9 @@ Deno.test("renderTable aligns columns, numbers to the right", () => {
 Deno.test("renderReport shows load, processes, each target met or NOT MET, skips and errors", () => {
   const load = [loadRow({ target: "baseline", ratio: null }), loadRow({ ratio: 0.5 })];
   const report: BenchReport = {
+    tool: "swft-bench",
+    ok: false,
+    startedAt: "2026-01-01T00:00:00.000Z",
     meta: {
       date: "2026-01-01T00:00:00.000Z",
       deno: "2.9.6",
@@ -249,15 +243,8 @@ Deno.test("bench without wrk says how to install it and exits 1", async () => {
   const bin = await Deno.makeTempDir({ prefix: "swft-bench-nowrk-" });
   try {
     await Deno.symlink(Deno.execPath(), `${bin}/deno`);
-    const output = await new Deno.Command(Deno.execPath(), {
-      args: benchTaskArgs(),
-      cwd: ROOT,
-      env: { PATH: bin, NO_COLOR: "1" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    const stderr = new TextDecoder().decode(output.stderr);
-    assert.equal(output.code, 1, stderr);
+    const { code, stderr } = await runDeno(benchTaskArgs(), { cwd: ROOT, env: { PATH: bin } });
+    assert.equal(code, 1, stderr);
     assert.match(stderr, /wrk is not installed\. Install it .*apt-get install -y wrk/);
   } finally {
     await Deno.remove(bin, { recursive: true });
@@ -275,19 +262,14 @@ Deno.test({
     const dir = await Deno.makeTempDir({ dir: "/tmp", prefix: "swft-bench-test-" });
     try {
       const json = `${dir}/report.json`;
-      const output = await new Deno.Command("deno", {
-        args: ["task", "bench", "--smoke", "--json", json],
+      const { code, stdout, stderr } = await runDeno(["task", "bench", "--smoke", "--json", json], {
         cwd: ROOT,
-        env: { NO_COLOR: "1" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      const stdout = new TextDecoder().decode(output.stdout);
-      const stderr = new TextDecoder().decode(output.stderr);
-      assert.equal(output.code, 0, `${stdout}\n${stderr}`);
+      });
+      assert.equal(code, 0, `${stdout}\n${stderr}`);
       assert.match(stdout, /Targets \(production defaults/);
       const report: BenchReport = JSON.parse(await Deno.readTextFile(json));
       assert.equal(report.meta.smoke, true);
+      assert.deepEqual([report.tool, report.ok], ["swft-bench", true]);
       assert.deepEqual(report.errors, []);
       assert.deepEqual(
         report.load.map((row) => `${row.target} ${row.path}`).sort(),

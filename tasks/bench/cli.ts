@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { parseArgs } from "node:util";
+import { parseFlags, UsageError } from "../_lib/mod.ts";
 import type { TargetName } from "./process.ts";
 
 /** What one bench run does. */
@@ -62,7 +62,7 @@ const PATHS = ["/", "/health", "/time", "/theme.css", "/static/style.css"];
 function integer(name: string, text: string, range: { min: number; max: number }): number {
   const value = Number(text);
   if (!Number.isInteger(value) || value < range.min || value > range.max) {
-    throw new Error(
+    throw new UsageError(
       `--${name} must be an integer from ${range.min} to ${range.max}, got "${text}"`,
     );
   }
@@ -72,30 +72,24 @@ function integer(name: string, text: string, range: { min: number; max: number }
 function paths(text: string): string[] {
   return [...new Set(text.split(",").map((path) => path.trim()))].map((path) => {
     if (!/^\/[\x21-\x7e]*$/.test(path)) {
-      throw new Error(`--paths takes absolute URL paths such as /health, got "${path}"`);
+      throw new UsageError(`--paths takes absolute URL paths such as /health, got "${path}"`);
     }
     return path;
   });
 }
 
-/** Parse the bench's arguments; throws an error naming the bad flag. */
+/** Parse the bench's arguments; throws a `UsageError` naming the bad flag. */
 export function parseBenchArgs(args: string[]): BenchOptions {
-  const { values } = parseArgs({
-    args,
-    strict: true,
-    allowPositionals: false,
-    options: {
-      smoke: { type: "boolean", default: false },
-      json: { type: "string" },
-      duration: { type: "string" },
-      connections: { type: "string" },
-      rounds: { type: "string" },
-      soak: { type: "string" },
-      targets: { type: "string" },
-      image: { type: "string" },
-      paths: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    },
+  const { values } = parseFlags(args, {
+    smoke: { type: "boolean", default: false },
+    json: { type: "string" },
+    duration: { type: "string" },
+    connections: { type: "string" },
+    rounds: { type: "string" },
+    soak: { type: "string" },
+    targets: { type: "string" },
+    image: { type: "string" },
+    paths: { type: "string" },
   });
   const smoke = values.smoke ?? false;
   const connections = (values.connections ?? (smoke ? "32" : "1,32,128")).split(",").map((
@@ -105,7 +99,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     (text) => {
       const name = text.trim();
       if (!(ALL_TARGETS as readonly string[]).includes(name)) {
-        throw new Error(
+        throw new UsageError(
           `--targets takes start, binary, container, metrics, otel, otel-metrics or quiet, got "${name}"`,
         );
       }

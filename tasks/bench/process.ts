@@ -5,10 +5,16 @@
  *
  * @module
  */
-import denoJson from "../../deno.json" with { type: "json" };
-
-/** The project folder: servers run from here, as `deno task` runs them. */
-export const ROOT: string = new URL("../..", import.meta.url).pathname;
+import {
+  docker,
+  engineVersion,
+  fetchText,
+  imageId,
+  poll,
+  ROOT,
+  run,
+  startTask,
+} from "../_lib/mod.ts";
 
 /**
  * What the bench can load. `baseline` and `replay` are the bare ceilings (tasks/bench/baseline.ts);
@@ -74,18 +80,6 @@ export function freePort(): number {
   return port;
 }
 
-/**
- * The `start` task's arguments after `deno` (`run`, the permission flags, `main.ts`), so the
- * bench runs the server exactly as users do.
- */
-export function startTaskArgs(command: string = denoJson.tasks.start): string[] {
-  const words = command.trim().split(/\s+/);
-  if (words[0] !== "deno" || words[1] !== "run") {
-    throw new Error(`Cannot read the start task: expected "deno run ...", got "${command}"`);
-  }
-  return words.slice(1);
-}
-
 /** The server's environment in the bench: production defaults, loopback, JSON access log. */
 export function serverEnv(port: number): Record<string, string> {
   return {
@@ -110,15 +104,9 @@ export function parseProcStatus(text: string): { name: string; rssBytes: number 
  * runs `cat` instead, which keeps the task's permissions narrow.
  */
 export async function readProcStatus(pid: number): Promise<{ name: string; rssBytes: number }> {
-  const output = await new Deno.Command("cat", {
-    args: [`/proc/${pid}/status`],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  if (!output.success) {
-    throw new Error(`Cannot read /proc/${pid}/status: ${new TextDecoder().decode(output.stderr)}`);
-  }
-  return parseProcStatus(new TextDecoder().decode(output.stdout));
+  const { code, stdout, stderr } = await run("cat", [`/proc/${pid}/status`]);
+  if (code !== 0) throw new Error(`Cannot read /proc/${pid}/status: ${stderr.trim()}`);
+  return parseProcStatus(stdout);
 }
 
 function spawnProcess(
@@ -193,27 +181,10 @@ function spawnProcess(
   };
 }
 
-async function docker(args: string[]): Promise<{ ok: boolean; out: string; err: string }> {
-  const output = await new Deno.Command("docker", { args, stdout: "piped", stderr: "piped" })
-    .output();
-  const decoder = new TextDecoder();
-  return {
-    ok: output.success,
-    out: decoder.decode(output.stdout).trim(),
-    err: decoder.decode(output.stderr).trim(),
-  };
-}
-
 /** Why the container target cannot run (`null` when it can). */
 export async function containerUnavailable(image: string): Promise<string | null> {
-  try {
-    const engine = await docker(["version", "--format", "{{.Server.Version}}"]);
-    if (!engine.ok) return "no Docker engine reachable";
-  } catch {
-    return "docker is not installed";
-  }
-  const found = await docker(["image", "inspect", "--format", "{{.Id}}", image]);
-  if (!found.ok) {
+  if (!await engineVersion()) return "no Docker engine reachable";
+  if (!await imageId(image)) {
     return `image ${image} not found (build it: docker build --target runtime-deno -t ${image} .)`;
   }
   return null;
@@ -226,14 +197,13 @@ function runContainer(image: string, port: number): ServerHandle {
   const env = Object.entries(serverEnv(port)).flatMap(([key, value]) => ["-e", `${key}=${value}`]);
   // Host networking with HOST=127.0.0.1: the server listens on loopback only, and the figures
   // measure the server rather than docker-proxy's userland forwarding.
-  const started = docker(["run", "-d", "--name", name, "--network", "host", ...env, image])
-    .catch((error) => ({ ok: false, out: "", err: String(error) }));
+  const started = docker(["run", "-d", "--name", name, "--network", "host", ...env, image]);
   let code: number | null = null;
   let stderrText = "";
   started.then((result) => {
-    if (!result.ok) {
+    if (result.code !== 0) {
       code = 125;
-      stderrText = result.err;
+      stderrText = result.stderr.trim();
     }
   });
   let stopping: Promise<void> | undefined;
@@ -244,8 +214,10 @@ function runContainer(image: string, port: number): ServerHandle {
     async pid() {
       await started;
       const inspected = await docker(["inspect", "--format", "{{.State.Pid}}", name]);
-      const pid = Number(inspected.out);
-      if (!inspected.ok || !(pid > 0)) throw new Error(`Cannot find container ${name}'s process`);
+      const pid = Number(inspected.stdout.trim());
+      if (inspected.code !== 0 || !(pid > 0)) {
+        throw new Error(`Cannot find container ${name}'s process`);
+      }
       return pid;
     },
     exitCode: () => code,
@@ -295,7 +267,7 @@ export function launch(name: TargetName, options: LaunchOptions): ServerHandle {
       if (name.startsWith("otel")) {
         env.OTEL_EXPORTER_OTLP_ENDPOINT = options.otlpEndpoint ?? "http://127.0.0.1:9";
       }
-      return spawnProcess(name, "deno", { args: startTaskArgs(), env }, port);
+      return spawnProcess(name, "deno", { args: startTask().args, env }, port);
     }
     case "binary":
       return spawnProcess(name, "./dist/swft", { args: [], env: serverEnv(port) }, port);
@@ -313,23 +285,17 @@ export async function waitHealthy(
   server: ServerHandle,
   options: { since: number; timeoutMs: number },
 ): Promise<number> {
-  const deadline = options.since + options.timeoutMs;
-  while (performance.now() < deadline) {
+  const ms = await poll(async () => {
     if (server.exitCode() !== null) {
       throw new Error(
         `${server.name} ${server.exitReason()} before answering /health: ` +
           server.stderr().trim().slice(-1000),
       );
     }
-    try {
-      const response = await fetch(`${server.url}/health`, {
-        signal: AbortSignal.timeout(1000),
-      });
-      await response.body?.cancel();
-      if (response.status === 200) return performance.now() - options.since;
-    } catch { /* not listening yet */ }
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
+    const status = await fetchText(`${server.url}/health`, 1000).then((r) => r.status, () => 0);
+    return status === 200 ? performance.now() - options.since : undefined;
+  }, { timeoutMs: options.since + options.timeoutMs - performance.now(), intervalMs: 2 });
+  if (ms !== undefined) return ms;
   throw new Error(
     `${server.name} did not answer /health within ${options.timeoutMs} ms: ` +
       server.stderr().trim().slice(-1000),

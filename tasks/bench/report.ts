@@ -4,6 +4,7 @@
  *
  * @module
  */
+import type { ReportHead } from "../_lib/mod.ts";
 
 /** Load figures of one target on one path at one concurrency, over all rounds. */
 export interface LoadRow {
@@ -66,7 +67,9 @@ export interface GoalCheck {
 }
 
 /** Everything one run measured; written by `--json`. */
-export interface BenchReport {
+export interface BenchReport extends ReportHead {
+  /** Always `swft-bench`. */
+  tool: "swft-bench";
   meta: {
     date: string;
     deno: string;

@@ -3,6 +3,7 @@
  *
  * @module
  */
+import { run } from "../_lib/mod.ts";
 
 /** How to get wrk when it is missing. */
 export const WRK_INSTALL_HINT =
@@ -89,17 +90,10 @@ export function wrkArgs(url: string, options: WrkOptions): string[] {
 
 /** wrk's version (such as `debian/4.1.0-3+b2`), or `null` when wrk cannot be run. */
 export async function wrkVersion(): Promise<string | null> {
-  try {
-    // `wrk --version` prints its version and usage, and exits 1.
-    const { stdout } = await new Deno.Command("wrk", {
-      args: ["--version"],
-      stdout: "piped",
-      stderr: "null",
-    }).output();
-    return new TextDecoder().decode(stdout).match(/^wrk (\S+)/)?.[1] ?? "unknown";
-  } catch {
-    return null;
-  }
+  // `wrk --version` prints its version and usage, and exits 1.
+  const { code, stdout } = await run("wrk", ["--version"]);
+  if (code === 127) return null;
+  return stdout.match(/^wrk (\S+)/)?.[1] ?? "unknown";
 }
 
 /** Run wrk against `url` (loopback only) and return its results. */
@@ -109,17 +103,7 @@ export async function runWrk(url: string, options: WrkOptions): Promise<WrkResul
     throw new Error(`Refusing to load ${url}: the bench only loads loopback addresses`);
   }
   const env: Record<string, string> = { SWFT_BENCH_PATHS: (options.paths ?? []).join(" ") };
-  const output = await new Deno.Command("wrk", {
-    args: wrkArgs(url, options),
-    env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  const stdout = new TextDecoder().decode(output.stdout);
-  if (!output.success) {
-    const stderr = new TextDecoder().decode(output.stderr);
-    throw new Error(`wrk failed with exit code ${output.code}: ${stderr || stdout}`.trim());
-  }
+  const { code, stdout, stderr } = await run("wrk", wrkArgs(url, options), { env });
+  if (code !== 0) throw new Error(`wrk failed with exit code ${code}: ${stderr || stdout}`.trim());
   return parseWrkOutput(stdout);
 }
