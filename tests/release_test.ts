@@ -281,6 +281,12 @@ function release(args: string[], env: Record<string, string> = {}) {
   });
 }
 
+/** Releases the round's first image again under `image`, with the round's key, offline. */
+function releaseFrom(r: Round, image: string, json: string, env: Record<string, string> = {}) {
+  const args = ["--from", r.report!.reference!, "--image", image, "--key", r.key, "--no-tlog"];
+  return release([...args, "--json", json], env);
+}
+
 function cosignRun(args: string[]) {
   return run(cosignCommand(), args);
 }
@@ -458,17 +464,7 @@ roundTest(
     const image = `${r.repo}:race`;
     r.created.add(image);
     const json = `${r.dir}/race.json`;
-    const running = release([
-      "--from",
-      r.report!.reference!,
-      "--image",
-      image,
-      "--key",
-      r.key,
-      "--no-tlog",
-      "--json",
-      json,
-    ]);
+    const running = releaseFrom(r, image, json);
     // As soon as the task's push has landed (it then spends seconds on the SBOM before
     // signing), another image is pushed to the same tag, as an attacker or a mistaken push would.
     const landed = await poll(async () => {
@@ -511,17 +507,7 @@ roundTest(
     const json = `${r.dir}/unreachable.json`;
     const image = `127.0.0.1:${freePort()}/${REPO_NAME}:1.0.0`;
     r.created.add(image);
-    const result = await release([
-      "--from",
-      r.report!.reference!,
-      "--image",
-      image,
-      "--key",
-      r.key,
-      "--no-tlog",
-      "--json",
-      json,
-    ]);
+    const result = await releaseFrom(r, image, json);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /release: failed at step push: docker push /);
     assert.equal(result.stdout.trim(), "", "no reference printed");
@@ -548,20 +534,7 @@ roundTest(
     const r = await setUp();
     const json = `${r.dir}/password.json`;
     const image = `${r.repo}:wrong-password`;
-    const result = await release(
-      [
-        "--from",
-        r.report!.reference!,
-        "--image",
-        image,
-        "--key",
-        r.key,
-        "--no-tlog",
-        "--json",
-        json,
-      ],
-      { COSIGN_PASSWORD: "not-the-password" },
-    );
+    const result = await releaseFrom(r, image, json, { COSIGN_PASSWORD: "not-the-password" });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /release: failed at step key: cosign public-key .*decrypt/i);
     const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
