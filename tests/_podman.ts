@@ -13,6 +13,7 @@
 import assert from "node:assert/strict";
 import type { KubeObject } from "./_kubernetes.ts";
 import { BASES, buildArgFlags } from "./_container.ts";
+import { run as runProgram, succeeds } from "../tasks/_lib/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const RUN_ID = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
@@ -28,8 +29,6 @@ default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
 `;
-
-const decoder = new TextDecoder();
 
 /** Clean-up commands not yet run, newest first; run synchronously if the process unloads. */
 const pending: [string, string[], Record<string, string>][] = [];
@@ -50,23 +49,9 @@ async function undoAll(): Promise<void> {
   }
 }
 
-interface Result {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-async function run(
-  command: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<Result> {
-  const output = await new Deno.Command(command, { args, env, stdin: "null" }).output();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout).trim(),
-    stderr: decoder.decode(output.stderr).trim(),
-  };
+/** The kernel's `run` with only an environment to add (the temp containers.conf). */
+function run(command: string, args: string[], env: Record<string, string> = {}) {
+  return runProgram(command, args, { env });
 }
 
 async function runOk(
@@ -77,27 +62,19 @@ async function runOk(
   const result = await run(command, args, env);
   if (result.code !== 0) {
     throw new Error(
-      `${command} ${args.slice(0, 2).join(" ")} failed: ${result.stderr || result.stdout}`,
+      `${command} ${args.slice(0, 2).join(" ")} failed: ${(result.stderr || result.stdout).trim()}`,
     );
   }
-  return result.stdout;
-}
-
-async function works(command: string, args: string[]): Promise<boolean> {
-  try {
-    return (await run(command, args)).code === 0;
-  } catch {
-    return false; // not installed
-  }
+  return result.stdout.trim();
 }
 
 /** Why the podman round cannot run here, with the commands that fix it; undefined when it can. */
 export async function podmanSkipReason(): Promise<string | undefined> {
   const missing = [];
-  if (!await works("podman", ["--version"])) missing.push("podman");
-  if (!await works("runc", ["--version"])) missing.push("runc");
+  if (!await succeeds("podman", ["--version"])) missing.push("podman");
+  if (!await succeeds("runc", ["--version"])) missing.push("runc");
   // podman 4.3 builds its pause image around catatonit (a Recommends of Debian's podman).
-  if (!await works("catatonit", ["--version"])) missing.push("catatonit");
+  if (!await succeeds("catatonit", ["--version"])) missing.push("catatonit");
   if (missing.length) {
     return `${missing.join(", ")} not found; apt-get install ${missing.join(" ")}, then: ` +
       "deno test --allow-all tests/kubernetes_test.ts";
@@ -234,7 +211,7 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
     await save.stdout.pipeTo(load.stdin);
     const [saved, loaded] = await Promise.all([save.status, load.output()]);
     assert.ok(saved.success, "docker save succeeds");
-    assert.ok(loaded.success, `podman load succeeds: ${decoder.decode(loaded.stderr)}`);
+    assert.ok(loaded.success, `podman load succeeds: ${new TextDecoder().decode(loaded.stderr)}`);
     timings.push(`docker save | podman load ${seconds(phase)}`);
 
     const port = hostPort();
