@@ -89,7 +89,7 @@ slowTest("1,100 idle connections under ulimit -n 1024 do not stop the server", a
   const warnings = logged(server).filter((line) => line.level === "warn");
   assert.deepEqual(
     warnings.map((line) => line.msg),
-    ["accepting connections failed, listening again until it works"],
+    ["accepting connections failed, retrying until it works"],
     "exhaustion is logged once, not per connection",
   );
 });

@@ -1,0 +1,138 @@
+/**
+ * Connections are bounded: one that sends no whole request in time (idle socket, slowloris),
+ * or stays idle, stalled mid-body or not reading after its last response, is closed; past the
+ * connection limit new ones are closed at once. Real sockets on 127.0.0.1, short timeouts.
+ *
+ * @module
+ */
+import assert from "node:assert/strict";
+import { createLogger } from "../logger.ts";
+import { canServeConnections, type RunningServer, startServer } from "../server.ts";
+
+const quiet = createLogger({ level: "error", format: "json", write: () => {} });
+const encoder = new TextEncoder();
+/** Short limits for the tests; the server checks them once a second. */
+const HEADER_MS = 1000;
+const IDLE_MS = 2000;
+/** How late past its timeout a connection may close: one sweep, plus a loaded machine's slack. */
+const SLACK_MS = 3000;
+
+function serve(options: { maxConnections?: number } = {}): Promise<RunningServer> {
+  return startServer(() => new Response("ok"), {
+    port: 0,
+    host: "127.0.0.1",
+    logger: quiet,
+    shutdownTimeoutMs: 1000,
+    headerTimeoutMs: HEADER_MS,
+    idleTimeoutMs: IDLE_MS,
+    ...options,
+  });
+}
+
+function connect(server: RunningServer): Promise<Deno.TcpConn> {
+  return Deno.connect({ hostname: "127.0.0.1", port: server.addr.port });
+}
+
+/** Reads until the server closes the connection; resolves to the ms it took and what came. */
+async function untilClosed(conn: Deno.TcpConn, limitMs: number) {
+  const start = performance.now();
+  const buffer = new Uint8Array(4096);
+  let text = "";
+  const timer = setTimeout(() => conn.close(), limitMs);
+  try {
+    while (true) {
+      const n = await conn.read(buffer);
+      if (n === null) break;
+      text += new TextDecoder().decode(buffer.subarray(0, n));
+    }
+  } catch {
+    // reset by the server, or closed by the limit above
+  } finally {
+    clearTimeout(timer);
+  }
+  return { ms: performance.now() - start, text };
+}
+
+function assertClosedAfter(ms: number, timeoutMs: number, what: string) {
+  assert.ok(ms >= timeoutMs * 0.9, `${what}: closed after ${Math.round(ms)} ms, not before`);
+  assert.ok(ms < timeoutMs + SLACK_MS, `${what}: closed after ${Math.round(ms)} ms, in time`);
+}
+
+Deno.test("this Deno serves single connections (Deno.serve's own per-connection server)", () => {
+  assert.equal(canServeConnections, true, "Deno[Deno.internal].serveHttpOnConnection is gone");
+});
+
+Deno.test("a connection that sends nothing, or half a header, is closed after the header timeout", async () => {
+  const server = await serve();
+  try {
+    const silent = await connect(server);
+    const partial = await connect(server);
+    await partial.write(encoder.encode("GET /health HTTP/1.1\r\nHost: a\r\nX-Slow: "));
+    const [a, b] = await Promise.all([
+      untilClosed(silent, HEADER_MS * 10),
+      untilClosed(partial, HEADER_MS * 10),
+    ]);
+    assertClosedAfter(a.ms, HEADER_MS, "silent");
+    assertClosedAfter(b.ms, HEADER_MS, "half a header");
+    assert.equal(b.text, "", "no response to half a request");
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("an idle keep-alive connection, or one stalled mid-body, is closed after the idle timeout", async () => {
+  const server = await serve();
+  try {
+    const idle = await connect(server);
+    await idle.write(encoder.encode("GET /health HTTP/1.1\r\nHost: a\r\n\r\n"));
+    const stalled = await connect(server);
+    await stalled.write(
+      encoder.encode("POST /health HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123"),
+    );
+    const [a, b] = await Promise.all([
+      untilClosed(idle, IDLE_MS * 10),
+      untilClosed(stalled, IDLE_MS * 10),
+    ]);
+    assert.match(a.text, /^HTTP\/1\.1 200/, "the request was answered first");
+    assertClosedAfter(a.ms, IDLE_MS, "idle keep-alive");
+    assertClosedAfter(b.ms, IDLE_MS, "stalled mid-body");
+    // The server itself still answers.
+    const response = await fetch(`${server.url}/health`);
+    assert.equal(response.status, 200);
+    await response.body?.cancel();
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("past the connection limit new connections are closed at once, and serving goes on", async () => {
+  const server = await serve({ maxConnections: 2 });
+  const held = [await connect(server), await connect(server)];
+  try {
+    // Let the server accept both before the third arrives.
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const third = await connect(server);
+    const { ms, text } = await untilClosed(third, HEADER_MS * 10);
+    assert.equal(text, "");
+    assert.ok(ms < HEADER_MS * 0.9, `closed at once (${Math.round(ms)} ms), not by a timeout`);
+  } finally {
+    for (const conn of held) conn.close();
+  }
+  // Once the held ones are gone, new clients are served again.
+  let status = 0;
+  for (let i = 0; i < 20 && status !== 200; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+    try {
+      const response = await fetch(`${server.url}/health`, { client });
+      status = response.status;
+      await response.body?.cancel();
+    } catch {
+      // still at the limit: try again
+    } finally {
+      client.close();
+    }
+  }
+  await server.shutdown();
+  assert.equal(status, 200);
+});
