@@ -102,7 +102,7 @@ const SWEEP_MS = 1000;
  * Deno.serve (2.9) has no header-read or idle timeout, no connection limit, and ends its
  * accept loop for good on `Too many open files`; serving each connection ourselves gives
  * all three. Measured: the same requests/s as Deno.serve (wrk -c32 /health: 84-88k both).
- * Internal, so Deno is pinned (2.9.6) and tests/server_test.ts fails if it goes away.
+ * Internal, so Deno is pinned (2.9.6) and tests/timeouts_test.ts fails if it goes away.
  */
 type ServeOnConnection = (
   conn: Deno.Conn,

@@ -1,6 +1,7 @@
 /**
- * Hostile clients cannot stop the server: running out of file descriptors ends Deno.serve's
- * accept loop, and the server listens again; a slowloris does not starve fresh clients.
+ * Hostile clients cannot stop the server: running out of file descriptors makes accepting
+ * fail, and the server logs it once and accepts again; a slowloris does not starve fresh
+ * clients. (Timeouts and the connection limit: tests/timeouts_test.ts.)
  *
  * Slow (about 20 s, thousands of connections to 127.0.0.1): run with
  * `SWFT_SLOW_TESTS=1 deno test --allow-all tests/hostile_test.ts` (CI sets it).
@@ -13,8 +14,8 @@ import { type ServerProcess, spawnServer } from "./_server_process.ts";
 const ignore = Deno.env.get("SWFT_SLOW_TESTS") !== "1";
 const REASON = "slow; run with SWFT_SLOW_TESTS=1 deno test --allow-all tests/hostile_test.ts";
 const encoder = new TextEncoder();
-/** The server's longest pause between attempts to listen again (server.ts's default). */
-const RELISTEN_MAX_DELAY_MS = 1000;
+/** The server's longest pause between attempts to accept again (server.ts's default). */
+const RETRY_MAX_DELAY_MS = 1000;
 
 /** A test that runs only with SWFT_SLOW_TESTS=1; when ignored, its name says why. */
 function slowTest(name: string, fn: () => Promise<void>) {
@@ -79,8 +80,8 @@ slowTest("1,100 idle connections under ulimit -n 1024 do not stop the server", a
     }
     const ms = performance.now() - closed;
     assert.equal(status, 200, "/health answers once the connections closed");
-    // The server retries at least every RELISTEN_MAX_DELAY_MS; 2x leaves room for noise.
-    assert.ok(ms < 2 * RELISTEN_MAX_DELAY_MS, `/health answered ${Math.round(ms)} ms after`);
+    // The server retries at least every RETRY_MAX_DELAY_MS; 2x leaves room for noise.
+    assert.ok(ms < 2 * RETRY_MAX_DELAY_MS, `/health answered ${Math.round(ms)} ms after`);
   } finally {
     for (const conn of conns) conn.close();
   }
