@@ -252,6 +252,8 @@ export function startServer(handler: Handler, options: ServerOptions): Promise<R
     if (--inFlight === 0) whenIdle?.();
   };
   const connections = new Set<Connection>();
+  /** Set by a shutdown waiting for the last connection to close. */
+  let whenClosed: (() => void) | undefined;
   let stopping = false;
   let tick = 0;
   const onError = (error: unknown) => {
@@ -321,8 +323,7 @@ export function startServer(handler: Handler, options: ServerOptions): Promise<R
     conn.served.finished.then(forget, forget);
   }
 
-  let whenClosed: (() => void) | undefined;
-  let failing: { since: number; delay: number; refused: number } | undefined;
+  let failing: { since: number; delay: number } | undefined;
   let refusedWarned = false;
   (async () => {
     while (!stopping) {
@@ -332,7 +333,7 @@ export function startServer(handler: Handler, options: ServerOptions): Promise<R
       } catch (error) {
         if (stopping) return;
         if (!failing) {
-          failing = { since: performance.now(), delay: 50, refused: 0 };
+          failing = { since: performance.now(), delay: 50 };
           logger.warn("accepting connections failed, retrying until it works", {
             error: error instanceof Error ? error.message : String(error),
             port: listener.addr.port,
