@@ -22,7 +22,7 @@
  *
  * @module
  */
-import { type DenoJson, parseFlags, run, runTask, startTask } from "./_lib/mod.ts";
+import { type DenoJson, parseFlags, run, runTask, startTask, taskCommand } from "./_lib/mod.ts";
 
 /** Where the binary goes, relative to the project root. */
 export const OUTPUT = "dist/swft";
@@ -53,8 +53,7 @@ export function permissionFlags(start: string): string[] {
 
 /** The full `deno compile` argument list for `config`. */
 export function compileArgs(config: DenoJson, options: CompileOptions = {}): string[] {
-  const start = config.tasks.start;
-  if (!start) throw new Error("Cannot read the start task: deno.json has none");
+  const start = taskCommand("start", config);
   return [
     "compile",
     "--frozen",

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
-import denoJson from "../deno.json" with { type: "json" };
-import { ROOT, runDeno } from "../tasks/_lib/mod.ts";
+import { ROOT, runDeno, taskCommand } from "../tasks/_lib/mod.ts";
 import { parseBenchArgs } from "../tasks/bench/cli.ts";
 import { parseProcStatus } from "../tasks/bench/process.ts";
 import {
@@ -234,7 +233,7 @@ Deno.test("renderReport shows load, processes, each target met or NOT MET, skips
 });
 
 function benchTaskArgs(): string[] {
-  const words = denoJson.tasks.bench.split(/\s+/);
+  const words = taskCommand("bench").split(/\s+/);
   assert.equal(words[0], "deno");
   return words.slice(1);
 }

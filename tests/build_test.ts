@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { compileArgs, explainCompileFailure, OUTPUT, permissionFlags } from "../tasks/build.ts";
-import { runDeno, startTask } from "../tasks/_lib/mod.ts";
+import { runDeno, startTask, taskCommand } from "../tasks/_lib/mod.ts";
 import { type Dockerfile, parseDockerfile } from "../tasks/verify/dockerfile.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -20,11 +20,11 @@ async function runBuild(options: { cwd?: string; env?: Record<string, string> } 
 }
 
 Deno.test("build task runs the build script with the permissions it needs", () => {
-  assert.match(denoJson.tasks.build, /^deno run .*tasks\/build\.ts$/);
+  assert.match(taskCommand("build"), /^deno run .*tasks\/build\.ts$/);
 });
 
 Deno.test("build compiles with the start task's permissions except --allow-read", () => {
-  const flags = permissionFlags(denoJson.tasks.start);
+  const flags = permissionFlags(taskCommand("start"));
   const expected = startTask().permissions.filter((f) => !f.startsWith("--allow-read"));
   assert.deepEqual(flags, expected);
   assert.ok(flags.some((f) => f.startsWith("--allow-net=")), "network is granted");

@@ -17,6 +17,7 @@ import {
   STANDIN_IMAGES,
   startReport,
   startTask,
+  taskCommand,
   uniqueName,
   UsageError,
 } from "../tasks/_lib/mod.ts";
@@ -51,7 +52,7 @@ Deno.test("project facts agree with the Dockerfile, deno.json and .ci/run", asyn
     await Deno.readTextFile(`${ROOT}/.ci/run`),
     new RegExp(`DENO_VERSION=${DENO_VERSION}\n`),
   );
-  assert.ok(readDenoJson().tasks.start);
+  assert.ok(taskCommand("start"));
   assert.throws(() => realBaseImages("FROM x\n"), /no default for ARG DENO_IMAGE/);
 });
 
@@ -127,4 +128,16 @@ Deno.test("the image's lock keeps the import map's npm packages and drops the to
   }
   assert.deepEqual(pruned.workspace, lock.workspace);
   assert.throws(() => pruneLock({ version: "4" }), /Cannot prune deno.lock version 4/);
+});
+
+Deno.test("every deno.json task describes itself, so `deno task` lists what the project can do", () => {
+  const { tasks } = readDenoJson();
+  for (const [name, task] of Object.entries(tasks)) {
+    assert.equal(typeof task, "object", `${name} is a bare command string`);
+    const { description, command } = task as { description?: string; command: string };
+    assert.ok(description && description.length >= 10, `${name} has no description`);
+    assert.ok(command.length > 0, `${name} has no command`);
+    assert.equal(taskCommand(name), command);
+  }
+  assert.throws(() => taskCommand("no-such-task"), /Cannot read the no-such-task task/);
 });

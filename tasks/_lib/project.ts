@@ -19,8 +19,8 @@ export interface DenoJson {
   name?: string;
   /** Project version (image label, binary version). */
   version?: string;
-  /** Task name to command. */
-  tasks: Record<string, string>;
+  /** Task name to its command and description (`deno task` lists the descriptions). */
+  tasks: Record<string, Task>;
   /** The import map: the server's dependencies only (see tasks/_lib/deps.ts). */
   imports?: Record<string, string>;
 }
@@ -35,6 +35,25 @@ export interface DenoJson {
  */
 export function readDenoJson(): DenoJson {
   return JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`));
+}
+
+/** A deno.json task: a command string, or an object with its command and a description. */
+export type Task = string | { command: string; description?: string };
+
+/**
+ * The command of deno.json's task `name`, whichever form the task is written in.
+ *
+ * @example
+ * ```ts
+ * taskCommand("start"); // "deno run --allow-net=... main.ts"
+ * ```
+ *
+ * @throws {Error} when deno.json has no such task
+ */
+export function taskCommand(name: string, config: DenoJson = readDenoJson()): string {
+  const task = config.tasks[name];
+  if (task === undefined) throw new Error(`Cannot read the ${name} task: deno.json has none`);
+  return typeof task === "string" ? task : task.command;
 }
 
 /** A base image the Dockerfile builds on, by its build argument. */
@@ -85,7 +104,7 @@ export interface StartTask {
  * startTask("deno run --allow-net=0.0.0.0 main.ts").permissions; // ["--allow-net=0.0.0.0"]
  * ```
  */
-export function startTask(command: string = readDenoJson().tasks.start ?? ""): StartTask {
+export function startTask(command: string = taskCommand("start")): StartTask {
   const words = command.trim().split(/\s+/);
   if (words[0] !== "deno" || words[1] !== "run") {
     throw new Error(`Cannot read the start task: it must begin with "deno run", got "${command}"`);
