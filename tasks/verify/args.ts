@@ -54,6 +54,8 @@ export interface VerifyOptions {
   httpHost: string;
   /** Stream docker build output. */
   verbose: boolean;
+  /** An image built before: checked as it is, not built (the build checks do not run). */
+  from?: string;
 }
 
 /** Text of `--help`. */
@@ -79,6 +81,9 @@ Contract flags:
                           end and in the report's images.*.ref) and its container
   --config FILE           what the app must answer: port, startup log line, HTTP probes and
                           security-header paths (default: this project's verify.config.json)
+  --from IMAGE            check IMAGE (a tag or REPO@sha256:..., pulled when absent) as it is,
+                          without building: build-builder, build-runtime, rebuild-cache and
+                          image-size are reported as skip, "not run"
 
 Checks:
   --size-budget [T=]SIZE  fail when image T (default: --target) is larger, repeatable;
@@ -153,6 +158,7 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
     "no-cache": { type: "boolean", default: false },
     "http-host": { type: "string", default: "127.0.0.1" },
     verbose: { type: "boolean", default: false },
+    from: { type: "string" },
   });
   if (v.help) return "help";
 
@@ -180,6 +186,16 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
       eq > 0 ? spec.slice(eq + 1) : spec,
     );
   }
+  if (v.from !== undefined) {
+    if (!/^[\w][\w.\/:@-]*$/.test(v.from)) {
+      throw new UsageError(`--from must be an image reference, got "${v.from}"`);
+    }
+    if (v["no-cache"] || v.touch) {
+      throw new UsageError(
+        "--from checks an image without building it: --no-cache and --touch do not apply",
+      );
+    }
+  }
   const context = v.context;
   return {
     context,
@@ -204,5 +220,6 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
     requireLabels: (v["require-label"] ?? DEFAULT_LABELS).filter((key) => key !== "none"),
     httpHost: v["http-host"],
     verbose: v.verbose,
+    from: v.from,
   };
 }

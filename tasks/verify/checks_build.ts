@@ -55,6 +55,35 @@ function buildCheck(id: string, which: "builder" | "runtime"): Check {
   };
 }
 
+/**
+ * The checks that need a build (the builds, the cache reuse and the size against the builder
+ * image): with `--from IMAGE` they are reported as skip, "not run", and the image is used as
+ * it is.
+ */
+export const NOT_RUN_ON_EXISTING_IMAGE: readonly string[] = [
+  "build-builder",
+  "build-runtime",
+  "rebuild-cache",
+  "image-size",
+];
+
+/**
+ * With `--from IMAGE`: the image, pulled when the engine does not have it, as the runtime image
+ * the later checks read; throws one line when it cannot be had.
+ */
+export async function existingImage(ref: string): Promise<string> {
+  if ((await docker(["image", "inspect", "--format", "{{.Id}}", ref])).code === 0) return ref;
+  const pull = await docker(["pull", ref]);
+  if (pull.code !== 0) {
+    throw new Error(
+      `Cannot check ${ref}: no such local image, and docker pull failed: ${
+        lastLines(pull.stderr || pull.stdout, 1)
+      }`,
+    );
+  }
+  return ref;
+}
+
 /** engine, dockerfile-lint, build-builder, build-runtime and rebuild-cache, in order. */
 export const BUILD_CHECKS: readonly Check[] = [
   {

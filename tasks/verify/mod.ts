@@ -25,13 +25,13 @@ import {
 } from "../_lib/mod.ts";
 import type { VerifyOptions } from "./args.ts";
 import { type Check, type Context, type Resources, runChecks } from "./check.ts";
-import { BUILD_CHECKS } from "./checks_build.ts";
+import { BUILD_CHECKS, existingImage, NOT_RUN_ON_EXISTING_IMAGE } from "./checks_build.ts";
 import { containerChecks } from "./checks_container.ts";
 import { IMAGE_CHECKS } from "./checks_image.ts";
 import { loadConfig, type VerifyConfig } from "./config.ts";
 import { type ImageFs, loadImageFs } from "./image_fs.ts";
 import { createProgress } from "./progress.ts";
-import { exitCode, type Report } from "./report.ts";
+import { type CheckResult, exitCode, type Report } from "./report.ts";
 
 export { parseVerifyArgs, type VerifyOptions } from "./args.ts";
 export type { Check, Context, Fact, Facts, Outcome, Resources } from "./check.ts";
@@ -91,7 +91,8 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
   const tag = (target: string) => `${options.image}:verify-${id}-${target}`;
   const names = {
     builder: tag(options.builderTarget),
-    runtime: tag(options.target),
+    // --from: the checks read the given image itself; it is not this run's, so never removed.
+    runtime: options.from ?? tag(options.target),
     rebuild: tag(`${options.target}-rebuild`),
     container: `${options.image.replace(/[^a-zA-Z0-9_.-]/g, "-")}-verify-${id}`,
   };
@@ -99,7 +100,16 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
   const { context, file, target, builderTarget, image, buildArgs } = options;
   const report: Report = {
     ...startReport("swft-verify") as Report,
-    options: { context, file, target, builderTarget, image, buildArgs, config: options.config },
+    options: {
+      context,
+      file,
+      target,
+      builderTarget,
+      image,
+      buildArgs,
+      config: options.config,
+      ...(options.from ? { from: options.from } : {}),
+    } as Report["options"],
     checks: [],
     images: { builder: { ref: names.builder }, runtime: { ref: names.runtime } },
     builds: {},
@@ -159,7 +169,8 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
 export async function runVerify(run: VerifyRun): Promise<Report> {
   const { ctx } = run;
   try {
-    await runChecks(run.checks, ctx);
+    if (ctx.options.from) await runOnExistingImage(run, ctx.options.from);
+    else await runChecks(run.checks, ctx);
     const runtime = ctx.facts.runtimeImage
       ? await run.ctx.runtimeInfo().catch(() => undefined)
       : undefined;
@@ -172,7 +183,43 @@ export async function runVerify(run: VerifyRun): Promise<Report> {
   } finally {
     await run.cleanup();
   }
-  return finishReport(ctx.report, exitCode(ctx.report.checks) === 0);
+  // --from: the checks that need a build did not run by design; the rest must pass.
+  const counted = ctx.options.from
+    ? ctx.report.checks.filter((c) =>
+      !(c.status === "skip" && NOT_RUN_ON_EXISTING_IMAGE.includes(c.id))
+    )
+    : ctx.report.checks;
+  return finishReport(ctx.report, exitCode(counted) === 0);
+}
+
+/**
+ * `--from IMAGE`: the checks that need a build are recorded as not run (in registry order);
+ * once the engine answers, the image (pulled if absent) is the runtime image of the others.
+ */
+async function runOnExistingImage(run: VerifyRun, ref: string): Promise<void> {
+  const { ctx } = run;
+  for (const check of run.checks) {
+    if (!NOT_RUN_ON_EXISTING_IMAGE.includes(check.id)) {
+      await runChecks([check], ctx);
+      continue;
+    }
+    ctx.progress.start(check.id);
+    const result: CheckResult = {
+      id: check.id,
+      status: "skip",
+      detail: `not run: checks ${ref} as built`,
+      ms: 0,
+    };
+    if (check.id === "build-runtime" && ctx.facts.engine) {
+      try {
+        ctx.facts.runtimeImage = await existingImage(ref);
+      } catch (error) {
+        Object.assign(result, { status: "fail", detail: (error as Error).message });
+      }
+    }
+    ctx.report.checks.push(result);
+    ctx.progress.end(result);
+  }
 }
 
 /**
