@@ -124,8 +124,13 @@ function watched(value: unknown, path: string, visits: Map<string, Visit>): unkn
  * // ["ServiceAccount/a: unknown field .bogus"]
  * ```
  */
-export function validateObject(object: KubeObject): string[] {
-  const schema = SCHEMAS[`${object.apiVersion}/${object.kind}`];
+export function validateObject(
+  object: KubeObject,
+  extraSchemas: Record<string, (data: unknown) => boolean> = {},
+): string[] {
+  // extraSchemas: custom resources (the admission component's), compiled from their CRDs.
+  const key = `${object.apiVersion}/${object.kind}`;
+  const schema = SCHEMAS[key] ?? extraSchemas[key];
   if (!schema) return [`${describe(object)}: no schema for ${object.apiVersion} ${object.kind}`];
   const visits = new Map<string, Visit>();
   const data = watched(object, "", visits);

@@ -1,0 +1,237 @@
+/**
+ * The admission component (deploy/kubernetes/components/admission/) rendered from the policy
+ * file, so the cluster enforces what `deno task release --verify-only --policy` enforces:
+ *
+ * - a sigstore policy-controller `ClusterImagePolicy` whose attestations are the policy's
+ *   `attestations` parameter, each with the policy file's exact text as its CUE policy;
+ * - a Kyverno `ClusterPolicy` (Kyverno has no CUE or Rego: JMESPath conditions) whose
+ *   conditions are made from the same parameters: required attestations, build type,
+ *   builders, sources, base digests, clean tree, verify checks, the permission ceiling.
+ *
+ * Run it after editing the policy (tests/policy_test.ts fails while the files differ):
+ * `deno run --allow-read --allow-write tasks/release/admission.ts`
+ *
+ * @module
+ */
+// deno-lint-ignore no-import-prefix -- tooling only: kept out of deno.json's imports (image)
+import { stringify } from "npm:yaml@2.9.1";
+import { ROOT } from "../_lib/mod.ts";
+import { POLICY_FILE, type PolicyParams, readPolicyParams } from "./policy.ts";
+
+/** Where the component lives: one sub-component per controller (a cluster runs one). */
+export const ADMISSION_DIR = `${ROOT}/deploy/kubernetes/components/admission`;
+
+/** Placeholders a deployer replaces (docs/kubernetes.md shows the patch). */
+export const PLACEHOLDERS = {
+  /** The images the policies apply to. */
+  images: "ghcr.io/acme/swft*",
+  /** The release workflow's keyless identity. */
+  identity: "https://github.com/ACME/SWFT/.github/workflows/release.yml@refs/tags/*",
+  /** The OIDC issuer of GitHub Actions. */
+  issuer: "https://token.actions.githubusercontent.com",
+  /** The Secret (key `cosign.pub`) that holds the release key's public half. */
+  keySecret: "swft-cosign-pub",
+};
+
+const HEADER = (what: string) =>
+  `# GENERATED from deploy/policy/swft.cue by tasks/release/admission.ts: do not edit.\n` +
+  `# ${what}\n` +
+  `# Neither controller runs in this project's CI: tests/policy_test.ts validates the structure.\n`;
+
+/** The policy-controller ClusterImagePolicy for the policy file's text. */
+export function clusterImagePolicy(policyText: string, params: PolicyParams): unknown {
+  // One object for every attestation: the YAML writer emits it once, as an anchor.
+  const policy = { type: "cue", data: policyText };
+  const attestations = params.attestations.map((a) => ({
+    name: a.name,
+    predicateType: a.predicateType,
+    policy,
+  }));
+  return {
+    apiVersion: "policy.sigstore.dev/v1beta1",
+    kind: "ClusterImagePolicy",
+    metadata: { name: "swft-trust" },
+    spec: {
+      images: [{ glob: PLACEHOLDERS.images.replace(/\*$/, "**") }],
+      authorities: [
+        {
+          name: "release-key",
+          key: { secretRef: { name: PLACEHOLDERS.keySecret } },
+          attestations,
+        },
+        {
+          name: "release-workflow",
+          keyless: {
+            url: "https://fulcio.sigstore.dev",
+            identities: [{
+              issuer: PLACEHOLDERS.issuer,
+              subjectRegExp: `^${
+                PLACEHOLDERS.identity.replace(/[.]/g, "\\.").replace(
+                  /\*$/,
+                  "v[0-9]+\\.[0-9]+\\.[0-9]+",
+                )
+              }$`,
+            }],
+          },
+          ctlog: { url: "https://rekor.sigstore.dev" },
+          attestations,
+        },
+      ],
+    },
+  };
+}
+
+type Condition = { key: unknown; operator: string; value: unknown };
+const cond = (key: unknown, operator: string, value: unknown): Condition => ({
+  key,
+  operator,
+  value,
+});
+const jp = (expression: string) => `{{ ${expression} }}`;
+const literal = (value: unknown) => `\`${JSON.stringify(value)}\``;
+
+/** Kyverno's attestation conditions for each predicate type, from the policy's parameters. */
+export function kyvernoConditions(
+  params: PolicyParams,
+): Record<string, { all?: Condition[]; any?: Condition[] }[]> {
+  const p = params.provenance;
+  const v = params.verify;
+  const c = params.permissions;
+  const source = "buildDefinition.resolvedDependencies[?name == 'source']";
+  const forbiddenKinds = c.forbidden.filter((f) => f.startsWith("--allow-"))
+    .map((f) => f.slice("--allow-".length));
+  const notPass = v.acceptBuildChecksNotRun
+    ? [
+      { all: [cond(jp("length(checks[?status != 'pass' && status != 'skip'])"), "Equals", 0)] },
+      {
+        all: [
+          cond(
+            jp(`length(checks[?status == 'skip' && !contains(${literal(v.buildChecks)}, id)])`),
+            "Equals",
+            0,
+          ),
+        ],
+      },
+      {
+        any: [
+          cond(jp("length(checks[?status == 'skip'])"), "Equals", 0),
+          cond(jp("mode"), "Equals", "existing-image"),
+        ],
+      },
+    ]
+    : [{ all: [cond(jp("length(checks[?status != 'pass'])"), "Equals", 0)] }];
+  return {
+    "https://cyclonedx.org/bom": [{ all: [cond(jp("bomFormat"), "Equals", "CycloneDX")] }],
+    "https://slsa.dev/provenance/v1": [
+      {
+        all: [
+          cond(jp("buildDefinition.buildType"), "Equals", p.buildType),
+          cond(jp("runDetails.builder.id"), "AnyIn", p.builders),
+          cond(
+            p.baseImages,
+            "AllIn",
+            jp("buildDefinition.resolvedDependencies[?digest.sha256].name"),
+          ),
+          ...(p.acceptDirty
+            ? []
+            : [cond(jp(`length(${source}.annotations | [?dirty != \`false\`])`), "Equals", 0)]),
+        ],
+      },
+      {
+        any: [
+          cond(jp(`${source}.annotations.rootCommit`), "AnyIn", p.sourceRootCommits),
+          ...(p.sourceRepositories.length > 0
+            ? [cond(jp(`${source}.annotations.repository`), "AnyIn", p.sourceRepositories)]
+            : []),
+        ],
+      },
+    ],
+    "urn:swft:attestation:verify-proof:v1": [
+      { all: [cond(v.requiredChecks, "AllIn", jp("checks[].id"))] },
+      ...notPass,
+    ],
+    "urn:swft:attestation:deno-permissions:v1": [
+      {
+        all: [
+          cond(jp("runtime"), "Equals", c.runtime),
+          cond(jp("keys(allow)"), "AllNotIn", forbiddenKinds),
+          cond(jp("keys(allow)"), "AllIn", Object.keys(c.ceiling)),
+          ...Object.entries(c.ceiling).map(([kind, allowed]) =>
+            cond(jp(`allow.${kind} || \`[]\``), "AllIn", allowed)
+          ),
+        ],
+      },
+    ],
+  };
+}
+
+/** The Kyverno ClusterPolicy for the policy's parameters. */
+export function kyvernoPolicy(params: PolicyParams): unknown {
+  const conditions = kyvernoConditions(params);
+  const attestors = [{
+    count: 1,
+    entries: [
+      { keys: { publicKeys: `k8s://kyverno/${PLACEHOLDERS.keySecret}` } },
+      {
+        keyless: {
+          subject: PLACEHOLDERS.identity,
+          issuer: PLACEHOLDERS.issuer,
+          rekor: { url: "https://rekor.sigstore.dev" },
+        },
+      },
+    ],
+  }];
+  return {
+    apiVersion: "kyverno.io/v1",
+    kind: "ClusterPolicy",
+    metadata: {
+      name: "swft-trust",
+      annotations: {
+        "policies.kyverno.io/title": "SWFT trust chain",
+        "policies.kyverno.io/description":
+          "Admit SWFT images only when signed and attested as deploy/policy/swft.cue requires.",
+      },
+    },
+    spec: {
+      validationFailureAction: "Enforce",
+      background: false,
+      webhookTimeoutSeconds: 30,
+      rules: [{
+        name: "swft-attestations",
+        match: { any: [{ resources: { kinds: ["Pod"] } }] },
+        verifyImages: [{
+          imageReferences: [PLACEHOLDERS.images],
+          mutateDigest: true,
+          verifyDigest: true,
+          required: true,
+          attestors,
+          attestations: params.attestations.map((a) => ({
+            predicateType: a.predicateType,
+            attestors,
+            conditions: conditions[a.predicateType] ?? [],
+          })),
+        }],
+      }],
+    },
+  };
+}
+
+/** The component's generated files, by name, for the policy file `path`. */
+export function renderAdmission(path: string = POLICY_FILE): Record<string, string> {
+  const text = Deno.readTextFileSync(path);
+  const params = readPolicyParams(text, path);
+  return {
+    "policy-controller/clusterimagepolicy.yaml":
+      HEADER("sigstore policy-controller: the policy file, verbatim.") +
+      stringify(clusterImagePolicy(text, params), { lineWidth: 0 }),
+    "kyverno/clusterpolicy.yaml": HEADER("Kyverno: conditions from the policy's parameters.") +
+      stringify(kyvernoPolicy(params), { lineWidth: 0, aliasDuplicateObjects: false }),
+  };
+}
+
+if (import.meta.main) {
+  for (const [name, text] of Object.entries(renderAdmission())) {
+    Deno.writeTextFileSync(`${ADMISSION_DIR}/${name}`, text);
+    console.error(`admission: wrote ${ADMISSION_DIR}/${name}`);
+  }
+}

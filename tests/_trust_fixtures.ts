@@ -1,0 +1,78 @@
+/**
+ * The refused images of the trust tests, as changes to an accepted image's predicates: the
+ * release round attests them with cosign and checks cosign's verdict under the CUE policy;
+ * tests/policy_test.ts checks the Kyverno conditions' verdict on the same predicates. One
+ * definition of each refusal, so both enforcers are asked about the same thing.
+ *
+ * @module
+ */
+import type { PermissionsPredicate, Provenance, VerifyProof } from "../tasks/release/predicates.ts";
+import { groupFlags } from "../tasks/release/permissions.ts";
+
+/** An image's predicates by attestation name (`provenance`, `verify-proof`, `permissions`). */
+export interface Predicates {
+  /** SLSA v1 provenance. */
+  provenance: Provenance;
+  /** verify's proof. */
+  "verify-proof": VerifyProof;
+  /** Deno permissions. */
+  permissions: PermissionsPredicate;
+}
+
+/** A refusal: what it changes, and the policy rule that must name it. */
+export interface Refusal {
+  /** Test name. */
+  name: string;
+  /** The rule of deploy/policy/swft.cue that refuses it. */
+  rule: string;
+  /** The attestation it changes. */
+  attestation: keyof Predicates;
+  /** The changed predicate (a deep copy of `accepted`'s). */
+  change(accepted: Predicates): unknown;
+}
+
+const copy = <T>(value: T): T => structuredClone(value);
+
+/** The refusals that change a predicate (the others are about keys and missing attestations). */
+export const PREDICATE_REFUSALS: readonly Refusal[] = [
+  {
+    name: "a verify proof with one check failed",
+    rule: "verify-checks-pass",
+    attestation: "verify-proof",
+    change(accepted) {
+      const proof = copy(accepted["verify-proof"]);
+      const check = proof.checks.find((c) => c.id === "http-health")!;
+      Object.assign(check, { status: "fail", detail: "/health: 500" });
+      return proof;
+    },
+  },
+  {
+    name: "a permissions predicate widened with --allow-all",
+    rule: "permissions-forbidden",
+    attestation: "permissions",
+    change(accepted) {
+      const permissions = copy(accepted.permissions);
+      permissions.flags = [...permissions.flags, "--allow-all"];
+      Object.assign(permissions, groupFlags(permissions.flags));
+      return permissions;
+    },
+  },
+  {
+    name: "provenance from another repository",
+    rule: "provenance-source",
+    attestation: "provenance",
+    change(accepted) {
+      const provenance = copy(accepted.provenance);
+      const source = provenance.buildDefinition.resolvedDependencies.find((d) =>
+        d.name === "source"
+      )!;
+      const other = "https://git.example/someone/else.git";
+      Object.assign(source, {
+        uri: `git+${other}@${"1".repeat(40)}`,
+        digest: { gitCommit: "1".repeat(40) },
+        annotations: { ...source.annotations, repository: other, rootCommit: "2".repeat(40) },
+      });
+      return provenance;
+    },
+  },
+];

@@ -1,0 +1,337 @@
+/**
+ * The deploy policy offline: deploy/policy/swft.cue's parameters agree with what the release
+ * attaches and what verify reports; the shipped image's own permissions are within its
+ * ceiling; the admission component is generated from it (the policy-controller's
+ * ClusterImagePolicy embeds the file verbatim, Kyverno's conditions come from its parameters),
+ * renders with kustomize and validates against the controllers' CRD schemas; and the Kyverno
+ * conditions refuse the same crafted predicates the CUE policy refuses under cosign
+ * (tests/release_test.ts's round). Neither controller runs here.
+ */
+import assert from "node:assert/strict";
+// deno-lint-ignore no-import-prefix -- test tooling: kept out of deno.json's imports (image)
+import Ajv from "npm:ajv@8.17.1";
+// deno-lint-ignore no-import-prefix -- test tooling, as above
+import jmespath from "npm:jmespath@0.16.0";
+import { ROOT, taskCommand } from "../tasks/_lib/mod.ts";
+import { permissionFlags } from "../tasks/build.ts";
+import { ADMISSION_DIR, kyvernoConditions, renderAdmission } from "../tasks/release/admission.ts";
+import { entrypointFlags, groupFlags, permissionsPredicate } from "../tasks/release/permissions.ts";
+import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
+import { ATTESTATIONS } from "../tasks/release/predicates.ts";
+import { buildProvenance } from "../tasks/release/provenance.ts";
+import { verifyProof } from "../tasks/release/verify_proof.ts";
+import { NOT_RUN_ON_EXISTING_IMAGE } from "../tasks/verify/checks_build.ts";
+import { loadConfig } from "../tasks/verify/config.ts";
+import { registry } from "../tasks/verify/mod.ts";
+import type { Report } from "../tasks/verify/report.ts";
+import { requiredTest } from "./_container.ts";
+import { kubectlVersion, type KubeObject, render, validateObject } from "./_kubernetes.ts";
+import { PREDICATE_REFUSALS, type Predicates } from "./_trust_fixtures.ts";
+
+const TEXT = Deno.readTextFileSync(POLICY_FILE);
+const PARAMS = readPolicyParams(TEXT, POLICY_FILE);
+
+Deno.test("policy: it requires exactly the attestations the release attaches", () => {
+  assert.deepEqual(PARAMS.attestations, ATTESTATIONS.map((a) => ({ ...a })));
+});
+
+Deno.test("policy: its verify checks are verify's ids, its build checks those --from does not run", async () => {
+  const ids = registry(await loadConfig(`${ROOT}/verify.config.json`)).map((c) => c.id);
+  for (const id of PARAMS.verify.requiredChecks) assert.ok(ids.includes(id), `${id} is a check`);
+  assert.deepEqual(PARAMS.verify.buildChecks, [...NOT_RUN_ON_EXISTING_IMAGE]);
+});
+
+Deno.test("policy: the image's own permissions are within its ceiling (runtime-deno and compiled)", () => {
+  const dockerfile = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+  const compiled = permissionFlags(taskCommand("start"));
+  for (const flags of [entrypointFlags(entrypoint), compiled]) {
+    const { allow } = groupFlags(flags);
+    for (const [kind, values] of Object.entries(allow)) {
+      const ceiling = PARAMS.permissions.ceiling[kind];
+      assert.ok(ceiling, `--allow-${kind} is a kind the ceiling grants`);
+      for (const value of values) {
+        assert.ok(
+          ceiling.includes(value) ||
+            ceiling.some((c) => c.endsWith("*") && value.startsWith(c.slice(0, -1))),
+          `--allow-${kind}=${value} within the ceiling`,
+        );
+      }
+    }
+  }
+});
+
+Deno.test("policy: a refusal becomes one line that names the rule", () => {
+  assert.equal(
+    policyRefusal(
+      'There are 1 number of errors occurred during the validation:\n\n- rules."permissions-forbidden"."--allow-all": conflicting values "never allowed" and "refused"\nError: 1 validation errors occurred',
+    ),
+    "rule permissions-forbidden: --allow-all (never allowed)",
+  );
+  assert.equal(
+    policyRefusal(
+      '- rules."verify-checks-pass"."http-health": conflicting values "fail, not pass" and "refused" (and 2 more errors)',
+    ),
+    "rule verify-checks-pass: http-health (fail, not pass)",
+  );
+  assert.equal(
+    policyRefusal(
+      "Error: none of the attestations matched the predicate type: slsaprovenance1, found: https://cyclonedx.org/bom",
+    ),
+    "rule required-attestations: no slsaprovenance1 attestation",
+  );
+  assert.equal(policyRefusal("Error: no matching attestations: invalid signature"), undefined);
+});
+
+Deno.test("policy: a file without its parameters block is refused in one line", () => {
+  assert.throws(
+    () => readPolicyParams("predicate: _\n", "x.cue"),
+    /^Error: Cannot read x.cue: no parameters block/,
+  );
+  assert.throws(
+    () =>
+      readPolicyParams(
+        "// ---- parameters (JSON) ----\n#params: {a: 1}\n// ---- end of parameters ----",
+        "x.cue",
+      ),
+    /Cannot read x.cue: its parameters are not JSON/,
+  );
+});
+
+Deno.test("admission component: the committed files are what the policy generates", () => {
+  for (const [name, text] of Object.entries(renderAdmission())) {
+    assert.equal(
+      Deno.readTextFileSync(`${ADMISSION_DIR}/${name}`),
+      text,
+      `${name} is stale: run deno run --allow-read --allow-write tasks/release/admission.ts`,
+    );
+  }
+});
+
+const KUBECTL_SKIP = await kubectlVersion() ? undefined : "kubectl not found; install kubectl 1.32";
+
+function crdSchema(file: string): (data: unknown) => boolean {
+  const schema = JSON.parse(Deno.readTextFileSync(`${ROOT}/tests/fixtures/admission/${file}`));
+  // A field that keeps any value (x-kubernetes-preserve-unknown-fields, such as Kyverno's
+  // condition key and value) is declared: a trivial check makes the validator read it, so the
+  // unknown-field search does not count it.
+  const declare = (node: unknown): void => {
+    if (!node || typeof node !== "object") return;
+    const n = node as Record<string, unknown>;
+    if (n["x-kubernetes-preserve-unknown-fields"] === true && !n.properties) {
+      n.not = { type: "null" };
+    }
+    for (const child of Object.values(n)) declare(child);
+  };
+  declare(schema);
+  // Every object's envelope, which the API server checks for any kind (a CRD's schema may
+  // leave it out).
+  schema.properties = {
+    ...schema.properties,
+    apiVersion: { type: "string" },
+    kind: { type: "string" },
+    metadata: {
+      type: "object",
+      required: ["name"],
+      properties: {
+        name: { type: "string" },
+        labels: { type: "object", additionalProperties: { type: "string" } },
+        annotations: { type: "object", additionalProperties: { type: "string" } },
+      },
+    },
+  };
+  // x-kubernetes-* keywords and formats such as int32 are the API server's: ajv lets them be.
+  return new Ajv.default({ strict: false, allErrors: true, validateFormats: false })
+    .compile(schema);
+}
+
+async function renderAdmissionComponent(): Promise<KubeObject[]> {
+  const dir = await Deno.makeTempDir({ dir: `${ROOT}/deploy/kubernetes`, prefix: ".policy-test-" });
+  try {
+    await Deno.writeTextFile(
+      `${dir}/kustomization.yaml`,
+      "apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\n" +
+        "resources: [../base]\ncomponents: [../components/admission]\n",
+    );
+    return await render(dir);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+}
+
+requiredTest(
+  "admission component: kustomize renders both policies; the ClusterImagePolicy embeds the policy file verbatim",
+  KUBECTL_SKIP,
+  async () => {
+    const objects = await renderAdmissionComponent();
+    const cip = objects.find((o) => o.kind === "ClusterImagePolicy")!;
+    assert.ok(cip, "a ClusterImagePolicy");
+    assert.ok(objects.find((o) => o.kind === "ClusterPolicy"), "a Kyverno ClusterPolicy");
+    assert.ok(objects.find((o) => o.kind === "Deployment"), "with the base");
+    for (const authority of cip.spec.authorities) {
+      assert.deepEqual(
+        authority.attestations.map((a: KubeObject) => [a.name, a.predicateType]),
+        PARAMS.attestations.map((a) => [a.name, a.predicateType]),
+        `${authority.name}: the policy's required attestations`,
+      );
+      for (const attestation of authority.attestations) {
+        assert.equal(attestation.policy.type, "cue");
+        assert.equal(
+          attestation.policy.data,
+          TEXT,
+          `${authority.name}/${attestation.name}: the file`,
+        );
+      }
+    }
+  },
+);
+
+requiredTest(
+  "admission component: both objects validate against their controllers' CRD schemas, no unknown field",
+  KUBECTL_SKIP,
+  async () => {
+    const schemas = {
+      "policy.sigstore.dev/v1beta1/ClusterImagePolicy": crdSchema(
+        "clusterimagepolicy.v1beta1.schema.json",
+      ),
+      "kyverno.io/v1/ClusterPolicy": crdSchema("kyverno-clusterpolicy.v1.schema.json"),
+    };
+    const objects = await renderAdmissionComponent();
+    for (const kind of ["ClusterImagePolicy", "ClusterPolicy"]) {
+      const object = objects.find((o) => o.kind === kind)!;
+      assert.deepEqual(validateObject(object, schemas), [], kind);
+    }
+    // The validation can fail: a misspelt field is found.
+    const cip = structuredClone(objects.find((o) => o.kind === "ClusterImagePolicy")!);
+    cip.spec.authorities[0].attestations[0].polcy = cip.spec.authorities[0].attestations[0].policy;
+    assert.match(validateObject(cip, schemas).join("\n"), /unknown field .*\.polcy/);
+  },
+);
+
+// ---- Kyverno's conditions on the predicates the round refuses ----------------------------
+
+/**
+ * Kyverno's condition operators as its documentation defines them (`{{ }}` is JMESPath; the
+ * In operators take a single value or a list, values may hold `*` wildcards). A model for
+ * checking our conditions offline, not Kyverno itself.
+ */
+function holds(condition: { key: unknown; operator: string; value: unknown }, data: unknown) {
+  const resolve = (x: unknown): unknown =>
+    typeof x === "string" && /^\{\{.*\}\}$/s.test(x)
+      ? jmespath.search(data, x.slice(2, -2).trim())
+      : x;
+  const key = resolve(condition.key);
+  const value = resolve(condition.value);
+  const list = (x: unknown) => Array.isArray(x) ? x : [x];
+  const match = (k: unknown, v: unknown) =>
+    typeof v === "string" && typeof k === "string" && v.includes("*")
+      ? new RegExp(
+        `^${v.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`,
+      )
+        .test(k)
+      : JSON.stringify(k) === JSON.stringify(v);
+  const inValue = (k: unknown) => list(value).some((v) => match(k, v));
+  switch (condition.operator) {
+    case "Equals":
+      return match(key, value);
+    case "AnyIn":
+      return list(key).some(inValue);
+    case "AllIn":
+      return list(key).every(inValue);
+    case "AllNotIn":
+      return list(key).every((k) => !inValue(k));
+    default:
+      throw new Error(`operator ${condition.operator} is not modelled`);
+  }
+}
+
+function kyvernoAdmits(predicateType: string, predicate: unknown): boolean {
+  const blocks = kyvernoConditions(PARAMS)[predicateType];
+  return blocks.every((b) =>
+    (b.all ?? []).every((c) => holds(c, predicate)) &&
+    (b.any === undefined || b.any.some((c) => holds(c, predicate)))
+  );
+}
+
+/** An accepted image's predicates, made by the release's own builders. */
+function acceptedPredicates(): Predicates {
+  const dockerfile = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+  const id = `sha256:${"c".repeat(64)}`;
+  const report = {
+    tool: "swft-verify",
+    ok: true,
+    startedAt: "",
+    options: { from: "127.0.0.1:5000/swft@sha256:..." },
+    checks: PARAMS.verify.requiredChecks.map((check) => ({
+      id: check,
+      status: NOT_RUN_ON_EXISTING_IMAGE.includes(check) ? "skip" : "pass",
+      detail: "",
+      ms: 1,
+    })),
+    images: { builder: { ref: "b" }, runtime: { ref: "r", id } },
+  } as unknown as Report;
+  return {
+    provenance: buildProvenance({
+      source: {
+        repository: "file:///src/swft",
+        commit: "d".repeat(40),
+        rootCommit: PARAMS.provenance.sourceRootCommits[0],
+        dirty: false,
+        changedPaths: 0,
+      },
+      dockerfile: "Dockerfile",
+      target: "runtime-deno",
+      buildArgs: [],
+      bases: [
+        { name: "DENO_IMAGE", ref: "d:1", sha256: "e".repeat(64), digestOf: "image-config" },
+        { name: "RUNTIME_IMAGE", ref: "r:1", sha256: "f".repeat(64), digestOf: "manifest" },
+      ],
+      lockSha256: "0".repeat(64),
+      dockerVersion: "20.10",
+      builtBy: "release",
+      version: "1.0.0",
+      startedOn: "",
+      finishedOn: "",
+    }),
+    "verify-proof": verifyProof(report, "1.0.0"),
+    permissions: permissionsPredicate(entrypointFlags(entrypoint), {
+      deno: "2.9.6",
+      source: "entrypoint",
+      entrypoint,
+    }),
+  };
+}
+
+const TYPE: Record<keyof Predicates, string> = {
+  provenance: "https://slsa.dev/provenance/v1",
+  "verify-proof": "urn:swft:attestation:verify-proof:v1",
+  permissions: "urn:swft:attestation:deno-permissions:v1",
+};
+
+Deno.test("Kyverno conditions admit the release's own predicates", () => {
+  const accepted = acceptedPredicates();
+  for (const [name, predicate] of Object.entries(accepted)) {
+    assert.ok(kyvernoAdmits(TYPE[name as keyof Predicates], predicate), name);
+  }
+  assert.ok(kyvernoAdmits("https://cyclonedx.org/bom", { bomFormat: "CycloneDX" }), "sbom");
+});
+
+for (const refusal of PREDICATE_REFUSALS) {
+  Deno.test(`Kyverno conditions refuse ${refusal.name}, as the CUE rule ${refusal.rule} does`, () => {
+    const changed = refusal.change(acceptedPredicates());
+    assert.equal(kyvernoAdmits(TYPE[refusal.attestation], changed), false);
+  });
+}
+
+Deno.test("Kyverno conditions refuse a dirty tree, a bare --allow-net and a check skipped in a build run", () => {
+  const accepted = acceptedPredicates();
+  const dirty = structuredClone(accepted.provenance);
+  dirty.buildDefinition.resolvedDependencies[0].annotations!.dirty = true;
+  assert.equal(kyvernoAdmits(TYPE.provenance, dirty), false, "dirty");
+  const flags = [...accepted.permissions.flags, "--allow-net"];
+  const bare = { ...accepted.permissions, flags, ...groupFlags(flags) };
+  assert.equal(kyvernoAdmits(TYPE.permissions, bare), false, "bare --allow-net");
+  const built = { ...structuredClone(accepted["verify-proof"]), mode: "build" };
+  assert.equal(kyvernoAdmits(TYPE["verify-proof"], built), false, "skips outside --from");
+});
