@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import {
   DENO_VERSION,
+  fail,
   finishReport,
   formatBytes,
   formatMs,
@@ -9,14 +10,18 @@ import {
   parseFlags,
   parseMemUsage,
   parseSize,
+  pass,
   poll,
   readDenoJson,
   realBaseImages,
   ROOT,
   run,
+  runSteps,
   STANDIN_IMAGES,
   startReport,
   startTask,
+  type Step,
+  type StepResult,
   taskCommand,
   uniqueName,
   UsageError,
@@ -140,4 +145,73 @@ Deno.test("every deno.json task describes itself, so `deno task` lists what the 
     assert.equal(taskCommand(name), command);
   }
   assert.throws(() => taskCommand("no-such-task"), /Cannot read the no-such-task task/);
+});
+
+Deno.test("runSteps: --skip, missing needs and thrown errors become skip and fail, each timed", async () => {
+  const facts: { built?: string; timed?: boolean } = {};
+  const ran: string[] = [];
+  type Fact = "built" | "timed";
+  const step = (id: string, run: () => Promise<ReturnType<typeof pass>>, needs?: Fact[]) => ({
+    id,
+    needs,
+    run: () => (ran.push(id), run()),
+  });
+  const steps: Step<unknown, Fact>[] = [
+    step("skipped", () => Promise.resolve(pass("never"))),
+    step("throws", () => Promise.reject(new Error("Cannot read x\nsecond line"))),
+    { id: "build", provides: ["built"], run: () => Promise.resolve(fail("no image")) },
+    step("needs-build", () => Promise.resolve(pass("never")), ["built"]),
+    {
+      id: "slow",
+      provides: ["timed"],
+      async run() {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        facts.timed = true;
+        return pass("slept");
+      },
+    },
+    step("after", () => Promise.resolve(pass("ok")), ["timed"]),
+  ];
+  const started: string[] = [];
+  const ended: StepResult[] = [];
+  const results = await runSteps(steps, undefined, {
+    facts,
+    skip: (id) => id === "skipped" ? "skipped by --skip" : undefined,
+    onStart: (id) => started.push(id),
+    onEnd: (result) => ended.push(result),
+  });
+  assert.deepEqual(results.map((r) => [r.id, r.status, r.detail]), [
+    ["skipped", "skip", "skipped by --skip"],
+    ["throws", "fail", "Cannot read x"],
+    ["build", "fail", "no image"],
+    ["needs-build", "skip", "needs built (build did not pass)"],
+    ["slow", "pass", "slept"],
+    ["after", "pass", "ok"],
+  ]);
+  assert.deepEqual(ran, ["throws", "after"], "skipped steps never run");
+  assert.deepEqual(started, ["throws", "build", "slow", "after"], "skips never start");
+  assert.deepEqual(ended, results, "every result, skips included, in order");
+  assert.ok(results[4].ms >= 25, `slow step timed: ${results[4].ms} ms`);
+  assert.equal(results[0].ms, 0);
+});
+
+Deno.test("runSteps with stopAfterFailure: the first failure ends the run, the rest say why", async () => {
+  const ran: string[] = [];
+  const steps: Step<string[]>[] = ["key", "push", "sign"].map((id) => ({
+    id,
+    run(log) {
+      log.push(id);
+      if (id === "push") throw new Error("Cannot push: registry unreachable");
+      return Promise.resolve(pass(`${id} done`));
+    },
+  }));
+  const results = await runSteps(steps, ran, { stopAfterFailure: true });
+  assert.deepEqual(ran, ["key", "push"], "nothing runs after the failure");
+  assert.deepEqual(results.map((r) => [r.id, r.status, r.detail]), [
+    ["key", "pass", "key done"],
+    ["push", "fail", "Cannot push: registry unreachable"],
+    ["sign", "skip", "not run: push failed"],
+  ]);
+  const without = await runSteps(steps, [], {});
+  assert.deepEqual(without.map((r) => r.status), ["pass", "fail", "pass"], "by default all run");
 });
