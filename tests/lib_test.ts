@@ -16,6 +16,7 @@ import {
   realBaseImages,
   ROOT,
   run,
+  runDeno,
   runSteps,
   STANDIN_IMAGES,
   startReport,
@@ -214,4 +215,33 @@ Deno.test("runSteps with stopAfterFailure: the first failure ends the run, the r
   ]);
   const without = await runSteps(steps, [], {});
   assert.deepEqual(without.map((r) => r.status), ["pass", "fail", "pass"], "by default all run");
+});
+
+Deno.test("doc lint covers every module that is not a test: a new undocumented one fails it", async () => {
+  const here = await runDeno(["task", "lint:docs"], { cwd: ROOT });
+  assert.equal(here.code, 0, `every module documented: ${here.stderr.slice(-1500)}`);
+  // The same task in a folder of undocumented modules: the new folder and the test helper
+  // fail it; a test and a fixture are not modules it lints.
+  const dir = await Deno.makeTempDir({ prefix: "swft-doc-lint-" });
+  try {
+    for (
+      const path of ["lib/new.ts", "tests/_helper.ts", "tests/a_test.ts", "tests/fixtures/x.ts"]
+    ) {
+      await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]+$/, ""), { recursive: true });
+      await Deno.writeTextFile(`${dir}/${path}`, "export const x = 1;\n");
+    }
+    const there = await runDeno([
+      "task",
+      "--config",
+      `${ROOT}/deno.json`,
+      "--cwd",
+      dir,
+      "lint:docs",
+    ]);
+    assert.equal(there.code, 1);
+    const flagged = [...there.stderr.matchAll(/--> (\S+):\d+:\d+/g)].map((m) => m[1]).sort();
+    assert.deepEqual(flagged, [`${dir}/lib/new.ts`, `${dir}/tests/_helper.ts`]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

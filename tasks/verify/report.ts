@@ -78,10 +78,15 @@ export function exitCode(checks: CheckResult[]): number {
 
 /** Colour helpers, identity functions when colour is off. */
 export interface Paint {
+  /** Green. */
   pass(s: string): string;
+  /** Red. */
   fail(s: string): string;
+  /** Yellow. */
   skip(s: string): string;
+  /** Dim. */
   dim(s: string): string;
+  /** Bold. */
   bold(s: string): string;
 }
 
