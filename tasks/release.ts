@@ -2,22 +2,19 @@
  * `deno task release`: build, push, SBOM, sign, attest and verify one image, by the digest
  * the registry assigned (never a local image ID, never the tag, which can move).
  *
- * Steps, in order; the first that fails ends the run with exit 1 and its name, and the
- * steps after it are reported as skipped:
+ * Steps, in order ({@linkcode RELEASE_STEPS}); the first that fails ends the run with exit 1
+ * and its name, and the steps after it are reported as skipped:
  *
- * 1. `build` the target with the OCI labels filled (version from deno.json, revision from
- *    git, created time from `SOURCE_DATE_EPOCH` or now), or `tag` an image built before
- *    (`--from IMAGE`);
- * 2. `push` it and read the manifest digest from the registry's answer;
- * 3. `sbom`: one CycloneDX document (cdxgen) for deno.lock's npm packages, the image's Debian
- *    packages and Deno itself (see release/sbom.ts);
- * 4. `sign` the digest with cosign (a key pair with `COSIGN_PASSWORD`, or keyless in CI);
- * 5. `attest` the SBOM to the digest (`cosign attest --type cyclonedx`);
- * 6. `verify-signature` and 7. `verify-attestation` with the public key (or the keyless
- *    identity), checking that what cosign vouches for is this digest and this SBOM.
+ * `key` (the private key opens), `source` (git commit; a dirty tree only with
+ * `--allow-dirty`), `build` (or `tag` for `--from`, `pull` for `TAG@DIGEST`), `push` (the
+ * registry's digest), `bases` (DENO_IMAGE / RUNTIME_IMAGE by digest), `verify` (verify's proof
+ * for this very image), `permissions` (Deno's flags, read from the image), `sbom`,
+ * `provenance` (SLSA v1), `scan` (with `--scan`), `sign`, `attest` (SBOM, provenance, proof,
+ * permissions, scan), `verify-signature`, `verify-attestations` (under `--policy`: the failing
+ * rule named), `save` (with `--save DIR`: what `cosign load` takes).
  *
  * On success it prints `REGISTRY/REPO@sha256:...` on stdout: the reference deployments use.
- * `--verify-only` runs steps 6 and 7 on a published image, as a consumer would.
+ * `--verify-only` runs the two verification steps on a published image, as a consumer would.
  *
  * The tools (cosign, cdxgen) are found on PATH or through `COSIGN` / `CDXGEN`, which is why
  * the task runs programs by any path (`--allow-run` without a list). They never enter the
@@ -55,16 +52,29 @@ import {
   writeReport,
 } from "./_lib/mod.ts";
 import {
-  attestArgs,
-  attestedStatements,
   cosign,
   cosignFailure,
   signArgs,
   type SigningOptions,
   verifiedDigests,
   verifyArgs,
-  verifyAttestationArgs,
 } from "./release/cosign.ts";
+import { readPolicyParams } from "./release/policy.ts";
+import {
+  type AttestationStatus,
+  attestationStatuses,
+  attestStep,
+  basesStep,
+  denoVersionOf,
+  permissionsStep,
+  provenanceStep,
+  saveStep,
+  scanStep,
+  sourceStep,
+  type TrustRun,
+  verifyAttestationsStep,
+  verifyStep,
+} from "./release/trust.ts";
 import {
   type ImageRef,
   isLoopbackRegistry,
@@ -78,16 +88,27 @@ const TOOL = "release";
 /** The command line, as `--help` prints it. */
 export const HELP = `Usage: deno task release --image REGISTRY/REPO:TAG [options]
 
-Builds (or takes) an image, pushes it, generates a CycloneDX SBOM, signs the registry's
-digest with cosign, attests the SBOM and verifies both; prints REGISTRY/REPO@sha256:...
+Builds (or takes) an image, pushes it, proves it with verify, signs the registry's digest
+with cosign and attests its SBOM, SLSA provenance, verify's proof and Deno permissions, then
+verifies all of them; prints REGISTRY/REPO@sha256:...
 
 Options:
   --image REF                  where to push: REGISTRY/REPO:TAG (required); with @sha256:...
                                appended, an image pushed before (e.g. by buildx): pulled,
                                not built or pushed
   --target NAME                Dockerfile stage to build (default runtime)
-  --build-arg K=V              build argument, repeatable (overrides VERSION/REVISION/CREATED)
+  --build-arg K=V              build argument, repeatable (overrides VERSION/REVISION/CREATED);
+                               with --from or TAG@DIGEST: how the image was built (recorded,
+                               and the base images resolved from it)
   --from IMAGE                 release this local image instead of building
+  --allow-dirty                release from a work tree with uncommitted changes (recorded
+                               in the provenance; the default policy refuses it)
+  --verify-report FILE         verify's proof from an earlier run (deno task verify --json),
+                               instead of running verify on the pushed image
+  --scan FILE                  attest a vulnerability scan (trivy --format cosign-vuln) as
+                               vuln; fixable CRITICAL/HIGH findings refuse the release
+  --policy FILE                verify under this deploy policy (deploy/policy/swft.cue)
+  --save DIR                   cosign save the image, signature and attestations into DIR
   --key FILE                   cosign private key (password in COSIGN_PASSWORD);
                                without it: keyless signing (CI OIDC)
   --pub FILE                   public key to verify with (default: derived from --key)
@@ -97,7 +118,8 @@ Options:
                                with --insecure-ignore-tlog (offline or private setups)
   --json FILE                  write the JSON report
   --sbom FILE                  keep the SBOM (CycloneDX JSON)
-  --verify-only                only verify a published image (--key is then the public key)
+  --verify-only                only verify a published image (--key is then the public key),
+                               with --policy as a consumer's deploy check
   -h, --help                   this help
 
 Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
@@ -124,6 +146,16 @@ export interface ReleaseOptions {
   sbom?: string;
   /** `--verify-only`: only the verification steps. */
   verifyOnly: boolean;
+  /** `--allow-dirty`. */
+  allowDirty: boolean;
+  /** `--verify-report FILE`. */
+  verifyReport?: string;
+  /** `--policy FILE`. */
+  policy?: string;
+  /** `--scan FILE`. */
+  scan?: string;
+  /** `--save DIR`. */
+  save?: string;
 }
 
 /** The `--json` report. */
@@ -138,8 +170,12 @@ export interface ReleaseReport extends ReportHead {
   sbom: { path: string | null; components: number } | null;
   /** Whether `cosign verify` vouched for the digest; key pair or keyless. */
   signature: { verified: boolean; mode: "key" | "keyless" };
-  /** Whether `cosign verify-attestation` found this SBOM on the digest. */
-  attestations: { type: "cyclonedx"; verified: boolean }[];
+  /** Each attestation: its name, cosign type, predicate type, and whether it verified. */
+  attestations: AttestationStatus[];
+  /** The policy the verification applied (`--policy`), or null. */
+  policy: string | null;
+  /** Where `--save` wrote the image, or null. */
+  saved: string | null;
   /** Every step, in order. */
   steps: StepResult[];
 }
@@ -159,6 +195,11 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     json: { type: "string" },
     sbom: { type: "string" },
     "verify-only": { type: "boolean", default: false },
+    "allow-dirty": { type: "boolean", default: false },
+    "verify-report": { type: "string" },
+    policy: { type: "string" },
+    scan: { type: "string" },
+    save: { type: "string" },
   });
   if (values.help) return "help";
   if (!values.image) throw new UsageError("--image REGISTRY/REPO:TAG is required");
@@ -172,10 +213,8 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
   if (!verifyOnly && !image.tag) {
     throw new UsageError("--image must name a tag to push, e.g. REGISTRY/REPO:1.0.0");
   }
-  if (!verifyOnly && image.digest && (values.from || values["build-arg"].length > 0)) {
-    throw new UsageError(
-      "--image TAG@DIGEST is already pushed: --from and --build-arg do not apply",
-    );
+  if (!verifyOnly && image.digest && values.from) {
+    throw new UsageError("--image TAG@DIGEST is already pushed: --from does not apply");
   }
   if (verifyOnly && !image.tag && !image.digest) {
     throw new UsageError("--image must name a tag or a digest to verify");
@@ -186,8 +225,32 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
       throw new UsageError(`--build-arg must be KEY=VALUE, got "${arg}"`);
     }
   }
-  if (values.from && (buildArgs.length > 0 || args.some((a) => a.startsWith("--target")))) {
-    throw new UsageError("--from takes a built image: --target and --build-arg do not apply");
+  if (verifyOnly) {
+    const given = ["from", "verify-report", "scan", "allow-dirty", "sbom"].filter((f) =>
+      values[f as keyof typeof values] !== undefined && values[f as keyof typeof values] !== false
+    );
+    if (given.length > 0) {
+      throw new UsageError(`--verify-only publishes nothing: --${given[0]} does not apply`);
+    }
+  }
+  for (
+    const [flag, path] of [
+      ["--verify-report", values["verify-report"]],
+      ["--policy", values.policy],
+      ["--scan", values.scan],
+    ] as const
+  ) {
+    if (path && !isReadable(path)) throw new UsageError(`${flag}: cannot read ${path}`);
+  }
+  if (values.policy) {
+    if (!values.policy.endsWith(".cue")) {
+      throw new UsageError("--policy must be a CUE file (.cue), e.g. deploy/policy/swft.cue");
+    }
+    try {
+      readPolicyParams(Deno.readTextFileSync(values.policy), values.policy);
+    } catch (error) {
+      throw new UsageError(`--policy: ${(error as Error).message}`);
+    }
   }
   const keyless = !values.key;
   if (keyless && values["no-tlog"]) {
@@ -218,6 +281,11 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     json: values.json,
     sbom: values.sbom,
     verifyOnly,
+    allowDirty: values["allow-dirty"],
+    verifyReport: values["verify-report"],
+    policy: values.policy,
+    scan: values.scan,
+    save: values.save,
   };
 }
 
@@ -241,8 +309,8 @@ function createdTime(): string {
   return new Date(seconds !== undefined ? seconds * 1000 : Date.now()).toISOString();
 }
 
-/** What the steps share as the run goes. */
-export interface ReleaseRun {
+/** What the steps share as the run goes (the trust steps' part: release/trust.ts). */
+export interface ReleaseRun extends TrustRun {
   /** The command line. */
   options: ReleaseOptions;
   /** The report under construction (steps fill in digest, SBOM, verification). */
@@ -253,12 +321,6 @@ export interface ReleaseRun {
   digest?: string;
   /** `REGISTRY/REPO@DIGEST`, once the digest is known. */
   pinned?: string;
-  /** The SBOM, once generated. */
-  bom?: Bom;
-  /** Where the SBOM was written (for `cosign attest`). */
-  sbomPath?: string;
-  /** The public key to verify with: `--pub`, or derived from `--key` by the key step. */
-  publicKey?: string;
 }
 
 /** A release step; `when` decides from the command line whether it is part of the run. */
@@ -333,7 +395,9 @@ const tagStep: ReleaseStep = {
 const buildStep: ReleaseStep = {
   id: "build",
   when: (o) => building(o) && o.from === undefined,
-  async run({ options }) {
+  async run(r) {
+    const { options } = r;
+    const startedOn = new Date().toISOString();
     const version = readDenoJson().version ?? "dev";
     const args = [
       "build",
@@ -362,6 +426,7 @@ const buildStep: ReleaseStep = {
         `docker build --target ${options.target}: ${lastLines(result.stdout + result.stderr, 2)}`,
       );
     }
+    r.built = { startedOn, finishedOn: new Date().toISOString() };
     return pass(`${options.imageText} (target ${options.target}, version ${version})`);
   },
 };
@@ -410,17 +475,6 @@ const signStep: ReleaseStep = {
   },
 };
 
-/** `cosign attest --type cyclonedx` of the SBOM on the same digest. */
-const attestStep: ReleaseStep = {
-  id: "attest",
-  when: publishing,
-  async run(r) {
-    const result = await cosign(attestArgs(r.pinned!, r.sbomPath!, signing(r)));
-    if (result.code !== 0) throw new Error(`cosign attest: ${cosignFailure(result)}`);
-    return pass("cyclonedx SBOM attached");
-  },
-};
-
 /** `cosign verify`: it must vouch for this digest (with `--verify-only`, it finds it). */
 const verifySignatureStep: ReleaseStep = {
   id: "verify-signature",
@@ -441,43 +495,28 @@ const verifySignatureStep: ReleaseStep = {
   },
 };
 
-/** `cosign verify-attestation`: a CycloneDX attestation on the digest, the SBOM generated. */
-const verifyAttestationStep: ReleaseStep = {
-  id: "verify-attestation",
-  async run(r) {
-    const result = await cosign(verifyAttestationArgs(r.pinned!, signing(r)));
-    if (result.code !== 0) {
-      throw new Error(`cosign verify-attestation: ${cosignFailure(result)}`);
-    }
-    const hex = r.digest!.slice("sha256:".length);
-    const ours = attestedStatements(result.stdout).filter((s) =>
-      s.predicateType.includes("cyclonedx") && s.subject.some((x) => x.digest.sha256 === hex)
-    );
-    if (ours.length === 0) throw new Error(`no CycloneDX attestation for ${r.digest}`);
-    const serial = r.bom?.serialNumber;
-    if (serial && !ours.some((s) => (s.predicate as Bom)?.serialNumber === serial)) {
-      throw new Error(`the attested SBOM is not the one generated (${serial})`);
-    }
-    r.report.attestations[0].verified = true;
-    return pass(`${ours.length} CycloneDX attestation(s) on ${r.digest}`);
-  },
-};
-
 /**
  * Every release step in order; each one's `when` picks those of a run. Adding a step is one
  * entry here.
  */
 export const RELEASE_STEPS: readonly ReleaseStep[] = [
   keyStep,
+  sourceStep,
   pullStep,
   tagStep,
   buildStep,
   pushStep,
+  basesStep,
+  verifyStep,
+  permissionsStep,
   sbomStep,
+  provenanceStep,
+  scanStep,
   signStep,
   attestStep,
   verifySignatureStep,
-  verifyAttestationStep,
+  verifyAttestationsStep,
+  saveStep,
 ];
 
 /**
@@ -486,7 +525,7 @@ export const RELEASE_STEPS: readonly ReleaseStep[] = [
  * @example
  * ```ts
  * releaseSteps(parseReleaseArgs(["--verify-only", "--image", "r/x:1", "--key", "k.pub"]))
- *   .map((s) => s.id); // ["verify-signature", "verify-attestation"]
+ *   .map((s) => s.id); // ["verify-signature", "verify-attestations"]
  * ```
  */
 export function releaseSteps(options: ReleaseOptions): ReleaseStep[] {
@@ -504,7 +543,9 @@ function newReport(options: ReleaseOptions): ReleaseReport {
       verified: false,
       mode: options.signing.key || options.signing.publicKey ? "key" : "keyless",
     },
-    attestations: [{ type: "cyclonedx", verified: false }],
+    attestations: attestationStatuses(options),
+    policy: options.policy ?? null,
+    saved: null,
     steps: [],
   };
 }
@@ -527,6 +568,7 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
     publicKey: options.signing.publicKey,
     digest,
     pinned: digest && `${name}@${digest}`,
+    predicates: {},
   };
   const shown = stepProgress(TOOL);
   try {
@@ -544,21 +586,8 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
   }
   const ok = report.steps.every((step) => step.status === "pass");
   if (ok) report.reference = r.pinned ?? null;
+  if (ok && options.save) report.saved = options.save;
   return finishReport(report, ok);
-}
-
-/** Deno's version inside the image: the app answers `--version` with `swft X (deno Y)`. */
-async function denoVersionOf(image: string): Promise<string> {
-  const result = await docker(["run", "--rm", "--network", "none", image, "--version"]);
-  const version = /\(deno ([\w.+-]+)\)/.exec(result.stdout)?.[1];
-  if (!version) {
-    throw new Error(
-      `${image} --version did not name its Deno version: ${
-        lastLines(result.stdout + result.stderr, 1)
-      }`,
-    );
-  }
-  return version;
 }
 
 async function sbom(r: ReleaseRun): Promise<Bom> {
@@ -575,7 +604,7 @@ async function sbom(r: ReleaseRun): Promise<Bom> {
     name: r.options.image.name,
     tag: r.options.image.tag!,
     digest: r.digest!,
-    denoVersion: await denoVersionOf(r.pinned!),
+    denoVersion: await denoVersionOf(r),
   }, appPackages(lock));
 }
 
@@ -593,7 +622,12 @@ export async function main(args: string[]): Promise<number> {
     console.error(`${TOOL}: failed at step ${failed?.id}: ${failed?.detail}`);
     return 1;
   }
-  progress(TOOL, `released and verified in ${formatMs(report.totalMs ?? 0)}`);
+  progress(
+    TOOL,
+    `${options.verifyOnly ? "verified" : "released and verified"}${
+      options.policy ? ` under ${options.policy}` : ""
+    } in ${formatMs(report.totalMs ?? 0)}`,
+  );
   console.log(report.reference);
   return 0;
 }

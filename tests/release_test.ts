@@ -30,6 +30,11 @@ import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/rel
 import { BASES, buildArgFlags, IN_CI, requiredTest, testName } from "./_container.ts";
 import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/release/cosign.ts";
 import { cdxgenCommand } from "../tasks/release/sbom.ts";
+import { entrypointFlags } from "../tasks/release/permissions.ts";
+import type { PermissionsPredicate, Provenance, VerifyProof } from "../tasks/release/predicates.ts";
+import { fileSha256 } from "../tasks/release/provenance.ts";
+import { requiring, withoutRule } from "./_policy.ts";
+import { PREDICATE_REFUSALS, type Predicates } from "./_trust_fixtures.ts";
 
 const LOCK = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.lock`));
 const DIGEST_A = `sha256:${"a".repeat(64)}`;
@@ -92,11 +97,23 @@ Deno.test("release command line: mistakes are usage errors that say what to do",
   usage(["--image", "127.0.0.1:5000/swft:1", "--key", "/nonexistent/cosign.key"], /cannot read/);
   usage(
     ["--image", `127.0.0.1:5000/swft:1@${DIGEST_A}`, "--key", "deno.json", "--from", "x"],
-    /already pushed/,
+    /already pushed: --from does not apply/,
   );
   usage(
-    ["--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--from", "x", "--target", "t"],
-    /--from takes a built image/,
+    ["--verify-only", "--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--scan", "x"],
+    /--verify-only publishes nothing: --scan does not apply/,
+  );
+  usage(
+    ["--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--policy", "deno.json"],
+    /--policy must be a CUE file/,
+  );
+  usage(
+    ["--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--policy", "/nonexistent.cue"],
+    /--policy: cannot read/,
+  );
+  usage(
+    ["--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--verify-report", "/nope.json"],
+    /--verify-report: cannot read/,
   );
   const ok = parseReleaseArgs([
     "--image",
@@ -117,26 +134,32 @@ Deno.test("release steps: each mode runs its steps in order, verification always
     return releaseSteps(options).map((step) => step.id);
   };
   const key = ["--key", "deno.json", "--no-tlog"];
-  const verify = ["verify-signature", "verify-attestation"];
-  const publish = ["sbom", "sign", "attest", ...verify];
+  const verify = ["verify-signature", "verify-attestations"];
+  const proven = ["bases", "verify", "permissions", "sbom", "provenance"];
+  const publish = [...proven, "sign", "attest", ...verify];
   assert.deepEqual(ids(["--image", "127.0.0.1:5000/swft:1", ...key]), [
     "key",
+    "source",
     "build",
     "push",
     ...publish,
   ]);
   assert.deepEqual(ids(["--image", "127.0.0.1:5000/swft:1", "--from", "x", ...key]), [
     "key",
+    "source",
     "tag",
     "push",
     ...publish,
   ]);
-  assert.deepEqual(ids(["--image", `127.0.0.1:5000/swft:1@${DIGEST_A}`, ...key]), [
-    "key",
-    "pull",
-    ...publish,
-  ]);
+  assert.deepEqual(
+    ids(["--image", `127.0.0.1:5000/swft:1@${DIGEST_A}`, ...key, "--scan", "deno.json"]),
+    ["key", "source", "pull", ...proven, "scan", "sign", "attest", ...verify],
+  );
   assert.deepEqual(ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key]), verify);
+  assert.deepEqual(
+    ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key, "--save", "/tmp/x"]),
+    [...verify, "save"],
+  );
 });
 
 Deno.test("release without cosign: the first failed step ends the run, exit 1, the rest skipped", async () => {
@@ -165,8 +188,20 @@ Deno.test("release without cosign: the first failed step ends the run, exit 1, t
     assert.equal(report.reference, null);
     assert.deepEqual(report.steps.map((s) => [s.id, s.status, s.detail.slice(0, 40)]), [
       ["key", "fail", `Cannot run cosign (${dir}/no-cosign)`.slice(0, 40)],
-      ...["tag", "push", "sbom", "sign", "attest", "verify-signature", "verify-attestation"]
-        .map((id) => [id, "skip", "not run: key failed"]),
+      ...[
+        "source",
+        "tag",
+        "push",
+        "bases",
+        "verify",
+        "permissions",
+        "sbom",
+        "provenance",
+        "sign",
+        "attest",
+        "verify-signature",
+        "verify-attestations",
+      ].map((id) => [id, "skip", "not run: key failed"]),
     ]);
     assert.ok(report.steps.every((s) => Object.keys(s).join() === "id,status,detail,ms"));
   } finally {
@@ -261,7 +296,8 @@ function npm(name: string, version: string, hash?: string): Component {
 
 // ---- the round, with the real tools ---------------------------------------------------------
 
-const INSTALL = "bash .ci/install_tools.sh && export PATH=/opt/swft-tools/bin:$PATH";
+const INSTALL = "deno task release:tools (or bash .ci/install_tools.sh && export " +
+  "PATH=/opt/swft-tools/bin:$PATH)";
 
 async function missingTool(): Promise<string | undefined> {
   const has = async (cmd: string, args: string[]) => (await run(cmd, args)).code !== 127;
@@ -280,18 +316,27 @@ if (SKIP !== undefined && !IN_CI) console.error(`release round ignored: ${SKIP}`
 
 const REPO_NAME = testName("release");
 const PASSWORD = `swft-test-${crypto.randomUUID()}`;
+const POLICY = `${ROOT}/deploy/policy/swft.cue`;
 
 /** What the round's steps share, set up once. */
 interface Round {
   registry: LocalRegistry;
+  /** The air-gapped side of the save/load round. */
+  second: LocalRegistry;
   dir: string;
+  /** A clean clone of the work tree as it is (committed there), without a remote. */
+  src: string;
   key: string;
   pub: string;
+  /** Another key pair's public key. */
+  otherPub: string;
   repo: string;
   image: string;
   report?: ReleaseReport;
   stdout?: string;
   sbom?: Bom;
+  /** The accepted image's predicates, by attestation name (from cosign verify-attestation). */
+  predicates?: Record<string, unknown>;
   /** Local tags and digest references the round created. */
   created: Set<string>;
 }
@@ -304,25 +349,68 @@ function freePort(): number {
   return port;
 }
 
+async function git(args: string[], cwd: string): Promise<string> {
+  const result = await run("git", [
+    "-c",
+    "user.name=swft-test",
+    "-c",
+    "user.email=test@localhost",
+    ...args,
+  ], { cwd });
+  assert.equal(result.code, 0, `git ${args.join(" ")}: ${result.stderr}`);
+  return result.stdout;
+}
+
+/**
+ * The work tree as it is, committed in a clone without a remote: the release needs a clean
+ * tree (a dirty one is refused unless --allow-dirty), and a developer runs the tests before
+ * committing. The clone shares the repository's root commit, as every clone does.
+ */
+async function snapshot(dir: string): Promise<string> {
+  const src = `${dir}/src`;
+  await git(["clone", "--quiet", "--shared", ROOT, src], dir);
+  const files = (await git(["ls-files", "-z", "--cached", "--others", "--exclude-standard"], ROOT))
+    .split("\0").filter(Boolean);
+  for (const file of files) {
+    const from = `${ROOT}/${file}`;
+    const exists = await Deno.lstat(from).then((s) => s.isFile, () => false);
+    if (!exists) {
+      await Deno.remove(`${src}/${file}`).catch(() => {});
+      continue;
+    }
+    await Deno.mkdir(`${src}/${file}`.replace(/\/[^/]*$/, ""), { recursive: true });
+    await Deno.copyFile(from, `${src}/${file}`);
+  }
+  await git(["add", "-A"], src);
+  await git(["commit", "--quiet", "--allow-empty", "-m", "snapshot of the work tree"], src);
+  await git(["remote", "remove", "origin"], src);
+  return src;
+}
+
+async function keyPair(prefix: string): Promise<void> {
+  const keys = await run(cosignCommand(), ["generate-key-pair", "--output-key-prefix", prefix], {
+    env: { COSIGN_PASSWORD: PASSWORD },
+  });
+  assert.equal(keys.code, 0, keys.stderr);
+}
+
 async function setUp(): Promise<Round> {
   if (SKIP) throw new Error(`Cannot run the release round: ${SKIP}`);
   if (round) return round;
   const dir = await Deno.makeTempDir({ prefix: "swft-release-test-" });
   const registry = await startRegistry(freePort());
-  const keys = await run(cosignCommand(), [
-    "generate-key-pair",
-    "--output-key-prefix",
-    `${dir}/cosign`,
-  ], {
-    env: { COSIGN_PASSWORD: PASSWORD },
-  });
-  assert.equal(keys.code, 0, keys.stderr);
+  const second = await startRegistry(freePort());
+  await keyPair(`${dir}/cosign`);
+  await keyPair(`${dir}/other`);
   const repo = `${registry.address}/${REPO_NAME}`;
   round = {
     registry,
+    second,
     dir,
+    src: await snapshot(dir),
     key: `${dir}/cosign.key`,
     pub: `${dir}/cosign.pub`,
+    otherPub: `${dir}/other.pub`,
     repo,
     image: `${repo}:1.0.0`,
     created: new Set([`${repo}:1.0.0`]),
@@ -334,31 +422,122 @@ async function tearDown(): Promise<void> {
   if (!round) return;
   for (const ref of round.created) await docker(["rmi", ref]);
   await round.registry.stop();
+  await round.second.stop();
   await Deno.remove(round.dir, { recursive: true });
   round = undefined;
 }
 
+/** `deno task release` as a user runs it, from the round's clean clone. */
 function release(args: string[], env: Record<string, string> = {}) {
   return runDeno(["task", "release", ...args], {
-    cwd: ROOT,
+    cwd: round?.src ?? ROOT,
     env: { COSIGN_PASSWORD: PASSWORD, ...env },
   });
 }
 
-/** Releases the round's first image again under `image`, with the round's key, offline. */
-function releaseFrom(r: Round, image: string, json: string, env: Record<string, string> = {}) {
+/** The consumer's check: `--verify-only --policy` with the round's public key. */
+function verifyOnly(ref: string, options: { pub?: string; policy?: string } = {}) {
+  return release([
+    "--verify-only",
+    "--image",
+    ref,
+    "--key",
+    options.pub ?? round!.pub,
+    "--no-tlog",
+    "--policy",
+    options.policy ?? POLICY,
+  ]);
+}
+
+/**
+ * Releases the round's first image again under `image`, with the round's key, offline; its
+ * verify proof is the first release's (the same image), so verify does not run again.
+ */
+async function releaseFrom(
+  r: Round,
+  image: string,
+  json: string,
+  env: Record<string, string> = {},
+) {
+  const proof = `${r.dir}/proof.json`;
+  await Deno.writeTextFile(proof, JSON.stringify(r.predicates!["verify-proof"]));
   const args = ["--from", r.report!.reference!, "--image", image, "--key", r.key, "--no-tlog"];
-  return release([...args, "--json", json], env);
+  return release([
+    ...args,
+    ...buildArgFlags(BASES.images!),
+    "--verify-report",
+    proof,
+    "--json",
+    json,
+  ], env);
 }
 
 function cosignRun(args: string[]) {
-  return run(cosignCommand(), args);
+  return run(cosignCommand(), args, { env: { COSIGN_PASSWORD: PASSWORD } });
+}
+
+const LOOPBACK = ["--allow-http-registry", "--allow-insecure-registry"];
+
+/**
+ * The accepted image pushed to another repository of the registry (the same digest), signed
+ * with the round's key and given the attestations `attest` (cosign type to predicate) only:
+ * an image a test crafts to be refused.
+ */
+async function craft(r: Round, label: string, attest: [string, unknown][]): Promise<string> {
+  const tag = `${r.repo}-${label}:1`;
+  r.created.add(tag);
+  await dockerOk(["tag", r.report!.reference!, tag]);
+  const push = await docker(["push", tag]);
+  assert.equal(push.code, 0, push.stderr);
+  const ref = `${r.repo}-${label}@${pushedDigest(push.stdout, "1")}`;
+  const signed = await cosignRun([
+    "sign",
+    "--yes",
+    "--key",
+    r.key,
+    ...LOOPBACK,
+    "--tlog-upload=false",
+    ref,
+  ]);
+  assert.equal(signed.code, 0, signed.stderr);
+  for (const [type, predicate] of attest) {
+    const file = `${r.dir}/${label}-${crypto.randomUUID()}.json`;
+    await Deno.writeTextFile(file, JSON.stringify(predicate));
+    const result = await cosignRun([
+      "attest",
+      "--yes",
+      "--key",
+      r.key,
+      ...LOOPBACK,
+      "--tlog-upload=false",
+      "--type",
+      type,
+      "--predicate",
+      file,
+      ref,
+    ]);
+    assert.equal(result.code, 0, result.stderr);
+  }
+  return ref;
+}
+
+async function policyCopy(r: Round, name: string, text: string): Promise<string> {
+  const path = `${r.dir}/${name}.cue`;
+  await Deno.writeTextFile(path, text);
+  return path;
 }
 
 const roundTest = (name: string, fn: () => Promise<void>) => requiredTest(name, SKIP, fn);
 
+const TYPES: Record<string, string> = {
+  sbom: "cyclonedx",
+  provenance: "slsaprovenance1",
+  "verify-proof": "urn:swft:attestation:verify-proof:v1",
+  permissions: "urn:swft:attestation:deno-permissions:v1",
+};
+
 roundTest(
-  "[release] runtime-deno: pushed, signed and attested by digest, report and reference",
+  "[release] runtime-deno from a clean clone: pushed, proven, signed and attested by digest, saved",
   async () => {
     const r = await setUp();
     const json = `${r.dir}/release.json`;
@@ -372,12 +551,16 @@ roundTest(
       "--key",
       r.key,
       "--no-tlog",
+      "--policy",
+      POLICY,
       "--json",
       json,
       "--sbom",
       sbom,
+      "--save",
+      `${r.dir}/saved`,
     ]);
-    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.equal(result.code, 0, result.stderr.slice(-3000));
     const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
     r.report = report;
     r.sbom = JSON.parse(await Deno.readTextFile(sbom));
@@ -386,18 +569,55 @@ roundTest(
     assert.match(report.digest ?? "", /^sha256:[0-9a-f]{64}$/);
     assert.equal(report.reference, `${r.repo}@${report.digest}`);
     assert.equal(result.stdout.trim().split("\n").pop(), report.reference, "stdout: the reference");
-    assert.deepEqual(report.steps.map((s) => [s.id, s.status]), [
-      ["key", "pass"],
-      ["build", "pass"],
-      ["push", "pass"],
-      ["sbom", "pass"],
-      ["sign", "pass"],
-      ["attest", "pass"],
-      ["verify-signature", "pass"],
-      ["verify-attestation", "pass"],
-    ]);
+    assert.match(result.stderr, /release: released and verified under .*swft\.cue in /);
+    assert.deepEqual(
+      report.steps.map((s) => [s.id, s.status]),
+      [
+        "key",
+        "source",
+        "build",
+        "push",
+        "bases",
+        "verify",
+        "permissions",
+        "sbom",
+        "provenance",
+        "sign",
+        "attest",
+        "verify-signature",
+        "verify-attestations",
+        "save",
+      ].map((id) => [id, "pass"]),
+    );
     assert.deepEqual(report.signature, { verified: true, mode: "key" });
-    assert.deepEqual(report.attestations, [{ type: "cyclonedx", verified: true }]);
+    assert.deepEqual(report.attestations, [
+      {
+        name: "sbom",
+        type: "cyclonedx",
+        predicateType: "https://cyclonedx.org/bom",
+        verified: true,
+      },
+      {
+        name: "provenance",
+        type: "slsaprovenance1",
+        predicateType: "https://slsa.dev/provenance/v1",
+        verified: true,
+      },
+      {
+        name: "verify-proof",
+        type: TYPES["verify-proof"],
+        predicateType: TYPES["verify-proof"],
+        verified: true,
+      },
+      {
+        name: "permissions",
+        type: TYPES.permissions,
+        predicateType: TYPES.permissions,
+        verified: true,
+      },
+    ]);
+    assert.equal(report.policy, POLICY);
+    assert.equal(report.saved, `${r.dir}/saved`);
     assert.deepEqual(report.sbom, { path: sbom, components: r.sbom!.components!.length });
     // The digest is the registry's, not the local image ID.
     const registryDigest =
@@ -413,11 +633,27 @@ roundTest(
       labels["org.opencontainers.image.version"],
       JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.json`)).version,
     );
-    assert.match(labels["org.opencontainers.image.revision"], /^[0-9a-f]{40}$|^unknown$/);
+    assert.match(labels["org.opencontainers.image.revision"], /^[0-9a-f]{40}$/);
     assert.ok(
       !Number.isNaN(Date.parse(labels["org.opencontainers.image.created"])),
       "created label",
     );
+    // Keep the attested predicates: the refused images are made from them.
+    r.predicates = {};
+    for (const [name, type] of Object.entries(TYPES)) {
+      const out = await cosignRun([
+        "verify-attestation",
+        "--type",
+        type,
+        "--key",
+        r.pub,
+        ...LOOPBACK,
+        "--insecure-ignore-tlog",
+        report.reference!,
+      ]);
+      assert.equal(out.code, 0, out.stderr);
+      r.predicates[name] = attestedStatements(out.stdout)[0].predicate;
+    }
   },
 );
 
@@ -447,23 +683,79 @@ roundTest(
 );
 
 roundTest(
+  "[release] the attested provenance, proof and permissions describe this image and this source",
+  async () => {
+    const r = await setUp();
+    const { provenance, "verify-proof": proof, permissions } = r.predicates as {
+      provenance: Provenance;
+      "verify-proof": VerifyProof;
+      permissions: PermissionsPredicate;
+    };
+    const deps = Object.fromEntries(
+      provenance.buildDefinition.resolvedDependencies.map((d) => [d.name, d]),
+    );
+    const head = (await git(["rev-parse", "HEAD"], r.src)).trim();
+    assert.equal(deps.source.uri, `git+file://${r.src}@${head}`, "the clone, without a remote");
+    assert.equal(deps.source.annotations?.dirty, false);
+    assert.equal(
+      deps.source.annotations?.rootCommit,
+      (await git(["rev-list", "--max-parents=0", "HEAD"], ROOT)).trim().split("\n").pop(),
+    );
+    for (
+      const [name, ref] of [["DENO_IMAGE", BASES.images!.deno], [
+        "RUNTIME_IMAGE",
+        BASES.images!.runtime,
+      ]]
+    ) {
+      const id = (await dockerOk(["image", "inspect", "--format", "{{.Id}}", ref])).replace(
+        "sha256:",
+        "",
+      );
+      const digests = JSON.parse(
+        await dockerOk(["image", "inspect", "--format", "{{json .RepoDigests}}", ref]),
+      );
+      const expected = digests.length > 0 ? digests[0].split("@sha256:")[1] : id;
+      assert.equal(deps[name].digest.sha256, expected, `${name}: the digest used`);
+    }
+    assert.equal(deps["deno.lock"].digest.sha256, await fileSha256(`${ROOT}/deno.lock`));
+    assert.equal(provenance.buildDefinition.externalParameters.target, "runtime-deno");
+    assert.equal(provenance.runDetails.builder.id, "urn:swft:builder:local:v1");
+    const id = await dockerOk(["image", "inspect", "--format", "{{.Id}}", r.report!.reference!]);
+    assert.equal(proof.testedImage.id, id, "verify tested the pushed image");
+    assert.equal(proof.mode, "existing-image");
+    assert.ok(proof.checks.some((c) => c.id === "http-health" && c.status === "pass"));
+    const entrypoint = JSON.parse(
+      await dockerOk([
+        "image",
+        "inspect",
+        "--format",
+        "{{json .Config.Entrypoint}}",
+        r.report!.reference!,
+      ]),
+    );
+    assert.deepEqual(permissions.flags, entrypointFlags(entrypoint), "read from the image");
+    assert.deepEqual([permissions.runtime, permissions.deno, permissions.source], [
+      "deno",
+      DENO_VERSION,
+      "entrypoint",
+    ]);
+  },
+);
+
+roundTest(
   "[release] a consumer verifies the digest with cosign and the public key; docker run serves /health",
   async () => {
     const r = await setUp();
     const ref = r.report!.reference!;
-    const flags = [
-      "--key",
-      r.pub,
-      "--allow-http-registry",
-      "--allow-insecure-registry",
-      "--insecure-ignore-tlog",
-    ];
+    const flags = ["--key", r.pub, ...LOOPBACK, "--insecure-ignore-tlog"];
     const verify = await cosignRun(["verify", ...flags, ref]);
     assert.equal(verify.code, 0, verify.stderr);
     const attestation = await cosignRun([
       "verify-attestation",
       "--type",
       "cyclonedx",
+      "--policy",
+      POLICY,
       ...flags,
       ref,
     ]);
@@ -492,17 +784,167 @@ roundTest(
   },
 );
 
+roundTest('[release] --verify-only --policy accepts the release: exit 0, "verified"', async () => {
+  const r = await setUp();
+  const result = await verifyOnly(r.image);
+  assert.equal(result.code, 0, result.stderr);
+  assert.equal(result.stdout.trim(), r.report!.reference);
+  assert.match(result.stderr, /^release: verified under .*swft\.cue in /m);
+  assert.doesNotMatch(result.stderr, /released/);
+});
+
+/** A refused image: crafted, refused at `rule` in one line, accepted by a policy without it. */
+interface RefusedImage {
+  name: string;
+  rule: string;
+  attest(r: Round): [string, unknown][];
+  /** The policy without the rule. */
+  without(text: string): string;
+}
+
+/** All four attestations of the accepted image, with `changed` predicates instead. */
+const all = (r: Round, changed: Partial<Record<string, unknown>> = {}): [string, unknown][] =>
+  Object.entries(TYPES).map(([name, type]) => [type, changed[name] ?? r.predicates![name]]);
+
+const REFUSED: RefusedImage[] = [
+  {
+    name: "an image only signed (no attestations)",
+    rule: "required-attestations",
+    attest: () => [],
+    without: (text) => requiring(text, []),
+  },
+  {
+    name: "an SBOM-only image",
+    rule: "required-attestations",
+    attest: (r) => [["cyclonedx", r.sbom]],
+    without: (text) => requiring(text, ["sbom"]),
+  },
+  ...PREDICATE_REFUSALS.map((refusal): RefusedImage => ({
+    name: refusal.name,
+    rule: refusal.rule,
+    attest: (r) =>
+      all(r, { [refusal.attestation]: refusal.change(r.predicates as unknown as Predicates) }),
+    without: (text) => withoutRule(text, refusal.rule),
+  })),
+];
+
+for (const refused of REFUSED) {
+  roundTest(
+    `[release] refused: ${refused.name}, at rule ${refused.rule}; without the rule, it passes`,
+    async () => {
+      const r = await setUp();
+      const ref = await craft(
+        r,
+        refused.rule.replace(/[^a-z]/g, "").slice(0, 12) + REFUSED.indexOf(refused),
+        refused.attest(r),
+      );
+      const result = await verifyOnly(ref);
+      assert.equal(result.code, 1, result.stderr);
+      const line = result.stderr.trim().split("\n").pop()!;
+      assert.match(
+        line,
+        new RegExp(`^release: failed at step verify-attestations: rule ${refused.rule}: `),
+      );
+      console.log(`  ${line}`);
+      const policy = await policyCopy(
+        r,
+        `without-${REFUSED.indexOf(refused)}`,
+        refused.without(await Deno.readTextFile(POLICY)),
+      );
+      const again = await verifyOnly(ref, { policy });
+      assert.equal(again.code, 0, `without ${refused.rule}: ${again.stderr}`);
+    },
+  );
+}
+
+roundTest("[release] refused: the right image under a wrong key, at the signature", async () => {
+  const r = await setUp();
+  const result = await verifyOnly(r.report!.reference!, { pub: r.otherPub });
+  assert.equal(result.code, 1);
+  const line = result.stderr.trim().split("\n").pop()!;
+  assert.match(
+    line,
+    /^release: failed at step verify-signature: .*(no matching signatures|invalid signature)/i,
+  );
+  console.log(`  ${line}`);
+});
+
 roundTest(
-  "[release] an image pushed before (TAG@DIGEST, as buildx leaves it) is pulled, signed and verified",
+  "[release] a verify report of another image: refused at step verify, nothing attested",
   async () => {
     const r = await setUp();
-    const json = `${r.dir}/pushed.json`;
+    const report = structuredClone(r.predicates!["verify-proof"]) as VerifyProof;
+    report.images.runtime.id = `sha256:${"0".repeat(64)}`;
+    const file = `${r.dir}/other-proof.json`;
+    await Deno.writeTextFile(file, JSON.stringify(report));
+    const image = `${r.repo}:other-proof`;
+    r.created.add(image);
     const result = await release([
+      "--from",
+      r.report!.reference!,
       "--image",
-      `${r.image}@${r.report!.digest}`,
+      image,
       "--key",
       r.key,
       "--no-tlog",
+      ...buildArgFlags(BASES.images!),
+      "--verify-report",
+      file,
+    ]);
+    assert.equal(result.code, 1);
+    assert.match(
+      result.stderr,
+      /failed at step verify: refusing to attest: verify tested sha256:0{64}, not the pushed image/,
+    );
+  },
+);
+
+roundTest(
+  "[release] a dirty work tree is refused at step source, before anything is built",
+  async () => {
+    const r = await setUp();
+    await Deno.writeTextFile(`${r.src}/uncommitted.txt`, "x\n");
+    try {
+      const image = `${r.repo}:dirty`;
+      const result = await release([
+        "--image",
+        image,
+        "--from",
+        r.report!.reference!,
+        "--key",
+        r.key,
+        "--no-tlog",
+      ]);
+      assert.equal(result.code, 1);
+      assert.match(
+        result.stderr,
+        /failed at step source: the work tree has uncommitted changes \(1 paths\).*--allow-dirty/,
+      );
+      assert.notEqual((await docker(["image", "inspect", image])).code, 0, "nothing tagged");
+    } finally {
+      await Deno.remove(`${r.src}/uncommitted.txt`);
+    }
+  },
+);
+
+roundTest(
+  "[release] an image pushed before (TAG@DIGEST, as buildx leaves it) is pulled, proven, signed and verified",
+  async () => {
+    const r = await setUp();
+    const json = `${r.dir}/pushed.json`;
+    const proof = `${r.dir}/proof.json`;
+    await Deno.writeTextFile(proof, JSON.stringify(r.predicates!["verify-proof"]));
+    const result = await release([
+      "--image",
+      `${r.image}@${r.report!.digest}`,
+      "--target",
+      "runtime-deno",
+      ...buildArgFlags(BASES.images!),
+      "--key",
+      r.key,
+      "--no-tlog",
+      "--verify-report",
+      proof,
       "--json",
       json,
     ]);
@@ -510,12 +952,17 @@ roundTest(
     const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
     assert.deepEqual(report.steps.map((s) => s.id), [
       "key",
+      "source",
       "pull",
+      "bases",
+      "verify",
+      "permissions",
       "sbom",
+      "provenance",
       "sign",
       "attest",
       "verify-signature",
-      "verify-attestation",
+      "verify-attestations",
     ]);
     assert.equal(report.reference, r.report!.reference);
   },
@@ -548,17 +995,10 @@ roundTest(
     assert.equal(report.digest, r.report!.digest, "signed the digest it pushed");
     assert.ok(report.signature.verified);
 
-    const byTag = await release(["--verify-only", "--image", image, "--key", r.pub, "--no-tlog"]);
+    const byTag = await verifyOnly(image);
     assert.equal(byTag.code, 1, byTag.stderr);
     assert.match(byTag.stderr, /failed at step verify-signature: .*no (matching )?signatures/i);
-    const byDigest = await release([
-      "--verify-only",
-      "--image",
-      r.report!.reference!,
-      "--key",
-      r.pub,
-      "--no-tlog",
-    ]);
+    const byDigest = await verifyOnly(r.report!.reference!);
     assert.equal(byDigest.code, 0, byDigest.stderr);
     assert.equal(byDigest.stdout.trim(), r.report!.reference);
   },
@@ -581,12 +1021,9 @@ roundTest(
     assert.deepEqual(report.steps.map((s) => s.status), [
       "pass",
       "pass",
+      "pass",
       "fail",
-      "skip",
-      "skip",
-      "skip",
-      "skip",
-      "skip",
+      ...Array(9).fill("skip"),
     ]);
     assert.equal(report.signature.verified, false);
   },
@@ -604,14 +1041,12 @@ roundTest(
     const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
     assert.equal(report.ok, false);
     assert.equal(report.reference, null);
-    assert.deepEqual(report.steps.map((s) => s.status), ["fail", ...Array(7).fill("skip")]);
+    assert.deepEqual(report.steps.map((s) => s.status), ["fail", ...Array(12).fill("skip")]);
     assert.deepEqual(report.signature, { verified: false, mode: "key" });
-    assert.deepEqual(report.attestations, [{ type: "cyclonedx", verified: false }]);
+    assert.ok(report.attestations.every((a) => !a.verified));
     const tag = await fetch(
       `http://${r.registry.address}/v2/${REPO_NAME}/manifests/wrong-password`,
-      {
-        method: "HEAD",
-      },
+      { method: "HEAD" },
     );
     assert.equal(tag.status, 404, "nothing pushed");
     assert.notEqual((await docker(["image", "inspect", image])).code, 0, "nothing tagged");
@@ -629,7 +1064,21 @@ roundTest("[release] an unsigned image is refused by the verification step", asy
   assert.match(result.stderr, /failed at step verify-signature/);
 });
 
-roundTest("[release] clean-up: the registry stops, local tags and keys are removed", async () => {
+roundTest(
+  "[release] air gap: --save DIR, cosign load into a second registry, verified there with the first one gone",
+  async () => {
+    const r = await setUp();
+    const target = `${r.second.address}/${REPO_NAME}`;
+    const load = await cosignRun(["load", "--dir", `${r.dir}/saved`, ...LOOPBACK, target]);
+    assert.equal(load.code, 0, load.stderr);
+    await r.registry.stop(); // no way back to the origin
+    const result = await verifyOnly(`${target}@${r.report!.digest}`);
+    assert.equal(result.code, 0, result.stderr);
+    assert.equal(result.stdout.trim(), `${target}@${r.report!.digest}`);
+  },
+);
+
+roundTest("[release] clean-up: the registries stop, local tags and keys are removed", async () => {
   const created = round ? [...round.created] : [];
   await tearDown();
   for (const ref of created) {

@@ -102,6 +102,11 @@ export function attestArgs(
   ];
 }
 
+/** `cosign save --dir DIR` of a reference: the image, its signatures and attestations. */
+export function saveArgs(ref: string, dir: string, options: SigningOptions): string[] {
+  return ["save", "--dir", dir, ...registryFlags(options), ref];
+}
+
 /** `cosign verify` of a reference (by digest, or by tag for a consumer's check). */
 export function verifyArgs(ref: string, options: SigningOptions): string[] {
   return ["verify", "--output", "json", ...verifierFlags(options), ref];
