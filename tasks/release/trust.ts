@@ -354,6 +354,17 @@ export const permissionsStep: TrustStep = {
   },
 };
 
+/** The variables by which a GitHub-hosted run is recorded as such (the task may read these). */
+const GITHUB_VARIABLES = [
+  "GITHUB_ACTIONS",
+  "RUNNER_ENVIRONMENT",
+  "GITHUB_SERVER_URL",
+  "GITHUB_REPOSITORY",
+  "GITHUB_WORKFLOW_REF",
+  "GITHUB_RUN_ID",
+  "GITHUB_RUN_ATTEMPT",
+];
+
 /** `provenance`: the SLSA v1 predicate for this release (see release/provenance.ts). */
 export const provenanceStep: TrustStep = {
   id: "provenance",
@@ -373,7 +384,7 @@ export const provenanceStep: TrustStep = {
       version: readDenoJson().version ?? "dev",
       startedOn: r.built?.startedOn ?? r.report.startedAt,
       finishedOn: r.built?.finishedOn ?? new Date().toISOString(),
-      env: Deno.env.toObject(),
+      env: Object.fromEntries(GITHUB_VARIABLES.map((name) => [name, Deno.env.get(name)])),
     });
     await writePredicate(r, "provenance", provenance);
     return pass(
@@ -452,7 +463,13 @@ export const verifyAttestationsStep: TrustStep = {
       const result = await cosign(args);
       if (result.code !== 0) {
         const output = result.stderr + result.stdout;
-        throw new Error(policyRefusal(output) ?? `${status.name}: ${cosignFailure(result)}`);
+        // cosign finds no attestation of any type at all: as missing as a wrong type.
+        const none = /no matching attestations:\s*$/m.test(output)
+          ? `rule required-attestations: no ${status.type} attestation`
+          : undefined;
+        throw new Error(
+          policyRefusal(output) ?? none ?? `${status.name}: ${cosignFailure(result)}`,
+        );
       }
       const ours = attestedStatements(result.stdout).filter((s) =>
         s.predicateType === status.predicateType && s.subject.some((x) => x.digest.sha256 === hex)
