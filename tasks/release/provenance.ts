@@ -84,8 +84,8 @@ export async function resolveBaseImage(name: string, ref: string): Promise<BaseI
   }
   const info = JSON.parse(result.stdout) as { Id: string; RepoDigests?: string[] };
   const repo = ref.replace(/:[^/:]+$/, "");
-  const repoDigest = (info.RepoDigests ?? []).find((d) => d.startsWith(`${repo}@`)) ??
-    info.RepoDigests?.[0];
+  // Only this repository's digest: the same image pushed elsewhere has another manifest.
+  const repoDigest = (info.RepoDigests ?? []).find((d) => d.startsWith(`${repo}@`));
   if (repoDigest) {
     return { name, ref, sha256: repoDigest.split("@sha256:")[1], digestOf: "manifest" };
   }

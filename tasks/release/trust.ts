@@ -210,11 +210,10 @@ export const basesStep: TrustStep = {
     const bases: BaseImage[] = [];
     for (const { name, ref } of baseImageRefs(r.options.buildArgs)) {
       const local = (await docker(["image", "inspect", "--format", "{{.Id}}", ref])).code === 0;
-      if (!local && !/@sha256:/.test(ref)) {
-        const pull = await docker(["pull", ref]);
-        if (pull.code !== 0) {
-          throw new Error(`Cannot resolve ${name}=${ref}: not local, not pullable`);
-        }
+      // Pulled when absent (the layer check below needs it); a ref pinned by digest is
+      // recorded as pinned even where it cannot be pulled.
+      if (!local && (await docker(["pull", ref])).code !== 0 && !/@sha256:/.test(ref)) {
+        throw new Error(`Cannot resolve ${name}=${ref}: not a local image, and docker pull failed`);
       }
       bases.push(await resolveBaseImage(name, ref));
     }
