@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { readPolicyParams } from "../tasks/release/policy.ts";
+import { type PolicyParams, readPolicyParams } from "../tasks/release/policy.ts";
 
 /**
  * The policy text without the rule `id`: its field, from the line that opens it to the line
@@ -29,16 +29,22 @@ export function withoutRule(text: string, id: string): string {
 }
 
 /**
+ * The policy text with its parameters changed by `change` (the block is JSON; CUE reads it
+ * as it is).
+ */
+export function withParams(text: string, change: (params: PolicyParams) => PolicyParams): string {
+  const block = /(#params: )\{[\s\S]*?\n\}\n(?=\/\/ ---- end of parameters ----)/;
+  if (!block.test(text)) throw new Error("Cannot find the policy's parameters block");
+  return text.replace(block, `$1${JSON.stringify(change(readPolicyParams(text)), null, "\t")}\n`);
+}
+
+/**
  * The policy text requiring only the attestations `names` (the rule `required-attestations`
  * is its `attestations` parameter).
  */
 export function requiring(text: string, names: string[]): string {
-  const params = readPolicyParams(text);
-  const kept = params.attestations.filter((a) => names.includes(a.name));
-  const block = /(#params: )\{[\s\S]*?\n\}\n(?=\/\/ ---- end of parameters ----)/;
-  if (!block.test(text)) throw new Error("Cannot find the policy's parameters block");
-  return text.replace(
-    block,
-    `$1${JSON.stringify({ ...params, attestations: kept }, null, "\t")}\n`,
-  );
+  return withParams(text, (params) => ({
+    ...params,
+    attestations: params.attestations.filter((a) => names.includes(a.name)),
+  }));
 }

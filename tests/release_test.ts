@@ -31,9 +31,14 @@ import { BASES, buildArgFlags, IN_CI, requiredTest, testName } from "./_containe
 import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/release/cosign.ts";
 import { cdxgenCommand } from "../tasks/release/sbom.ts";
 import { entrypointFlags } from "../tasks/release/permissions.ts";
-import type { PermissionsPredicate, Provenance, VerifyProof } from "../tasks/release/predicates.ts";
+import {
+  type PermissionsPredicate,
+  type Provenance,
+  type VerifyProof,
+  VULN_ATTESTATION,
+} from "../tasks/release/predicates.ts";
 import { fileSha256 } from "../tasks/release/provenance.ts";
-import { requiring, withoutRule } from "./_policy.ts";
+import { requiring, withoutRule, withParams } from "./_policy.ts";
 import { PREDICATE_REFUSALS, type Predicates } from "./_trust_fixtures.ts";
 
 const LOCK = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.lock`));
@@ -859,6 +864,55 @@ for (const refused of REFUSED) {
     },
   );
 }
+
+roundTest(
+  "[release] refused: a scan with a fixable CRITICAL finding, at rule vuln-fixable, where the policy requires the scan",
+  async () => {
+    const r = await setUp();
+    const finding = (fixed?: string) => ({
+      scanner: {
+        uri: "pkg:github/aquasecurity/trivy",
+        version: "0.58.0",
+        result: {
+          SchemaVersion: 2,
+          Results: [{
+            Target: "image",
+            Vulnerabilities: [{
+              VulnerabilityID: "CVE-2099-0001",
+              PkgName: "libc6",
+              Severity: "CRITICAL",
+              ...(fixed ? { FixedVersion: fixed } : {}),
+            }],
+          }],
+        },
+      },
+      metadata: { scanStartedOn: "2026-01-01T00:00:00Z", scanFinishedOn: "2026-01-01T00:00:01Z" },
+    });
+    const withScan = await policyCopy(
+      r,
+      "with-scan",
+      withParams(await Deno.readTextFile(POLICY), (params) => ({
+        ...params,
+        attestations: [...params.attestations, VULN_ATTESTATION],
+      })),
+    );
+    const fixable = await craft(r, "vulnfixable", [...all(r), ["vuln", finding("2.41-2")]]);
+    const result = await verifyOnly(fixable, { policy: withScan });
+    assert.equal(result.code, 1, result.stderr);
+    const line = result.stderr.trim().split("\n").pop()!;
+    assert.match(
+      line,
+      /rule vuln-fixable: CVE-2099-0001 in libc6 \(fixable CRITICAL, fixed in 2\.41-2\)$/,
+    );
+    console.log(`  ${line}`);
+    const unfixed = await craft(r, "vulnunfixed", [...all(r), ["vuln", finding()]]);
+    assert.equal(
+      (await verifyOnly(unfixed, { policy: withScan })).code,
+      0,
+      "no fix yet: not refused",
+    );
+  },
+);
 
 roundTest("[release] refused: the right image under a wrong key, at the signature", async () => {
   const r = await setUp();

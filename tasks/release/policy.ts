@@ -31,6 +31,8 @@ export interface PolicyParams {
   verify: { requiredChecks: string[]; buildChecks: string[]; acceptBuildChecksNotRun: boolean };
   /** The permission ceiling. */
   permissions: { runtime: string; forbidden: string[]; ceiling: Record<string, string[]> };
+  /** The scan: the severities a fixable finding is refused at. */
+  vuln?: { failOn: string[] };
 }
 
 const BEGIN = "// ---- parameters (JSON) ----";
