@@ -124,13 +124,19 @@ function watched(value: unknown, path: string, visits: Map<string, Visit>): unkn
  * // ["ServiceAccount/a: unknown field .bogus"]
  * ```
  */
-export function validateObject(
+export function validateObject(object: KubeObject): string[] {
+  return validateAgainst(object, SCHEMAS);
+}
+
+/**
+ * {@linkcode validateObject} against other schemas by `apiVersion/kind`: custom resources (the
+ * admission component's), compiled from their CRDs.
+ */
+export function validateAgainst(
   object: KubeObject,
-  extraSchemas: Record<string, (data: unknown) => boolean> = {},
+  schemas: Record<string, (data: unknown) => boolean>,
 ): string[] {
-  // extraSchemas: custom resources (the admission component's), compiled from their CRDs.
-  const key = `${object.apiVersion}/${object.kind}`;
-  const schema = SCHEMAS[key] ?? extraSchemas[key];
+  const schema = schemas[`${object.apiVersion}/${object.kind}`];
   if (!schema) return [`${describe(object)}: no schema for ${object.apiVersion} ${object.kind}`];
   const visits = new Map<string, Visit>();
   const data = watched(object, "", visits);

@@ -25,7 +25,7 @@ import { loadConfig } from "../tasks/verify/config.ts";
 import { registry } from "../tasks/verify/mod.ts";
 import type { Report } from "../tasks/verify/report.ts";
 import { requiredTest } from "./_container.ts";
-import { kubectlVersion, type KubeObject, render, validateObject } from "./_kubernetes.ts";
+import { kubectlVersion, type KubeObject, render, validateAgainst } from "./_kubernetes.ts";
 import { PREDICATE_REFUSALS, type Predicates } from "./_trust_fixtures.ts";
 
 const TEXT = Deno.readTextFileSync(POLICY_FILE);
@@ -199,12 +199,12 @@ requiredTest(
     const objects = await renderAdmissionComponent();
     for (const kind of ["ClusterImagePolicy", "ClusterPolicy"]) {
       const object = objects.find((o) => o.kind === kind)!;
-      assert.deepEqual(validateObject(object, schemas), [], kind);
+      assert.deepEqual(validateAgainst(object, schemas), [], kind);
     }
     // The validation can fail: a misspelt field is found.
     const cip = structuredClone(objects.find((o) => o.kind === "ClusterImagePolicy")!);
     cip.spec.authorities[0].attestations[0].polcy = cip.spec.authorities[0].attestations[0].policy;
-    assert.match(validateObject(cip, schemas).join("\n"), /unknown field .*\.polcy/);
+    assert.match(validateAgainst(cip, schemas).join("\n"), /unknown field .*\.polcy/);
   },
 );
 
