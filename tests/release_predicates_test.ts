@@ -29,6 +29,8 @@ import {
 import { proofRefusal, verifyProof } from "../tasks/release/verify_proof.ts";
 import { toolCommand } from "../tasks/release/tools.ts";
 import type { Report } from "../tasks/verify/report.ts";
+import { parseVerifyArgs } from "../tasks/verify/args.ts";
+import { scanStep, type TrustRun } from "../tasks/release/trust.ts";
 
 const DOCKERFILE = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
 
@@ -288,6 +290,52 @@ Deno.test("release tools: COSIGN wins, then the tools folder, then PATH", async 
     for (const [k, v] of Object.entries(saved)) {
       v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
     }
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("verify --from IMAGE: checks an image without building; build-only flags refused", () => {
+  const options = parseVerifyArgs(["--from", "127.0.0.1:5000/swft@sha256:" + "a".repeat(64)]);
+  assert.ok(options !== "help");
+  assert.equal(options.from, "127.0.0.1:5000/swft@sha256:" + "a".repeat(64));
+  assert.throws(
+    () => parseVerifyArgs(["--from", "x:1", "--no-cache"]),
+    /--no-cache and --touch do not apply/,
+  );
+  assert.throws(() => parseVerifyArgs(["--from", "not an image"]), /--from must be an image/);
+});
+
+Deno.test("release --scan: a fixable CRITICAL or HIGH finding refuses, an unfixed one does not", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "swft-trust-scan-" });
+  try {
+    const scan = (vulnerabilities: Record<string, string>[]) => ({
+      scanner: { result: { Results: [{ Vulnerabilities: vulnerabilities }] } },
+    });
+    const attempt = async (predicate: unknown) => {
+      const file = `${dir}/${crypto.randomUUID()}.json`;
+      await Deno.writeTextFile(file, JSON.stringify(predicate));
+      const r = { options: { scan: file }, predicates: {} } as unknown as TrustRun;
+      return { result: await scanStep.run(r), r };
+    };
+    await assert.rejects(
+      () =>
+        attempt(
+          scan([{
+            VulnerabilityID: "CVE-1",
+            PkgName: "libc6",
+            Severity: "HIGH",
+            FixedVersion: "2",
+          }]),
+        ),
+      /fixable CRITICAL\/HIGH vulnerabilities: CVE-1 \(libc6\)/,
+    );
+    const ok = await attempt(
+      scan([{ VulnerabilityID: "CVE-2", PkgName: "tzdata", Severity: "CRITICAL" }]),
+    );
+    assert.equal(ok.result.status, "pass");
+    assert.ok(ok.r.predicates.vuln, "kept for the vuln attestation");
+    await assert.rejects(() => attempt({ results: [] }), /not a cosign vuln predicate/);
+  } finally {
     await Deno.remove(dir, { recursive: true });
   }
 });
