@@ -441,7 +441,7 @@ export async function main(args: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof StandinError || error instanceof CommandError) {
-      console.error(`images:standin: cannot build the stand-in images: ${error.message}`);
+      console.error(`images:standin: Cannot build the stand-in images: ${error.message}`);
       return 1;
     }
     throw error;

@@ -141,7 +141,7 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
         try {
           return await loadImageFs(names.runtime, await ctx.tempDir("swft-verify-image-"));
         } catch (error) {
-          throw new Error(`cannot read the image's layers: ${(error as Error).message}`);
+          throw new Error(`Cannot read the image's layers: ${(error as Error).message}`);
         }
       })();
     },
