@@ -1,33 +1,41 @@
 /**
  * `deno task release`: the pieces without tools (references, digests, the SBOM merge, the
- * command line), then the whole round on this machine: a local registry (Debian's
- * docker-registry), a cosign key pair, a release of `runtime-deno` from the test bases,
- * what a consumer verifies, a tag overwritten between push and sign, and the failures a user
- * meets (registry unreachable, wrong key password, an unsigned image).
+ * command line, the steps of each mode), then the whole round on this machine (issue 18): a
+ * local registry (Debian's docker-registry), a cosign key pair, ONE release of `runtime-deno`
+ * from the test bases out of a clean clone of the work tree, what a consumer verifies with
+ * `--verify-only --policy deploy/policy/swft.cue`, every refusal at the rule that names it
+ * (each refused image is the released one pushed to another repository, signed and attested
+ * by the test with cosign, and passes under a copy of the policy without that rule), the
+ * save/load round into a second registry, a tag overwritten between push and sign, and the
+ * failures a user meets (registry unreachable, wrong key password, an unsigned image).
  *
- * The round needs cosign and cdxgen (PATH, or COSIGN / CDXGEN), docker-registry, a Docker
- * engine and base images. Where one is missing the round is skipped with the reason and
- * the command that installs it; under CI (`CI=true`) it runs anyway and fails, so a CI run
- * cannot pass without it. The bases follow the container tests' rule (tests/_base_images.ts);
- * names come from `testName` (prefix `SWFT_TEST_NAME_PREFIX`); it removes what it creates.
+ * The round needs cosign and cdxgen (`deno task release:tools`, PATH, or COSIGN / CDXGEN),
+ * docker-registry, a Docker engine and base images. Where one is missing the round is skipped
+ * with the reason and the command that installs it; under CI (`CI=true`) it runs anyway and
+ * fails, so a CI run cannot pass without it. The bases follow the container tests' rule
+ * (tests/_base_images.ts); names come from `testName` (prefix `SWFT_TEST_NAME_PREFIX`); it
+ * removes what it creates.
  */
 import assert from "node:assert/strict";
 import {
+  CleanupStack,
   DENO_VERSION,
   docker,
   dockerOk,
   fetchText,
+  freePort,
   poll,
   ROOT,
   run,
   runDeno,
+  tempDir,
   UsageError,
 } from "../tasks/_lib/mod.ts";
 import { parseReleaseArgs, type ReleaseReport, releaseSteps } from "../tasks/release.ts";
 import { isLoopbackRegistry, parseImageRef, pushedDigest } from "../tasks/release/image_ref.ts";
 import { appPackages, type Bom, type Component, mergeBoms } from "../tasks/release/sbom.ts";
 import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
-import { BASES, buildArgFlags, IN_CI, requiredTest, testName } from "./_container.ts";
+import { baseImageFlags, BASES, IN_CI, requiredTest, testName } from "./_container.ts";
 import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/release/cosign.ts";
 import { cdxgenCommand } from "../tasks/release/sbom.ts";
 import { entrypointFlags } from "../tasks/release/permissions.ts";
@@ -168,8 +176,9 @@ Deno.test("release steps: each mode runs its steps in order, verification always
 });
 
 Deno.test("release without cosign: the first failed step ends the run, exit 1, the rest skipped", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "swft-release-test-" });
-  try {
+  await using cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-release-test-");
+  {
     const json = `${dir}/report.json`;
     const result = await runDeno([
       "task",
@@ -209,8 +218,6 @@ Deno.test("release without cosign: the first failed step ends the run, exit 1, t
       ].map((id) => [id, "skip", "not run: key failed"]),
     ]);
     assert.ok(report.steps.every((s) => Object.keys(s).join() === "id,status,detail,ms"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
   }
 });
 
@@ -342,17 +349,19 @@ interface Round {
   sbom?: Bom;
   /** The accepted image's predicates, by attestation name (from cosign verify-attestation). */
   predicates?: Record<string, unknown>;
-  /** Local tags and digest references the round created. */
+  /** Local tags and digest references the round created, removed by its clean-up. */
   created: Set<string>;
+  /** Removes what the round created: tags, the registries, the key folder. */
+  cleanup: CleanupStack;
+}
+
+/** Records a local tag or reference of the round, to remove at its end. */
+function own(r: Round, ref: string): void {
+  if (r.created.has(ref)) return;
+  r.created.add(ref);
+  r.cleanup.defer(async () => void await docker(["rmi", ref]));
 }
 let round: Round | undefined;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 async function git(args: string[], cwd: string): Promise<string> {
   const result = await run("git", [
@@ -402,9 +411,12 @@ async function keyPair(prefix: string): Promise<void> {
 async function setUp(): Promise<Round> {
   if (SKIP) throw new Error(`Cannot run the release round: ${SKIP}`);
   if (round) return round;
-  const dir = await Deno.makeTempDir({ prefix: "swft-release-test-" });
+  const cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-release-test-");
   const registry = await startRegistry(freePort());
+  cleanup.defer(() => registry.stop());
   const second = await startRegistry(freePort());
+  cleanup.defer(() => second.stop());
   await keyPair(`${dir}/cosign`);
   await keyPair(`${dir}/other`);
   const repo = `${registry.address}/${REPO_NAME}`;
@@ -418,17 +430,15 @@ async function setUp(): Promise<Round> {
     otherPub: `${dir}/other.pub`,
     repo,
     image: `${repo}:1.0.0`,
-    created: new Set([`${repo}:1.0.0`]),
+    created: new Set(),
+    cleanup,
   };
+  own(round, round.image);
   return round;
 }
 
 async function tearDown(): Promise<void> {
-  if (!round) return;
-  for (const ref of round.created) await docker(["rmi", ref]);
-  await round.registry.stop();
-  await round.second.stop();
-  await Deno.remove(round.dir, { recursive: true });
+  await round?.cleanup.disposeAsync();
   round = undefined;
 }
 
@@ -469,7 +479,7 @@ async function releaseFrom(
   const args = ["--from", r.report!.reference!, "--image", image, "--key", r.key, "--no-tlog"];
   return release([
     ...args,
-    ...buildArgFlags(BASES.images!),
+    ...baseImageFlags(BASES.images!),
     "--verify-report",
     proof,
     "--json",
@@ -490,7 +500,7 @@ const LOOPBACK = ["--allow-http-registry", "--allow-insecure-registry"];
  */
 async function craft(r: Round, label: string, attest: [string, unknown][]): Promise<string> {
   const tag = `${r.repo}-${label}:1`;
-  r.created.add(tag);
+  own(r, tag);
   await dockerOk(["tag", r.report!.reference!, tag]);
   const push = await docker(["push", tag]);
   assert.equal(push.code, 0, push.stderr);
@@ -552,7 +562,7 @@ roundTest(
       r.image,
       "--target",
       "runtime-deno",
-      ...buildArgFlags(BASES.images!),
+      ...baseImageFlags(BASES.images!),
       "--key",
       r.key,
       "--no-tlog",
@@ -771,7 +781,7 @@ roundTest(
     const sbom = attestedStatements(attestation.stdout)[0].predicate as Bom;
     assert.equal(sbom.serialNumber, r.sbom!.serialNumber, "the attested SBOM is the one kept");
 
-    r.created.add(ref);
+    own(r, ref);
     const name = testName("release-run");
     const started = await docker(["run", "-d", "--name", name, "-p", "127.0.0.1::80", ref]);
     assert.equal(started.code, 0, started.stderr);
@@ -935,7 +945,7 @@ roundTest(
     const file = `${r.dir}/other-proof.json`;
     await Deno.writeTextFile(file, JSON.stringify(report));
     const image = `${r.repo}:other-proof`;
-    r.created.add(image);
+    own(r, image);
     const result = await release([
       "--from",
       r.report!.reference!,
@@ -944,7 +954,7 @@ roundTest(
       "--key",
       r.key,
       "--no-tlog",
-      ...buildArgFlags(BASES.images!),
+      ...baseImageFlags(BASES.images!),
       "--verify-report",
       file,
     ]);
@@ -996,7 +1006,7 @@ roundTest(
       `${r.image}@${r.report!.digest}`,
       "--target",
       "runtime-deno",
-      ...buildArgFlags(BASES.images!),
+      ...baseImageFlags(BASES.images!),
       "--key",
       r.key,
       "--no-tlog",
@@ -1030,7 +1040,7 @@ roundTest(
   async () => {
     const r = await setUp();
     const image = `${r.repo}:race`;
-    r.created.add(image);
+    own(r, image);
     const json = `${r.dir}/race.json`;
     const running = releaseFrom(r, image, json);
     // As soon as the task's push has landed (it then spends seconds on the SBOM before
@@ -1067,7 +1077,7 @@ roundTest(
     const r = await setUp();
     const json = `${r.dir}/unreachable.json`;
     const image = `127.0.0.1:${freePort()}/${REPO_NAME}:1.0.0`;
-    r.created.add(image);
+    own(r, image);
     const result = await releaseFrom(r, image, json);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /release: failed at step push: docker push /);
@@ -1113,7 +1123,7 @@ roundTest(
 roundTest("[release] an unsigned image is refused by the verification step", async () => {
   const r = await setUp();
   const image = `${r.repo}:unsigned`;
-  r.created.add(image);
+  own(r, image);
   await dockerOk(["tag", BASES.images!.runtime, image]);
   assert.equal((await docker(["push", image])).code, 0);
   const result = await release(["--verify-only", "--image", image, "--key", r.pub, "--no-tlog"]);
