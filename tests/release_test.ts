@@ -961,7 +961,7 @@ roundTest(
     assert.equal(result.code, 1);
     assert.match(
       result.stderr,
-      /failed at step verify: refusing to attest: verify tested sha256:0{64}, not the pushed image/,
+      /failed at step verify: Cannot attest verify's proof: verify tested sha256:0{64}, not the pushed image/,
     );
   },
 );
@@ -985,7 +985,7 @@ roundTest(
       assert.equal(result.code, 1);
       assert.match(
         result.stderr,
-        /failed at step source: the work tree has uncommitted changes \(1 paths\).*--allow-dirty/,
+        /failed at step source: Cannot release a dirty work tree: 1 paths have uncommitted changes; .*--allow-dirty/,
       );
       assert.notEqual((await docker(["image", "inspect", image])).code, 0, "nothing tagged");
     } finally {

@@ -187,8 +187,8 @@ export const sourceStep: TrustStep = {
     r.source = source;
     if (source.dirty && !r.options.allowDirty) {
       throw new Error(
-        `the work tree has uncommitted changes (${source.changedPaths} paths): commit them, ` +
-          "or pass --allow-dirty (the provenance then says so)",
+        `Cannot release a dirty work tree: ${source.changedPaths} paths have uncommitted ` +
+          "changes; commit them, or pass --allow-dirty (the provenance then says so)",
       );
     }
     return pass(
@@ -230,7 +230,7 @@ export const basesStep: TrustStep = {
       const [image, base] = [await layers(r.pinned!), await layers(runtime.ref)];
       if (base.length === 0 || base.some((layer, i) => image[i] !== layer)) {
         throw new Error(
-          `${r.pinned} is not built on RUNTIME_IMAGE=${runtime.ref}: its layers differ`,
+          `Cannot record RUNTIME_IMAGE=${runtime.ref}: the layers of ${r.pinned} do not begin with its layers`,
         );
       }
     }
@@ -274,7 +274,7 @@ export const verifyStep: TrustStep = {
       report = await verify(verifyOptions);
     }
     const refusal = proofRefusal(report, r.configDigest);
-    if (refusal) throw new Error(`refusing to attest: ${refusal}`);
+    if (refusal) throw new Error(`Cannot attest verify's proof: ${refusal}`);
     const proof: VerifyProof = verifyProof(report, readDenoJson().version ?? "dev");
     await writePredicate(r, "verify-proof", proof);
     const passed = report.checks.filter((c) => c.status === "pass").length;
@@ -291,7 +291,9 @@ export async function denoVersionOf(r: TrustRun): Promise<string> {
   if (r.denoVersion) return r.denoVersion;
   const result = await docker(["run", "--rm", "--network", "none", r.pinned!, "--version"]);
   const version = /\(deno ([\w.+-]+)\)/.exec(result.stdout)?.[1];
-  if (!version) throw new Error(`${r.pinned} --version did not name its Deno version`);
+  if (!version) {
+    throw new Error(`Cannot read Deno's version: ${r.pinned} --version did not name it`);
+  }
   return r.denoVersion = version;
 }
 
@@ -337,7 +339,9 @@ export const permissionsStep: TrustStep = {
       const embedded = entrypoint[0] ? await compiledFlags(r, entrypoint[0]) : undefined;
       if (embedded && [...embedded].sort().join(" ") !== [...compiled].sort().join(" ")) {
         throw new Error(
-          `${entrypoint[0]} carries ${embedded.join(" ")}, not this source's ${compiled.join(" ")}`,
+          `Cannot attest the permissions: ${entrypoint[0]} carries ${
+            embedded.join(" ")
+          }, not this source's ${compiled.join(" ")}`,
         );
       }
       flags = embedded ?? compiled;
@@ -473,10 +477,14 @@ export const verifyAttestationsStep: TrustStep = {
       const ours = attestedStatements(result.stdout).filter((s) =>
         s.predicateType === status.predicateType && s.subject.some((x) => x.digest.sha256 === hex)
       );
-      if (ours.length === 0) throw new Error(`${status.name}: no attestation on ${r.digest}`);
+      if (ours.length === 0) {
+        throw new Error(`Cannot verify the ${status.name} attestation: none is about ${r.digest}`);
+      }
       if (status.name === "sbom" && r.bom?.serialNumber) {
         if (!ours.some((s) => (s.predicate as Bom)?.serialNumber === r.bom!.serialNumber)) {
-          throw new Error(`the attested SBOM is not the one generated (${r.bom.serialNumber})`);
+          throw new Error(
+            `Cannot verify the SBOM: the attested one is not the one generated (${r.bom.serialNumber})`,
+          );
         }
       }
       if (status.name === "verify-proof") {
