@@ -73,6 +73,7 @@ import {
   saveStep,
   scanStep,
   sourceStep,
+  type TrustOptions,
   type TrustRun,
   verifyAttestationsStep,
   verifyStep,
@@ -128,36 +129,12 @@ Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
 SOURCE_DATE_EPOCH (the created time).
 `;
 
-/** Options after parsing. */
-export interface ReleaseOptions {
-  /** `--image`, parsed. */
-  image: ImageRef;
-  /** `--image` as given. */
-  imageText: string;
-  /** `--target`: the Dockerfile stage to build. */
-  target: string;
-  /** `--build-arg K=V` values, in order. */
-  buildArgs: string[];
-  /** `--from`: a local image to release instead of building. */
-  from?: string;
-  /** How to sign and verify. */
-  signing: SigningOptions;
+/** Options after parsing: the trust steps' (release/trust.ts) and the report files. */
+export interface ReleaseOptions extends TrustOptions {
   /** `--json`: where to write the report. */
   json?: string;
   /** `--sbom`: where to keep the SBOM. */
   sbom?: string;
-  /** `--verify-only`: only the verification steps. */
-  verifyOnly: boolean;
-  /** `--allow-dirty`. */
-  allowDirty: boolean;
-  /** `--verify-report FILE`. */
-  verifyReport?: string;
-  /** `--policy FILE`. */
-  policy?: string;
-  /** `--scan FILE`. */
-  scan?: string;
-  /** `--save DIR`. */
-  save?: string;
 }
 
 /** The `--json` report. */
