@@ -212,6 +212,14 @@ Deno.test("provenance: a clone without a remote is named by its folder and keeps
       true,
       1,
     ]);
+    const shallow = `${dir}-shallow`;
+    const cut = await run("git", ["clone", "--quiet", "--depth", "1", `file://${ROOT}`, shallow]);
+    assert.equal(cut.code, 0, cut.stderr);
+    await assert.rejects(
+      () => gitSource(shallow),
+      /Cannot read the source's root commit: the clone is shallow/,
+    );
+    await Deno.remove(shallow, { recursive: true });
     assert.match(
       await fileSha256(`${dir}/new-file.txt`),
       /^2d711642b726b04401627ca9fbac32f5c8530fb1903cc4db02258717921a4881$/,

@@ -45,6 +45,13 @@ async function git(args: string[], cwd: string): Promise<string> {
 /** Reads the work tree's git facts; throws one line where `dir` is not a git work tree. */
 export async function gitSource(dir: string = ROOT): Promise<GitSource> {
   const commit = await git(["rev-parse", "HEAD"], dir);
+  // A shallow clone's oldest commit is its cut, not the root every clone shares.
+  if ((await git(["rev-parse", "--is-shallow-repository"], dir)) === "true") {
+    throw new Error(
+      "Cannot read the source's root commit: the clone is shallow; fetch its whole history " +
+        "(git fetch --unshallow; actions/checkout: fetch-depth: 0)",
+    );
+  }
   const roots = (await git(["rev-list", "--max-parents=0", "HEAD"], dir)).split("\n");
   const remote = await run("git", ["remote", "get-url", "origin"], { cwd: dir });
   const status = await git(["status", "--porcelain"], dir);
