@@ -925,6 +925,35 @@ roundTest("[release] refused: the right image under a wrong key, at the signatur
 });
 
 roundTest(
+  "[release] without --no-tlog and no transparency log reachable: one line that names --no-tlog",
+  async () => {
+    const r = await setUp();
+    const result = await release([
+      "--verify-only",
+      "--image",
+      r.report!.reference!,
+      "--key",
+      r.pub,
+    ]);
+    assert.equal(result.code, 1);
+    const lines = result.stderr.trim().split("\n");
+    const line = lines[lines.length - 1];
+    if (/Cannot reach the transparency log/.test(line)) {
+      assert.match(
+        line,
+        /^release: failed at step verify-signature: .*Cannot reach the transparency log \(.+\): .*--no-tlog/,
+      );
+      console.log(`  ${line}`);
+    } else {
+      // A machine that reaches the public log (GitHub's runners): the image was signed without
+      // one, so it has no entry there, and is refused all the same.
+      assert.match(line, /^release: failed at step verify-signature: /);
+    }
+    assert.ok(!lines.some((l) => /retrying|giving up after/i.test(l)), "no retries printed");
+  },
+);
+
+roundTest(
   "[release] a verify report of another image: refused at step verify, nothing attested",
   async () => {
     const r = await setUp();
