@@ -21,6 +21,7 @@ import { pruneLock } from "../tasks/_lib/image_lock.ts";
 import { parseVerifyArgs, type Report, verify } from "../tasks/verify/mod.ts";
 import { loadImageFs } from "../tasks/verify/image_fs.ts";
 import { buildArgFlags, containerTest, testName } from "./_container.ts";
+import { copyProject } from "./_project.ts";
 
 /** Planted in the build context's .env; must never show up in an image. */
 const SECRET = `swft-secret-${crypto.randomUUID()}`;
@@ -50,15 +51,8 @@ globalThis.addEventListener("unload", () => {
 
 /** A copy of the project (as git would check it out) plus secrets a careless build would copy. */
 async function secretContext(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "swft-container-test-" });
+  const dir = await copyProject("swft-container-test-");
   created.dirs.add(dir);
-  const files = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
-    cwd: ROOT,
-  });
-  for (const file of files.stdout.split("\n").filter(Boolean)) {
-    await Deno.mkdir(`${dir}/${file}`.replace(/\/[^/]*$/, ""), { recursive: true });
-    await Deno.copyFile(`${ROOT}/${file}`, `${dir}/${file}`).catch(() => {}); // deleted, not staged
-  }
   await Deno.writeTextFile(`${dir}/.env`, `CUSTOM_MESSAGE=${SECRET}\nAPI_KEY=${SECRET}\n`);
   await Deno.writeTextFile(`${dir}/.env.production`, `API_KEY=${SECRET}\n`);
   await Deno.writeTextFile(`${dir}/server.key`, `${SECRET}\n`);
