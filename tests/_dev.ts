@@ -1,0 +1,123 @@
+/**
+ * `deno task dev` as a test runs it: in a folder of its own (a copy of the project), with a
+ * clean environment (nothing a developer's shell sets, such as PORT, plays a part), its output
+ * collected as it comes, and every process it started found and killed after a failure.
+ *
+ * @module
+ */
+
+/** The variables deno itself needs, and nothing a developer's shell may add (PORT, ...). */
+export function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1", ...extra };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
+}
+
+/** Every descendant of `pid`, from /proc (Linux). */
+export function descendants(pid: number): number[] {
+  const parents = new Map<number, number[]>();
+  for (const entry of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(entry.name)) continue;
+    try {
+      const stat = Deno.readTextFileSync(`/proc/${entry.name}/stat`);
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      parents.set(ppid, [...(parents.get(ppid) ?? []), Number(entry.name)]);
+    } catch { /* ended meanwhile */ }
+  }
+  const found: number[] = [];
+  const queue = [pid];
+  while (queue.length) {
+    for (const child of parents.get(queue.shift()!) ?? []) {
+      found.push(child);
+      queue.push(child);
+    }
+  }
+  return found;
+}
+
+/** Whether `pid` is a running process (not gone, not a zombie waiting to be reaped). */
+export function running(pid: number): boolean {
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
+  } catch {
+    return false;
+  }
+}
+
+/** A safety bound on every wait below: a hung dev fails the test instead of hanging it. */
+export const WAIT_MS = 30_000;
+
+/** A running `deno task dev`: see {@linkcode startDev}. */
+export type DevRun = ReturnType<typeof startDev>;
+
+/** `deno task dev` running in `cwd`, its output collected as it comes. */
+export function startDev(cwd: string, env: Record<string, string>) {
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["task", "-q", "dev"],
+    cwd,
+    clearEnv: true,
+    env: cleanEnv(env),
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const text = { stdout: "", stderr: "" };
+  const changed = new Set<() => void>();
+  const collect = async (name: "stdout" | "stderr") => {
+    for await (const chunk of child[name].pipeThrough(new TextDecoderStream())) {
+      text[name] += chunk;
+      for (const notify of changed) notify();
+    }
+  };
+  const reading = Promise.all([collect("stdout"), collect("stderr")]);
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const status = Promise.race([
+    child.status,
+    new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`dev still running after ${WAIT_MS} ms`)), WAIT_MS);
+    }),
+  ]).finally(() => clearTimeout(timer));
+  status.catch(() => {}); // awaited by the tests; a timeout must not be an unhandled rejection
+  return {
+    child,
+    text,
+    status,
+    /** Resolves to the first match of `pattern` in `stream` from `from` on, once it appears. */
+    waitFor(stream: "stdout" | "stderr", pattern: RegExp, from = 0): Promise<RegExpExecArray> {
+      return new Promise((resolve, reject) => {
+        const check = () => {
+          const match = pattern.exec(text[stream].slice(from));
+          if (!match) return false;
+          changed.delete(check);
+          clearTimeout(timeout);
+          resolve(match);
+          return true;
+        };
+        const timeout = setTimeout(() => {
+          changed.delete(check);
+          reject(new Error(`no ${pattern} on ${stream} in ${WAIT_MS} ms:\n${text.stderr}`));
+        }, WAIT_MS);
+        if (!check()) changed.add(check);
+        child.status.then(() => setTimeout(() => check(), 100));
+      });
+    },
+    /** Kills what is left of the task (after a failure) and waits for the output to end. */
+    async cleanup(): Promise<number[]> {
+      const left = [child.pid, ...descendants(child.pid)].filter(running);
+      for (const pid of left) Deno.kill(pid, "SIGKILL");
+      await child.status;
+      await reading;
+      return left;
+    },
+  };
+}
+
+/** The port of the server's (latest) "listening" JSON line on stdout from `from` on. */
+export async function listeningPort(dev: DevRun, from = 0): Promise<number> {
+  const match = await dev.waitFor("stdout", /^\{.*"msg":"listening".*"port":(\d+).*\}$/m, from);
+  return Number(match[1]);
+}
