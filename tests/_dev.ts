@@ -52,10 +52,22 @@ export function running(pid: number): boolean {
 export const WAIT_MS = 30_000;
 
 /** A running `deno task dev`: see {@linkcode startDev}. */
-export type DevRun = ReturnType<typeof startDev>;
+export interface DevRun {
+  /** The `deno task dev` process. */
+  child: Deno.ChildProcess;
+  /** What it wrote so far. */
+  text: { stdout: string; stderr: string };
+  /** Its exit status; rejects when it still runs after {@linkcode WAIT_MS}. */
+  status: Promise<Deno.CommandStatus>;
+  /** The first match of `pattern` in `stream` from offset `from` on, once it appears. */
+  waitFor(stream: "stdout" | "stderr", pattern: RegExp, from?: number): Promise<RegExpExecArray>;
+  /** Kills what is left of the task (after a failure), waits for its output to end, and
+   * returns the pids that were still running. */
+  cleanup(): Promise<number[]>;
+}
 
 /** `deno task dev` running in `cwd`, its output collected as it comes. */
-export function startDev(cwd: string, env: Record<string, string>) {
+export function startDev(cwd: string, env: Record<string, string>): DevRun {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["task", "-q", "dev"],
     cwd,
@@ -73,7 +85,11 @@ export function startDev(cwd: string, env: Record<string, string>) {
       for (const notify of changed) notify();
     }
   };
-  const reading = Promise.all([collect("stdout"), collect("stderr")]);
+  let ended = false;
+  const reading = Promise.all([collect("stdout"), collect("stderr")]).then(() => {
+    ended = true;
+    for (const notify of changed) notify();
+  });
   let timer: ReturnType<typeof setTimeout> | undefined;
   const status = Promise.race([
     child.status,
@@ -86,27 +102,26 @@ export function startDev(cwd: string, env: Record<string, string>) {
     child,
     text,
     status,
-    /** Resolves to the first match of `pattern` in `stream` from `from` on, once it appears. */
-    waitFor(stream: "stdout" | "stderr", pattern: RegExp, from = 0): Promise<RegExpExecArray> {
+    waitFor(stream, pattern, from = 0) {
       return new Promise((resolve, reject) => {
-        const check = () => {
-          const match = pattern.exec(text[stream].slice(from));
-          if (!match) return false;
+        const settle = (error?: string) => {
           changed.delete(check);
           clearTimeout(timeout);
-          resolve(match);
-          return true;
+          if (error) reject(new Error(`${error}: no ${pattern} on ${stream}:\n${text.stderr}`));
         };
-        const timeout = setTimeout(() => {
-          changed.delete(check);
-          reject(new Error(`no ${pattern} on ${stream} in ${WAIT_MS} ms:\n${text.stderr}`));
-        }, WAIT_MS);
-        if (!check()) changed.add(check);
-        child.status.then(() => setTimeout(() => check(), 100));
+        const check = () => {
+          const match = pattern.exec(text[stream].slice(from));
+          if (match) {
+            settle();
+            resolve(match);
+          } else if (ended) settle("dev ended");
+        };
+        const timeout = setTimeout(() => settle(`${WAIT_MS} ms passed`), WAIT_MS);
+        changed.add(check);
+        check();
       });
     },
-    /** Kills what is left of the task (after a failure) and waits for the output to end. */
-    async cleanup(): Promise<number[]> {
+    async cleanup() {
       const left = [child.pid, ...descendants(child.pid)].filter(running);
       for (const pid of left) Deno.kill(pid, "SIGKILL");
       await child.status;
