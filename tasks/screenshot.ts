@@ -76,7 +76,7 @@ export async function main(args: string[], io: ScreenshotIo = {}): Promise<numbe
     console.log(USAGE);
     return 0;
   }
-  const out = outputPath(values.out, io.base ?? Deno.env.get("INIT_CWD") ?? Deno.cwd());
+  const out = outputPath(values.out, io.base ?? (Deno.env.get("INIT_CWD") || Deno.cwd()));
   const problem = await unwritable(out);
   if (problem) {
     console.error(`screenshot: Cannot write ${out}: ${problem}`);

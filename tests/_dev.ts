@@ -5,16 +5,7 @@
  *
  * @module
  */
-
-/** The variables deno itself needs, and nothing a developer's shell may add (PORT, ...). */
-export function cleanEnv(extra: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { NO_COLOR: "1", ...extra };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
-    const value = Deno.env.get(name);
-    if (value !== undefined) env[name] = value;
-  }
-  return env;
-}
+import { cleanEnv } from "./_project.ts";
 
 /** Every descendant of `pid`, from /proc (Linux). */
 export function descendants(pid: number): number[] {

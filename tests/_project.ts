@@ -1,7 +1,7 @@
 /**
  * A copy of the project as git would check it out (tracked files plus new ones not ignored),
  * for tests that run a task or a build where the developer's own `.env`, reports or caches
- * must neither help nor break them.
+ * must neither help nor break them; and a clean environment for the tasks they run.
  *
  * @module
  */
@@ -27,4 +27,17 @@ export async function copyProject(prefix: string): Promise<string> {
     await Deno.copyFile(`${ROOT}/${file}`, `${dir}/${file}`).catch(() => {}); // deleted, not staged
   }
   return dir;
+}
+
+/**
+ * The variables deno itself needs plus `extra`, and nothing a developer's shell (or an outer
+ * `deno task`, which sets INIT_CWD) may add, such as PORT: for `clearEnv` children.
+ */
+export function cleanEnv(extra: Record<string, string>): Record<string, string> {
+  const env: Record<string, string> = { NO_COLOR: "1", ...extra };
+  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+    const value = Deno.env.get(name);
+    if (value !== undefined) env[name] = value;
+  }
+  return env;
 }
