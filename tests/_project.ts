@@ -35,7 +35,9 @@ export async function copyProject(prefix: string): Promise<string> {
  */
 export function cleanEnv(extra: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = { NO_COLOR: "1", ...extra };
-  for (const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME"]) {
+  for (
+    const name of ["PATH", "HOME", "DENO_DIR", "XDG_CACHE_HOME", "DOCKER_HOST", "DOCKER_CONFIG"]
+  ) {
     const value = Deno.env.get(name);
     if (value !== undefined) env[name] = value;
   }

@@ -26,7 +26,7 @@ import {
 import { parseEnvFile, portabilityProblem } from "../tasks/dev/env_file.ts";
 import { buildArgFlags, containerTest, IN_CI, requiredTest, testName } from "./_container.ts";
 import { listeningPort, startDev } from "./_dev.ts";
-import { copyProject } from "./_project.ts";
+import { cleanEnv, copyProject } from "./_project.ts";
 
 /** Set in the environment of the Compose runs, to see which spellings substitute variables. */
 const X = "swft-x";
@@ -176,9 +176,11 @@ async function composeReads(compose: string[], dotenv: string): Promise<Record<s
     const names = parseEnvFile(dotenv).variables.map((v) => v.name);
     await Deno.writeTextFile(`${dir}/compose.yaml`, composeFile(names));
     await Deno.writeTextFile(`${dir}/.env`, dotenv);
+    // A clean environment: a variable the shell sets would win over the .env under test.
     const result = await run(compose[0], [...compose.slice(1), "config"], {
       cwd: dir,
-      env: { SWFT_ENV_TEST_X: X },
+      clearEnv: true,
+      env: cleanEnv({ SWFT_ENV_TEST_X: X }),
     });
     assert.equal(result.code, 0, result.stderr);
     const environment = parseYaml(result.stdout).services.s.environment as Record<string, unknown>;
@@ -339,14 +341,16 @@ containerTest(
 
       if (withCompose) {
         // The project's own compose.yaml, on the image just built; a free port on 127.0.0.1.
-        const env = { SWFT_IMAGE: image, SWFT_HOST_PORT: "127.0.0.1:" };
+        const env = cleanEnv({ SWFT_IMAGE: image, SWFT_HOST_PORT: "127.0.0.1:" });
         const up = await run("docker-compose", ["-p", project, "up", "-d", "--no-build"], {
           cwd: dir,
+          clearEnv: true,
           env,
         });
         assert.equal(up.code, 0, up.stderr);
         const port = await run("docker-compose", ["-p", project, "port", "swft", "80"], {
           cwd: dir,
+          clearEnv: true,
           env,
         });
         assert.equal(port.code, 0, port.stderr);

@@ -7,7 +7,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ROOT } from "../tasks/_lib/mod.ts";
+import { ROOT, runDeno } from "../tasks/_lib/mod.ts";
 import { outputPath, PICTURE } from "../tasks/screenshot.ts";
 import { cleanEnv } from "./_project.ts";
 
@@ -31,20 +31,12 @@ async function fakeChromium(): Promise<{ dir: string; chromium: string; ran: str
  * `deno task screenshot ARGS` started from `cwd`, as a user in that folder runs it: in a clean
  * environment, as `deno task test` sets INIT_CWD, which a nested `deno task` keeps.
  */
-async function screenshot(args: string[], options: { cwd: string; chromium: string }) {
-  const output = await new Deno.Command(Deno.execPath(), {
-    args: ["task", "-q", "--config", `${ROOT}/deno.json`, "screenshot", ...args],
+function screenshot(args: string[], options: { cwd: string; chromium: string }) {
+  return runDeno(["task", "-q", "--config", `${ROOT}/deno.json`, "screenshot", ...args], {
     cwd: options.cwd,
     clearEnv: true,
     env: cleanEnv({ CHROMIUM: options.chromium }),
-    stdin: "null",
-  }).output();
-  const decoder = new TextDecoder();
-  return {
-    code: output.code,
-    stdout: decoder.decode(output.stdout),
-    stderr: decoder.decode(output.stderr),
-  };
+  });
 }
 
 Deno.test("outputPath keeps an absolute --out, resolves a relative one from the start folder", () => {
