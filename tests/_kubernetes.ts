@@ -102,7 +102,9 @@ export async function render(dir: string): Promise<KubeObject[]> {
     stdin: "null",
   }).output();
   if (!output.success) {
-    throw new Error(`kubectl kustomize ${dir} failed: ${decoder.decode(output.stderr).trim()}`);
+    throw new Error(
+      `Cannot render ${dir}: kubectl kustomize: ${decoder.decode(output.stderr).trim()}`,
+    );
   }
   return parseYaml(decoder.decode(output.stdout));
 }

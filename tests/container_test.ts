@@ -7,8 +7,10 @@
  */
 import assert from "node:assert/strict";
 import {
+  baseImageArgs,
   type BaseImages,
   docker,
+  dockerBuildArgs,
   dockerOk,
   fetchText,
   inspectImage,
@@ -16,43 +18,37 @@ import {
   readDenoJson,
   ROOT,
   run,
+  tempDir,
 } from "../tasks/_lib/mod.ts";
 import { pruneLock } from "../tasks/_lib/image_lock.ts";
 import { parseVerifyArgs, type Report, verify } from "../tasks/verify/mod.ts";
 import { loadImageFs } from "../tasks/verify/image_fs.ts";
-import { buildArgFlags, containerTest, testName } from "./_container.ts";
+import {
+  baseImageFlags,
+  containerTest,
+  moduleCleanup,
+  removeByName,
+  testName,
+} from "./_container.ts";
 import { copyProject } from "./_project.ts";
 
 /** Planted in the build context's .env; must never show up in an image. */
 const SECRET = `swft-secret-${crypto.randomUUID()}`;
 const IMAGE = testName("container");
-const created = { containers: new Set<string>(), dirs: new Set<string>() };
+/** What the tests create, removed after the last one (newest first). */
+const cleanup = moduleCleanup();
+// verify --keep leaves its images and container under IMAGE, and so do the tests' own
+cleanup.defer(() => removeByName(IMAGE));
 
-globalThis.addEventListener("unload", () => {
-  const quiet = { stdout: "null", stderr: "null" } as const;
-  // verify's kept container is named after IMAGE; the others are tracked by name or id
-  const kept = new Deno.Command("docker", { args: ["ps", "-aq", "--filter", `name=${IMAGE}`] })
-    .outputSync();
-  const names = [...created.containers, ...new TextDecoder().decode(kept.stdout).split("\n")]
-    .filter(Boolean);
-  if (names.length) {
-    new Deno.Command("docker", { args: ["rm", "-f", ...names], ...quiet }).outputSync();
-  }
-  const tags = new Deno.Command("docker", {
-    args: ["images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE],
-  })
-    .outputSync();
-  const refs = new TextDecoder().decode(tags.stdout).split("\n").filter(Boolean);
-  if (refs.length) {
-    new Deno.Command("docker", { args: ["rmi", "-f", ...refs], ...quiet }).outputSync();
-  }
-  for (const dir of created.dirs) Deno.removeSync(dir, { recursive: true });
-});
+/** A container the tests create (by name or id), removed after the last test. */
+function ownContainer(name: string): void {
+  cleanup.defer(async () => void await docker(["rm", "-f", name]));
+}
 
 /** A copy of the project (as git would check it out) plus secrets a careless build would copy. */
 async function secretContext(): Promise<string> {
   const dir = await copyProject("swft-container-test-");
-  created.dirs.add(dir);
+  cleanup.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
   await Deno.writeTextFile(`${dir}/.env`, `CUSTOM_MESSAGE=${SECRET}\nAPI_KEY=${SECRET}\n`);
   await Deno.writeTextFile(`${dir}/.env.production`, `API_KEY=${SECRET}\n`);
   await Deno.writeTextFile(`${dir}/server.key`, `${SECRET}\n`);
@@ -72,7 +68,7 @@ function verifyOnce(images: BaseImages) {
       "runtime-deno",
       "--builder-target",
       "app",
-      ...buildArgFlags(images),
+      ...baseImageFlags(images),
       "--build-arg",
       "VERSION=test",
       "--build-arg",
@@ -117,8 +113,7 @@ containerTest(
   "runtime-deno's npm layer holds the import map's packages only, and no tests or tasks",
   async (images) => {
     const { report } = await verifyOnce(images);
-    const dir = await Deno.makeTempDir({ prefix: "swft-container-fs-" });
-    created.dirs.add(dir);
+    const dir = await tempDir(cleanup, "swft-container-fs-");
     const fs = await loadImageFs(report.images.runtime.ref, dir);
     // DENO_DIR/npm/<registry host>/<package>/...: any registry, named nowhere here.
     const npm = "/deno-dir/npm/";
@@ -146,7 +141,7 @@ containerTest(
 containerTest("runtime-deno's server runs as uid 65532 with no capabilities", async (images) => {
   const { report } = await verifyOnce(images);
   const name = `${IMAGE}-uid`;
-  created.containers.add(name);
+  ownContainer(name);
   await dockerOk([
     "run",
     "-d",
@@ -186,9 +181,8 @@ containerTest("runtime-deno's server runs as uid 65532 with no capabilities", as
 /** Files in `image`'s file system whose content includes `needle` (docker export | grep). */
 async function filesContaining(image: string, needle: string): Promise<string[]> {
   const id = await dockerOk(["create", image]);
-  created.containers.add(id);
-  const dir = await Deno.makeTempDir({ prefix: "swft-container-export-" });
-  created.dirs.add(dir);
+  ownContainer(id);
+  const dir = await tempDir(cleanup, "swft-container-export-");
   await dockerOk(["export", "-o", `${dir}/fs.tar`, id]);
   await run("tar", ["-xf", `${dir}/fs.tar`, "-C", dir, "--no-same-owner", "--exclude=dev/*"]);
   await Deno.remove(`${dir}/fs.tar`);
@@ -214,21 +208,14 @@ containerTest(
   async (images) => {
     const { context } = await verifyOnce(images);
     const tag = `${IMAGE}:runtime`;
-    const build = await docker([
-      "build",
-      "--force-rm",
-      "--target",
-      "runtime",
-      ...buildArgFlags(images),
-      "-t",
-      tag,
-      context,
-    ]);
+    const build = await docker(
+      dockerBuildArgs({ context, target: "runtime", tag, buildArgs: baseImageArgs(images) }),
+    );
     const log = build.stdout + build.stderr;
     if (build.code === 0) {
       // where denort can be fetched: the compiled image answers as runtime-deno does
       const id = await dockerOk(["create", tag]);
-      created.containers.add(id);
+      ownContainer(id);
       assert.ok((await inspectImage(tag)).Config?.Healthcheck?.Test?.includes("/app/swft"));
       return;
     }

@@ -14,8 +14,10 @@ import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test tooling, pinned here and in deno.lock (as _kubernetes.ts)
 import { parse as parseYaml } from "npm:yaml@2.9.1";
 import {
+  baseImageArgs,
   type BaseImages,
   docker,
+  dockerBuildArgs,
   dockerOk,
   fetchText,
   poll,
@@ -24,7 +26,7 @@ import {
   succeeds,
 } from "../tasks/_lib/mod.ts";
 import { parseEnvFile, portabilityProblem } from "../tasks/dev/env_file.ts";
-import { buildArgFlags, containerTest, IN_CI, requiredTest, testName } from "./_container.ts";
+import { containerTest, IN_CI, requiredTest, testName } from "./_container.ts";
 import { listeningPort, startDev } from "./_dev.ts";
 import { cleanEnv, copyProject } from "./_project.ts";
 
@@ -313,16 +315,13 @@ containerTest(
       pages["deno task dev"] = await withDev(dir, pageFacts);
 
       // .dockerignore keeps .env out of the image: the values come from --env-file only.
-      await dockerOk([
-        "build",
-        "-q",
-        "--target",
-        "runtime-deno",
-        "-t",
-        image,
-        ...buildArgFlags(images),
-        dir,
-      ]);
+      await dockerOk(dockerBuildArgs({
+        context: dir,
+        target: "runtime-deno",
+        tag: image,
+        buildArgs: baseImageArgs(images),
+        quiet: true,
+      }));
       await dockerOk([
         "run",
         "-d",
