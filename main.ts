@@ -27,6 +27,12 @@ import type { Metrics } from "./routes/metrics.ts";
 /** The version users see in the startup line and `--version`. */
 export const VERSION: string = denoJson.version;
 
+/**
+ * How long the exit waits for the last log lines: a stalled stdout must not hold the process
+ * (a healthy one takes well under a millisecond).
+ */
+const LOG_DRAIN_MS = 1000;
+
 /** Below this open-files limit the start-up log warns: each connection holds one descriptor. */
 const LOW_NOFILE = 4096;
 
@@ -84,7 +90,6 @@ async function serve(config: Config): Promise<number> {
     import("./routes/mod.ts"),
     import("./server.ts"),
   ]);
-  globalThis.addEventListener("unload", () => logger.flush());
   // Loaded only when asked for: with metrics off, prom-client is never imported.
   let metrics: Metrics | undefined;
   if (config.metrics === "prometheus") {
@@ -164,7 +169,7 @@ async function serve(config: Config): Promise<number> {
       timeoutMs: config.shutdownTimeoutMs,
     });
   }
-  logger.flush();
+  await logger.drain(LOG_DRAIN_MS);
   return outcome === "timed-out" ? 1 : 0;
 }
 
