@@ -13,6 +13,7 @@ export class ConfigError extends Error {
   /** One line per problem, such as `PORT must be an integer from 0 to 65535, got "abc"`. */
   readonly problems: readonly string[];
 
+  /** One problem per entry, each naming its variable. */
   constructor(problems: readonly string[]) {
     super(`Invalid configuration: ${problems.join("; ")}`);
     this.name = "ConfigError";

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { compileArgs, explainCompileFailure, OUTPUT, permissionFlags } from "../tasks/build.ts";
 import { runDeno, startTask, taskCommand } from "../tasks/_lib/mod.ts";
+import { CGROUP_MEMORY_FILES, CGROUP_ROOT } from "../config.ts";
 import { type Dockerfile, parseDockerfile } from "../tasks/verify/dockerfile.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -23,13 +24,18 @@ Deno.test("build task runs the build script with the permissions it needs", () =
   assert.match(taskCommand("build"), /^deno run .*tasks\/build\.ts$/);
 });
 
-Deno.test("build compiles with the start task's permissions except --allow-read", () => {
+Deno.test("build compiles with the start task's permissions, reading only the cgroup files", () => {
   const flags = permissionFlags(taskCommand("start"));
-  const expected = startTask().permissions.filter((f) => !f.startsWith("--allow-read"));
+  const reads = `--allow-read=${CGROUP_MEMORY_FILES.map((f) => `${CGROUP_ROOT}/${f.path}`)}`;
+  const expected = startTask().permissions.map((f) => f.startsWith("--allow-read") ? reads : f);
   assert.deepEqual(flags, expected);
   assert.ok(flags.some((f) => f.startsWith("--allow-net=")), "network is granted");
   assert.ok(flags.some((f) => f.startsWith("--allow-env=")), "environment is granted");
-  assert.ok(!flags.some((f) => f.startsWith("--allow-read")), "reads come from the binary's VFS");
+  assert.ok(
+    !flags.some((f) => /^--allow-read.*(templates|static)/.test(f)),
+    "project files come from the binary's VFS",
+  );
+  assert.deepEqual(permissionFlags("deno run --allow-read=./static main.ts"), []);
 });
 
 Deno.test("build embeds templates and static, freezes the lockfile and writes dist/swft", () => {
