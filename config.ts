@@ -225,7 +225,7 @@ export type Config =
 export interface MemoryLimit {
   /** The limit in bytes. */
   bytes: number;
-  /** Which file said so: `cgroup v2` or `cgroup v1`. */
+  /** Where it was read: `cgroup`. */
   source: string;
 }
 
@@ -268,7 +268,7 @@ export function parseConfig(env: Env, options: ParseOptions = {}): Config {
     if (memoryLimit) {
       values.maxConnections = connectionsForMemory(memoryLimit.bytes);
       maxConnectionsFrom = `memory limit ${formatMiB(memoryLimit.bytes)} (${memoryLimit.source})`;
-    } else maxConnectionsFrom = "default (no memory limit)";
+    } else maxConnectionsFrom = "default (no memory limit found)";
   }
   return Object.freeze({
     ...values,
@@ -291,14 +291,16 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /**
- * What the server holds before its first connection, counted against a container's limit:
- * about 25 MiB of RSS idle plus the pages of the deno binary it must keep in the page cache
- * to answer quickly (under `--memory 64m`, once they are pushed out, `/health` takes seconds).
+ * What the server holds before its first connection, counted against a container's limit: 28
+ * MiB of cgroup memory idle in the runtime-deno image, plus room for the deno binary's pages
+ * in the page cache and for load (`wrk -c30` on `/` beside 350 idle connections: 41 MiB peak).
  */
 export const MEMORY_BASELINE_BYTES = 40 * MiB;
 /**
- * Memory set aside for each connection: twice the measured cost of an idle keep-alive
- * connection (about 29-31 KiB of RSS), as a busy one holds buffers too.
+ * Memory set aside for each connection: about twice what an idle keep-alive connection costs
+ * (measured under `--memory 64m`: cgroup peak 38 MiB with 382 held, 52 with 798, 61 with
+ * 1,198, where the page cache is pushed out and `/health` slows; OOM-killed near 1,320), as a
+ * busy one holds buffers too.
  */
 export const CONNECTION_BUDGET_BYTES = 64 * KiB;
 /** The fewest connections a memory limit sizes the server for: even a tight one serves some. */
@@ -319,40 +321,43 @@ export function connectionsForMemory(bytes: number): number {
   return Math.min(DEFAULT_MAX_CONNECTIONS, Math.max(MIN_MAX_CONNECTIONS, connections));
 }
 
-/** The cgroup files that hold a container's memory limit, v2 first, under the cgroup root. */
-export const CGROUP_MEMORY_FILES = [
-  { path: "memory.max", source: "cgroup v2" },
-  { path: "memory/memory.limit_in_bytes", source: "cgroup v1" },
-] as const;
+/** The permission {@linkcode readMemoryLimit} needs: the start task and the image grant it. */
+export const MEMORY_LIMIT_PERMISSION = "--allow-sys=systemMemoryInfo";
 
-/** Where cgroup files are mounted; the start task and the image grant read of exactly those. */
-export const CGROUP_ROOT = "/sys/fs/cgroup";
-
-/** At or above this, cgroup v1's limit means none (the kernel's "unlimited" is about 2^63). */
+/** At or above this, a cgroup v1 limit means none (the kernel's "unlimited" is about 2^63). */
 const V1_UNLIMITED = 2 ** 62;
 
 /**
- * The container's memory limit from cgroup v2's `memory.max` or cgroup v1's
- * `memory/memory.limit_in_bytes` under `root`; `undefined` where neither sets one (`max`, v1's
- * huge "unlimited") or neither may be read. Asks for the permission first, as reading
- * unpermitted would prompt on a terminal.
+ * The memory limit that `process.constrainedMemory()` reported (`bytes`), or `undefined` for
+ * none: 0 (no limit, or none readable) and cgroup v1's huge "unlimited".
+ *
+ * @example
+ * ```ts
+ * memoryLimitOf(67108864); // { bytes: 67108864, source: "cgroup" }
+ * memoryLimitOf(0); // undefined
+ * ```
  */
-export function readMemoryLimit(root: string = CGROUP_ROOT): MemoryLimit | undefined {
-  for (const { path, source } of CGROUP_MEMORY_FILES) {
-    const file = `${root}/${path}`;
-    if (Deno.permissions.querySync({ name: "read", path: file }).state !== "granted") continue;
-    let text;
-    try {
-      text = Deno.readTextFileSync(file).trim();
-    } catch {
-      continue; // not this cgroup version, or not in a container
-    }
-    if (text === "max") return undefined;
-    if (!/^\d+$/.test(text)) continue;
-    const bytes = Number(text);
-    return bytes >= V1_UNLIMITED || bytes === 0 ? undefined : { bytes, source };
-  }
-  return undefined;
+export function memoryLimitOf(bytes: number): MemoryLimit | undefined {
+  return bytes > 0 && bytes < V1_UNLIMITED ? { bytes, source: "cgroup" } : undefined;
+}
+
+/**
+ * The container's memory limit, where it can be read; `undefined` elsewhere.
+ *
+ * Deno 2.9 lets only `--allow-all` read files under /sys and /proc, whatever `--allow-read`
+ * names, so the cgroup files cannot be read directly under the start task's permissions.
+ * `process.constrainedMemory()` reads them in Deno itself under `--allow-sys=systemMemoryInfo`:
+ * cgroup v2's `memory.max` or v1's `memory.limit_in_bytes` of the cgroup named in
+ * /proc/self/cgroup. That path exists where the container has its own cgroup namespace (the
+ * default on cgroup v2 hosts: Docker 20.10+, containerd, Podman); on a cgroup v1 host Docker
+ * shares the host's namespace unless run with `--cgroupns=private`, and the result is 0.
+ * `node:process` is loaded only when the permission is granted (about 2 MiB of RSS).
+ */
+export async function readMemoryLimit(): Promise<MemoryLimit | undefined> {
+  const permission = { name: "sys", kind: "systemMemoryInfo" } as const;
+  if (Deno.permissions.querySync(permission).state !== "granted") return undefined;
+  const { default: process } = await import("node:process");
+  return memoryLimitOf(process.constrainedMemory());
 }
 
 function formatMiB(bytes: number): string {

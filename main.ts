@@ -42,7 +42,7 @@ const STOP_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT"];
 async function loadConfig(): Promise<Config | null> {
   const { parseConfig, readEnv, readMemoryLimit } = await import("./config.ts");
   try {
-    return parseConfig(readEnv(), { memoryLimit: readMemoryLimit() });
+    return parseConfig(readEnv(), { memoryLimit: await readMemoryLimit() });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) console.error(`Cannot start server: ${problem}`);

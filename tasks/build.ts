@@ -3,9 +3,8 @@
  * static/ embedded and the `start` task's permissions baked in.
  *
  * - Permissions come from deno.json's `start` task, so they are defined once. Its
- *   `--allow-read` keeps only the absolute paths (the cgroup memory files config.ts sizes
- *   MAX_CONNECTIONS from): a compiled binary reads templates and static files from its
- *   embedded file system, and denort grants read access to that itself.
+ *   `--allow-read` is dropped: a compiled binary reads templates and static files from its
+ *   embedded file system, and denort grants read access to that (and only that) itself.
  * - `--frozen`: the lockfile must match, as in CI and the image.
  * - Heap: no `--max-old-space-size` is baked in. The server holds almost nothing per request,
  *   so a fixed cap would only add a way to crash; the container's memory limit is the cap, and
@@ -39,21 +38,17 @@ export interface CompileOptions {
 }
 
 /**
- * The runtime permission flags of the `start` task, with `--allow-read` narrowed to absolute
- * paths (see the module docs), ready for `deno compile`.
+ * The runtime permission flags of the `start` task, minus `--allow-read` (see the module
+ * docs), ready for `deno compile`.
  *
  * @example
  * ```ts
- * permissionFlags("deno run --allow-net=0.0.0.0 --allow-read=./static,/sys/x main.ts");
- * // ["--allow-net=0.0.0.0", "--allow-read=/sys/x"]
+ * permissionFlags("deno run --allow-net=0.0.0.0 --allow-read=./static main.ts");
+ * // ["--allow-net=0.0.0.0"]
  * ```
  */
 export function permissionFlags(start: string): string[] {
-  return startTask(start).permissions.flatMap((flag) => {
-    if (!flag.startsWith("--allow-read")) return [flag];
-    const outside = flag.slice("--allow-read=".length).split(",").filter((p) => p.startsWith("/"));
-    return outside.length ? [`--allow-read=${outside.join(",")}`] : [];
-  });
+  return startTask(start).permissions.filter((f) => !f.startsWith("--allow-read"));
 }
 
 /** The full `deno compile` argument list for `config`. */

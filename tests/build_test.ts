@@ -6,7 +6,6 @@ import assert from "node:assert/strict";
 import denoJson from "../deno.json" with { type: "json" };
 import { compileArgs, explainCompileFailure, OUTPUT, permissionFlags } from "../tasks/build.ts";
 import { runDeno, startTask, taskCommand } from "../tasks/_lib/mod.ts";
-import { CGROUP_MEMORY_FILES, CGROUP_ROOT } from "../config.ts";
 import { type Dockerfile, parseDockerfile } from "../tasks/verify/dockerfile.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
@@ -24,18 +23,13 @@ Deno.test("build task runs the build script with the permissions it needs", () =
   assert.match(taskCommand("build"), /^deno run .*tasks\/build\.ts$/);
 });
 
-Deno.test("build compiles with the start task's permissions, reading only the cgroup files", () => {
+Deno.test("build compiles with the start task's permissions except --allow-read", () => {
   const flags = permissionFlags(taskCommand("start"));
-  const reads = `--allow-read=${CGROUP_MEMORY_FILES.map((f) => `${CGROUP_ROOT}/${f.path}`)}`;
-  const expected = startTask().permissions.map((f) => f.startsWith("--allow-read") ? reads : f);
+  const expected = startTask().permissions.filter((f) => !f.startsWith("--allow-read"));
   assert.deepEqual(flags, expected);
   assert.ok(flags.some((f) => f.startsWith("--allow-net=")), "network is granted");
   assert.ok(flags.some((f) => f.startsWith("--allow-env=")), "environment is granted");
-  assert.ok(
-    !flags.some((f) => /^--allow-read.*(templates|static)/.test(f)),
-    "project files come from the binary's VFS",
-  );
-  assert.deepEqual(permissionFlags("deno run --allow-read=./static main.ts"), []);
+  assert.ok(!flags.some((f) => f.startsWith("--allow-read")), "reads come from the binary's VFS");
 });
 
 Deno.test("build embeds templates and static, freezes the lockfile and writes dist/swft", () => {

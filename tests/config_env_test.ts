@@ -103,7 +103,7 @@ Deno.test("main.ts --help lists every variable of the schema with its default", 
 
 Deno.test("the startup line says how many connections are served and where that came from", async () => {
   // This machine's own limit, read as the server reads it (none on a bare host).
-  const limit = readMemoryLimit();
+  const limit = await readMemoryLimit();
   const expected = parseConfig({}, { memoryLimit: limit });
   const sized = await spawnServer();
   await sized.stop();

@@ -1,14 +1,13 @@
 import assert from "node:assert/strict";
 import {
-  CGROUP_MEMORY_FILES,
-  CGROUP_ROOT,
   CONFIG_VARIABLES,
   ConfigError,
   configTable,
   connectionsForMemory,
   DEFAULT_MAX_CONNECTIONS,
+  MEMORY_LIMIT_PERMISSION,
+  memoryLimitOf,
   parseConfig,
-  readMemoryLimit,
   RUNTIME_VARIABLES,
   type Variable,
   VARIABLES,
@@ -43,7 +42,7 @@ Deno.test("config: defaults match the reference app", () => {
   assert.equal(config.metrics, "off", "metrics are opt-in");
   assert.equal(config.shutdownDelayMs, 0, "no delay outside Kubernetes");
   assert.equal(config.maxConnections, 16_384, "without a memory limit, as before");
-  assert.equal(config.maxConnectionsFrom, "default (no memory limit)");
+  assert.equal(config.maxConnectionsFrom, "default (no memory limit found)");
   assert.equal(config.revision, "unknown");
   assert.deepEqual(config.sources, []);
 });
@@ -169,10 +168,10 @@ Deno.test("config: MAX_CONNECTIONS is an integer from 1 to 1,000,000", () => {
 });
 
 Deno.test("config: unset MAX_CONNECTIONS follows the memory limit; set, it wins", () => {
-  const memoryLimit = { bytes: 64 * MiB, source: "cgroup v2" };
+  const memoryLimit = { bytes: 64 * MiB, source: "cgroup" };
   const sized = parseConfig({}, { memoryLimit });
   assert.equal(sized.maxConnections, connectionsForMemory(64 * MiB));
-  assert.equal(sized.maxConnectionsFrom, "memory limit 64 MiB (cgroup v2)");
+  assert.equal(sized.maxConnectionsFrom, "memory limit 64 MiB (cgroup)");
   const set = parseConfig({ MAX_CONNECTIONS: "5000" }, { memoryLimit });
   assert.equal(set.maxConnections, 5000, "an explicit value is not capped by the limit");
   assert.equal(set.maxConnectionsFrom, "MAX_CONNECTIONS");
@@ -188,40 +187,13 @@ Deno.test("config: MAX_CONNECTIONS' default for 64 MiB, 256 MiB and 1 GiB, bound
   assert.equal(DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS, "the server's own default");
 });
 
-/** A fake cgroup root holding `files` (path under the root -> content). */
-async function fakeCgroup(files: Record<string, string>): Promise<string> {
-  const root = await Deno.makeTempDir({ prefix: "swft-cgroup-" });
-  for (const [path, text] of Object.entries(files)) {
-    await Deno.mkdir(`${root}/${path}`.replace(/\/[^/]*$/, ""), { recursive: true });
-    await Deno.writeTextFile(`${root}/${path}`, text);
-  }
-  return root;
-}
-
-Deno.test("config: the memory limit is read from cgroup v2, else v1; none, max or v1's huge value is no limit", async () => {
-  const cases: [Record<string, string>, { bytes: number; source: string } | undefined][] = [
-    [{ "memory.max": "67108864\n" }, { bytes: 64 * MiB, source: "cgroup v2" }],
-    [{ "memory.max": "max\n" }, undefined],
-    [{ "memory/memory.limit_in_bytes": "268435456\n" }, { bytes: 256 * MiB, source: "cgroup v1" }],
-    [{ "memory/memory.limit_in_bytes": "9223372036854771712\n" }, undefined],
-    [
-      { "memory.max": "1073741824", "memory/memory.limit_in_bytes": "268435456" },
-      { bytes: 1024 * MiB, source: "cgroup v2" },
-    ],
-    [{ "memory.max": "garbage", "memory/memory.limit_in_bytes": "268435456" }, {
-      bytes: 256 * MiB,
-      source: "cgroup v1",
-    }],
-    [{}, undefined],
-  ];
-  for (const [files, expected] of cases) {
-    const root = await fakeCgroup(files);
-    try {
-      assert.deepEqual(readMemoryLimit(root), expected, JSON.stringify(files));
-    } finally {
-      await Deno.remove(root, { recursive: true });
-    }
-  }
+Deno.test("config: the memory limit as Deno reports it: 0 and cgroup v1's huge 'unlimited' are none", () => {
+  assert.deepEqual(memoryLimitOf(64 * MiB), { bytes: 64 * MiB, source: "cgroup" });
+  assert.equal(memoryLimitOf(0), undefined, "no limit, or none readable");
+  assert.equal(memoryLimitOf(9223372036854771712), undefined, "v1 without a limit");
+  const sized = parseConfig({}, { memoryLimit: memoryLimitOf(256 * MiB) });
+  assert.equal(sized.maxConnections, 3456);
+  assert.equal(sized.maxConnectionsFrom, "memory limit 256 MiB (cgroup)");
 });
 
 Deno.test("config: SWFT_REVISION is validated like the others", () => {
@@ -287,8 +259,6 @@ function flagValues(args: readonly string[], flag: string): string[] {
   return found.slice(flag.length + 1).split(",");
 }
 
-const CGROUP_FILES = CGROUP_MEMORY_FILES.map((file) => `${CGROUP_ROOT}/${file.path}`);
-
 /** The exec-form arrays of `stage` in the Dockerfile, by instruction (ENTRYPOINT, HEALTHCHECK). */
 function execForms(stage: string): Record<string, string[]> {
   const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
@@ -316,19 +286,21 @@ function stageEnv(stage: string): Record<string, string> {
 
 Deno.test("every list that cannot derive from the schema names exactly its variables", async () => {
   // Permissions: the start task, the image's server and healthcheck grant exactly the server's
-  // variables, and read exactly the app's folders and the cgroup memory files.
+  // variables, read exactly the app's folders, and the one sys call that reads the memory limit.
   const start = startTask().permissions;
   assertNames("deno.json start --allow-env", flagValues(start, "--allow-env"), CONFIG_VARIABLES);
-  assert.deepEqual(flagValues(start, "--allow-read"), ["./templates", "./static", ...CGROUP_FILES]);
+  assert.deepEqual(flagValues(start, "--allow-read"), ["./templates", "./static"]);
+  assert.ok(
+    start.includes(MEMORY_LIMIT_PERMISSION),
+    `the start task grants ${MEMORY_LIMIT_PERMISSION}`,
+  );
+  assert.deepEqual(flagValues(start, "--allow-sys"), ["systemMemoryInfo"]);
   const image = execForms("runtime-deno");
   for (const form of ["ENTRYPOINT", "HEALTHCHECK"]) {
     const list = `Dockerfile runtime-deno ${form} --allow-env`;
     assertNames(list, flagValues(image[form], "--allow-env"), CONFIG_VARIABLES);
-    assert.deepEqual(flagValues(image[form], "--allow-read"), [
-      "/app/templates",
-      "/app/static",
-      ...CGROUP_FILES,
-    ]);
+    assert.deepEqual(flagValues(image[form], "--allow-read"), ["/app/templates", "/app/static"]);
+    assert.deepEqual(flagValues(image[form], "--allow-sys"), ["systemMemoryInfo"]);
   }
   // The image's ENV: the server's variables there are those whose schema entry says `image`,
   // with that value (README's defaults say so); the rest is Deno's own.
