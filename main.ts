@@ -283,7 +283,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (command === "healthcheck") return await healthcheck();
   if (command !== "serve") {
-    console.error(`Unknown command "${command}"\n\n${await usage()}`);
+    console.error(`Cannot run main.ts: unknown command "${command}"\n\n${await usage()}`);
     return 2;
   }
   const config = await loadConfig();
