@@ -62,9 +62,13 @@ export const LOG_BUFFER_BYTES = 256 * 1024;
  * asynchronous.
  */
 export interface Logger {
+  /** Logs `message` with `fields` at level debug. */
   debug(message: string, fields?: LogFields): void;
+  /** Logs `message` with `fields` at level info. */
   info(message: string, fields?: LogFields): void;
+  /** Logs `message` with `fields` at level warn. */
   warn(message: string, fields?: LogFields): void;
+  /** Logs `message` with `fields` at level error. */
   error(message: string, fields?: LogFields): void;
   /**
    * One access-log line at level info: `{"msg":"request","method","path","status","ms"}`.
