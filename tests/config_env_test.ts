@@ -102,7 +102,7 @@ Deno.test("main.ts --help lists every variable of the schema with its default", 
   const unknown = await runMain(["serv"], {});
   assert.equal(unknown.code, 2);
   assert.equal(unknown.stderr.split("\n")[0], 'Cannot run main.ts: unknown command "serv"');
-  assert.match(unknown.stderr, /^  MAX_CONNECTIONS /m, "followed by the usage");
+  assert.match(unknown.stderr, /^ {2}MAX_CONNECTIONS /m, "followed by the usage");
 });
 
 Deno.test("the startup line says how many connections are served and where that came from", async () => {
