@@ -28,10 +28,11 @@ import { checkHealth, localHost } from "./_healthcheck.ts";
 export const VERSION: string = denoJson.version;
 
 /**
- * How long the exit waits for the last log lines: a stalled stdout must not hold the process
+ * How long the exit waits for the last log lines, at most and at least: what is left of
+ * SHUTDOWN_TIMEOUT_MS within these, so that a stalled stdout cannot hold the process past it
  * (a healthy one takes well under a millisecond).
  */
-const LOG_DRAIN_MS = 1000;
+const LOG_DRAIN_MS = { max: 1000, min: 100 };
 
 /** Below this open-files limit the start-up log warns: each connection holds one descriptor. */
 const LOW_NOFILE = 4096;
@@ -216,8 +217,10 @@ async function serve(config: Config): Promise<number> {
   if (!server) return 1;
   announce(config, server, logger);
   const signal = await nextSignal();
+  const deadline = performance.now() + config.shutdownDelayMs + config.shutdownTimeoutMs;
   const code = await stop(config, server, logger, { signal, nextSignal, state });
-  await logger.drain(LOG_DRAIN_MS);
+  const left = deadline - performance.now();
+  await logger.drain(Math.min(LOG_DRAIN_MS.max, Math.max(LOG_DRAIN_MS.min, left)));
   return code;
 }
 
