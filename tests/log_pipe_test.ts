@@ -9,8 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { freePort } from "../tasks/bench/process.ts";
-import { delay, poll, ROOT } from "../tasks/_lib/mod.ts";
+import { delay, freePort, poll, ROOT } from "../tasks/_lib/mod.ts";
 import { LOG_BUFFER_BYTES } from "../logger.ts";
 import { startTaskArgs } from "./_server_process.ts";
 
