@@ -30,6 +30,8 @@ import {
   removeByName,
   testName,
 } from "./_container.ts";
+import { copyProject } from "./_project.ts";
+import { connectionsForMemory } from "../config.ts";
 
 /** Planted in the build context's .env; must never show up in an image. */
 const SECRET = `swft-secret-${crypto.randomUUID()}`;
@@ -46,14 +48,8 @@ function ownContainer(name: string): void {
 
 /** A copy of the project (as git would check it out) plus secrets a careless build would copy. */
 async function secretContext(): Promise<string> {
-  const dir = await tempDir(cleanup, "swft-container-test-");
-  const files = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
-    cwd: ROOT,
-  });
-  for (const file of files.stdout.split("\n").filter(Boolean)) {
-    await Deno.mkdir(`${dir}/${file}`.replace(/\/[^/]*$/, ""), { recursive: true });
-    await Deno.copyFile(`${ROOT}/${file}`, `${dir}/${file}`).catch(() => {}); // deleted, not staged
-  }
+  const dir = await copyProject("swft-container-test-");
+  cleanup.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
   await Deno.writeTextFile(`${dir}/.env`, `CUSTOM_MESSAGE=${SECRET}\nAPI_KEY=${SECRET}\n`);
   await Deno.writeTextFile(`${dir}/.env.production`, `API_KEY=${SECRET}\n`);
   await Deno.writeTextFile(`${dir}/server.key`, `${SECRET}\n`);
@@ -229,5 +225,34 @@ containerTest(
     assert.match(log, /DENORT_BIN/);
     assert.match(log, /--target runtime-deno/);
     assert.doesNotMatch(log, /Stack backtrace|panicked/);
+  },
+);
+
+containerTest(
+  "runtime-deno sizes MAX_CONNECTIONS from the container's memory limit, or takes it as set",
+  async (images) => {
+    const { report } = await verifyOnce(images);
+    const MiB = 1024 * 1024;
+    // --cgroupns private: the container's own cgroup namespace, the default on cgroup v2 hosts;
+    // Deno reads the limit through it (config.ts readMemoryLimit).
+    const limited = ["--memory", "64m", "--memory-swap", "64m", "--cgroupns", "private"];
+    const cases: [string[], number, string][] = [
+      [limited, connectionsForMemory(64 * MiB), "memory limit 64 MiB (cgroup)"],
+      [[...limited, "-e", "MAX_CONNECTIONS=100"], 100, "MAX_CONNECTIONS"],
+    ];
+    for (const [args, maxConnections, from] of cases) {
+      const name = testName("maxconn");
+      ownContainer(name);
+      await dockerOk(["run", "-d", "--name", name, ...args, report.images.runtime.ref]);
+      const startup = await poll(async () => {
+        const { stdout } = await docker(["logs", name]);
+        const line = stdout.split("\n").find((l) => l.includes('"msg":"listening"'));
+        return line ? JSON.parse(line) : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 200 });
+      assert.ok(startup, (await docker(["logs", name])).stderr);
+      assert.equal(startup.maxConnections, maxConnections, args.join(" "));
+      assert.equal(startup.maxConnectionsFrom, from);
+      await docker(["rm", "-f", name]);
+    }
   },
 );

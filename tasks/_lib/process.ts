@@ -24,6 +24,8 @@ export interface RunOptions {
   cwd?: string;
   /** Extra environment variables (the parent's environment is inherited). */
   env?: Record<string, string>;
+  /** Start from an empty environment, with only `env` (default: inherit the parent's). */
+  clearEnv?: boolean;
   /** Called with every output line (stdout and stderr) as it arrives. */
   onLine?: (line: string) => void;
   /** Text written to the program's stdin (default: no stdin). */
@@ -89,6 +91,7 @@ export async function run(
       args,
       cwd: options.cwd,
       env: options.env,
+      clearEnv: options.clearEnv,
       stdin: options.input === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
