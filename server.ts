@@ -209,16 +209,27 @@ export function withAccessLog(handler: Handler, logger: Logger): Handler {
  * ```
  *
  * With `host`, the request's Host header, the URL's authority is taken as exactly that text,
- * whatever it holds.
+ * whatever it holds, so the path logged is the request target and never part of the Host.
  */
 export function logPath(url: string, host: string | null = null): string {
   const authority = url.indexOf("//") + 2;
-  const start = host !== null && url.startsWith(host, authority)
-    ? url.indexOf("/", authority + host.length)
-    : url.indexOf("/", authority);
+  let start = -1;
+  if (host !== null) {
+    // Deno decodes the URL as UTF-8 and the header as Latin-1: try the header both ways.
+    const written = url.startsWith(host, authority) ? host : utf8(host);
+    // Not there at all: the URL's authority came from an absolute-form target, not the Host.
+    start = url.startsWith(written, authority)
+      ? url.indexOf("/", authority + written.length)
+      : url.indexOf("/", authority);
+  } else start = url.indexOf("/", authority);
   if (start === -1) return "/";
   const query = url.indexOf("?", start);
   return query === -1 ? url.slice(start) : url.slice(start, query);
+}
+
+/** A header value (one byte per character) read as the UTF-8 it was sent as. */
+function utf8(latin1: string): string {
+  return new TextDecoder().decode(Uint8Array.from(latin1, (char) => char.charCodeAt(0)));
 }
 
 /**

@@ -21,7 +21,7 @@ import { createPageRoutes, renderPages } from "./pages.ts";
 import { createStaticRoutes } from "./static.ts";
 import { type Metrics, UNMATCHED_ROUTE } from "./metrics.ts";
 import { routePath } from "hono/route";
-import { validHost } from "./_host.ts";
+import { acceptableHost } from "./_host.ts";
 import { type ExactRoutes, fixedResponse } from "./_prebuilt.ts";
 import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
 
@@ -132,7 +132,7 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
 
   // Before routing: a Host that is not a plain host[:port] would rewrite request.url (see
   // routes/_host.ts). One header read per request; the answer is a constant.
-  const badHost = fixedResponse("Bad request: invalid or missing Host header\n", [
+  const badHost = fixedResponse("Bad request: invalid Host header\n", [
     ...api,
     ["content-type", "text/plain; charset=utf-8"],
   ], 400);
@@ -142,7 +142,7 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
   // see docs/bench.md). Everything else (HEAD, queries, other methods, encoded paths, 404)
   // goes through Hono, which also holds every route, so app.request() tests see the same app.
   app.fetch = (request, env, executionCtx) => {
-    if (!validHost(request.headers.get("host"), isServeInfo(env))) {
+    if (!acceptableHost(request)) {
       metrics?.start()(request.method, UNMATCHED_ROUTE, 400);
       return badHost.clone();
     }
@@ -179,8 +179,3 @@ export function createApp(config: Config, options: AppOptions = {}): Hono {
 }
 
 const STATIC_PREFIX = "/static/";
-
-/** Whether Hono's `env` is the connection info Deno.serve passes: the request came on a socket. */
-function isServeInfo(env: unknown): boolean {
-  return typeof env === "object" && env !== null && "remoteAddr" in env;
-}
