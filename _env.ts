@@ -13,6 +13,7 @@ export class ConfigError extends Error {
   /** One line per problem, such as `PORT must be an integer from 0 to 65535, got "abc"`. */
   readonly problems: readonly string[];
 
+  /** An error listing `problems`, one per variable. */
   constructor(problems: readonly string[]) {
     super(`Invalid configuration: ${problems.join("; ")}`);
     this.name = "ConfigError";

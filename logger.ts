@@ -41,9 +41,13 @@ export interface LoggerOptions {
 
 /** A structured logger. Call {@linkcode Logger.flush} before the process exits. */
 export interface Logger {
+  /** Logs `message` with `fields` at level debug. */
   debug(message: string, fields?: LogFields): void;
+  /** Logs `message` with `fields` at level info. */
   info(message: string, fields?: LogFields): void;
+  /** Logs `message` with `fields` at level warn. */
   warn(message: string, fields?: LogFields): void;
+  /** Logs `message` with `fields` at level error. */
   error(message: string, fields?: LogFields): void;
   /**
    * One access-log line at level info: `{"msg":"request","method","path","status","ms"}`.

@@ -22,8 +22,11 @@ export type Handler = (
 
 /** Options of {@linkcode startServer}. */
 export interface ServerOptions {
+  /** Port to listen on (0: the system picks a free one). */
   port: number;
+  /** Address to listen on. */
   host: string;
+  /** Where the start-up line, the access log and errors go. */
   logger: Logger;
   /** Longest time {@linkcode RunningServer.shutdown} waits for running handlers. */
   shutdownTimeoutMs: number;

@@ -10,8 +10,6 @@
  *
  * @module
  */
-import type { MiddlewareHandler } from "hono";
-
 /** A header list that can be given to `new Response(body, { headers })`. */
 export type HeaderList = Array<[string, string]>;
 
@@ -45,23 +43,4 @@ export function documentHeaders(): HeaderList {
 /** Headers for JSON answers: nothing may load or frame them. */
 export function apiHeaders(): HeaderList {
   return [["content-security-policy", "default-src 'none'; frame-ancestors 'none'"], ...COMMON];
-}
-
-/**
- * Set `headers` on every response of the routes it is used on, for responses that Hono
- * builds (serveStatic, `c.json`).
- *
- * @example
- * ```ts
- * import { Hono } from "hono";
- * const app = new Hono();
- * app.use("/static/*", securityHeaders(documentHeaders()));
- * ```
- */
-export function securityHeaders(headers: HeaderList): MiddlewareHandler {
-  return async function securityHeaders(c, next) {
-    await next();
-    const target = c.res.headers;
-    for (const [name, value] of headers) target.set(name, value);
-  };
 }

@@ -4,6 +4,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { HonoApp } from "./_hono.ts";
 import { type ExactRoutes, fixedResponse } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
 
@@ -41,7 +42,7 @@ export function formatTime(date: Date): string {
  * console.log(await res.json()); // { status: "ok" }
  * ```
  */
-export function createApiRoutes(options: ApiOptions): Hono {
+export function createApiRoutes(options: ApiOptions): HonoApp {
   const now = options.now ?? (() => new Date());
   const json: HeaderList = [
     ...options.headers,

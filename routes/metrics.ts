@@ -35,6 +35,7 @@ export interface Metrics {
 
 /** What {@linkcode createMetrics} reports in `swft_build_info`. */
 export interface BuildInfo {
+  /** The version of the app that runs. */
   version: string;
   /** The source revision (such as a commit), or `unknown`. */
   revision: string;

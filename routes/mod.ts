@@ -14,6 +14,7 @@
  * @module
  */
 import { type Context, Hono } from "hono";
+import type { HonoApp } from "./_hono.ts";
 import { accepts } from "hono/accepts";
 import type { Config } from "../config.ts";
 import { createApiRoutes } from "./api.ts";
@@ -52,7 +53,7 @@ export interface AppOptions {
 export const ALLOWED_METHODS = "GET, HEAD";
 
 /** Build the Hono app for one configuration. Reads and renders its files once, here. */
-export function createApp(config: Config, options: AppOptions = {}): Hono {
+export function createApp(config: Config, options: AppOptions = {}): HonoApp {
   const root = options.root ?? APP_ROOT;
   const pages = renderPages(`${root}/templates`, {
     backgroundColor: config.backgroundColor,

@@ -6,6 +6,7 @@
  * @module
  */
 import { Hono } from "hono";
+import type { HonoApp } from "./_hono.ts";
 import { Eta as EtaCore } from "eta/core";
 import { contentTag } from "./_content_tag.ts";
 import { type ExactRoutes, prebuilt } from "./_prebuilt.ts";
@@ -38,7 +39,9 @@ export interface PageData {
 
 /** Pre-rendered pages and their theme stylesheet. */
 export interface RenderedPages {
+  /** `/`: the page, rendered for the configuration. */
   index: string;
+  /** The HTML 404 page. */
   notFound: string;
   /** `/theme.css`: the configured background colour, and text and link colours readable on it. */
   themeCss: string;
@@ -71,14 +74,16 @@ export function renderPages(views: string, data: PageData): RenderedPages {
 
 /** Dependencies of {@linkcode createPageRoutes}. */
 export interface PageOptions {
+  /** The pages to serve. */
   pages: RenderedPages;
+  /** The security headers every page answer carries. */
   headers: HeaderList;
   /** Filled with the routes' handlers, for the app's fast path. */
   exact?: ExactRoutes;
 }
 
 /** `GET /`: the start page; `GET /theme.css`: its configured colours. */
-export function createPageRoutes(options: PageOptions): Hono {
+export function createPageRoutes(options: PageOptions): HonoApp {
   const html: HeaderList = [
     ...options.headers,
     ["content-type", "text/html; charset=utf-8"],

@@ -14,7 +14,8 @@
  *
  * @module
  */
-import { type Context, Hono } from "hono";
+import { Hono } from "hono";
+import type { HonoApp, HonoContext } from "./_hono.ts";
 import { getMimeType } from "hono/utils/mime";
 import { contentTag } from "./_content_tag.ts";
 import { type ExactRoutes, prebuilt, type RawHandler } from "./_prebuilt.ts";
@@ -25,8 +26,11 @@ export const MAX_STATIC_BYTES = 32 * 1024 * 1024;
 
 /** One file of the allowlist. */
 export interface StaticFile {
+  /** The file's bytes, read once. */
   body: Uint8Array<ArrayBuffer>;
+  /** Its strong ETag, from its content. */
   etag: string;
+  /** Its `content-type` header. */
   contentType: string;
 }
 
@@ -87,7 +91,7 @@ export interface StaticOptions {
   /** Security headers for the files (some are HTML documents). */
   headers: HeaderList;
   /** The answer to a method other than GET or HEAD on a file that exists. */
-  methodNotAllowed: (c: Context) => Response;
+  methodNotAllowed: (c: HonoContext) => Response;
   /** Filled with each file's handler, for the app's fast path. */
   exact?: ExactRoutes;
   /** Told once about what was skipped, such as symbolic links. */
@@ -108,7 +112,7 @@ export interface StaticOptions {
  * const res = await files.request("/static/style.css");
  * ```
  */
-export function createStaticRoutes(options: StaticOptions): Hono {
+export function createStaticRoutes(options: StaticOptions): HonoApp {
   const prefix = options.prefix ?? "/static";
   const { files, skippedLinks } = loadStaticFiles(options.root);
   if (skippedLinks.length) {

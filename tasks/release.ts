@@ -39,13 +39,18 @@ import {
   lastLines,
   onInterrupt,
   parseFlags,
+  pass,
   progress,
   readDenoJson,
   type ReportHead,
   ROOT,
   run,
+  runSteps,
   runTask,
   startReport,
+  type Step,
+  stepProgress,
+  type StepResult,
   UsageError,
   writeReport,
 } from "./_lib/mod.ts";
@@ -121,18 +126,6 @@ export interface ReleaseOptions {
   verifyOnly: boolean;
 }
 
-/** One step of the run, as reported. */
-export interface Step {
-  /** `key`, `build` or `tag`, `push` or `pull`, `sbom`, `sign`, `attest`, `verify-signature`, `verify-attestation`. */
-  id: string;
-  /** `skip`: not run because an earlier step failed. */
-  status: "pass" | "fail" | "skip";
-  /** What it did, or why it failed, in one line. */
-  detail: string;
-  /** Wall time in milliseconds. */
-  ms: number;
-}
-
 /** The `--json` report. */
 export interface ReleaseReport extends ReportHead {
   /** `--image` as given. */
@@ -148,7 +141,7 @@ export interface ReleaseReport extends ReportHead {
   /** Whether `cosign verify-attestation` found this SBOM on the digest. */
   attestations: { type: "cyclonedx"; verified: boolean }[];
   /** Every step, in order. */
-  steps: Step[];
+  steps: StepResult[];
 }
 
 /** Parses and checks the command line; throws a {@linkcode UsageError}. */
@@ -249,23 +242,259 @@ function createdTime(): string {
 }
 
 /** What the steps share as the run goes. */
-interface State {
-  digest?: string;
-  pinned?: string;
-  bom?: Bom;
-  sbomPath?: string;
-  publicKey?: string;
+export interface ReleaseRun {
+  /** The command line. */
+  options: ReleaseOptions;
+  /** The report under construction (steps fill in digest, SBOM, verification). */
+  report: ReleaseReport;
+  /** A temporary folder for the run's files, removed at the end. */
   tmp: string;
+  /** The registry's manifest digest, once known. */
+  digest?: string;
+  /** `REGISTRY/REPO@DIGEST`, once the digest is known. */
+  pinned?: string;
+  /** The SBOM, once generated. */
+  bom?: Bom;
+  /** Where the SBOM was written (for `cosign attest`). */
+  sbomPath?: string;
+  /** The public key to verify with: `--pub`, or derived from `--key` by the key step. */
+  publicKey?: string;
 }
 
-class StepError extends Error {}
+/** A release step; `when` decides from the command line whether it is part of the run. */
+export interface ReleaseStep extends Step<ReleaseRun> {
+  /** True when this run includes the step (default: always). */
+  when?: (options: ReleaseOptions) => boolean;
+}
+
+/** The signing options, with the public key the run settled on. */
+function signing(r: ReleaseRun): SigningOptions {
+  return { ...r.options.signing, publicKey: r.publicKey };
+}
+
+/** Records the digest everything after the push (or pull) signs and verifies. */
+function pinDigest(r: ReleaseRun, digest: string): string {
+  r.digest = digest;
+  r.pinned = `${r.options.image.name}@${digest}`;
+  r.report.digest = digest;
+  return r.pinned;
+}
+
+const publishing = (o: ReleaseOptions) => !o.verifyOnly;
+const building = (o: ReleaseOptions) => !o.verifyOnly && !o.image.digest;
 
 /**
- * Runs a release (or `--verify-only`) and returns its report; never throws for a failed
- * step (the report says which).
+ * First, before anything is pushed: a wrong password or a broken key fails here. The public
+ * half is derived for the verification, so it cannot be a stale file.
  */
-export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
-  const report: ReleaseReport = {
+const keyStep: ReleaseStep = {
+  id: "key",
+  when: (o) => publishing(o) && o.signing.key !== undefined,
+  async run(r) {
+    const key = r.options.signing.key!;
+    const derived = `${r.tmp}/cosign.pub`;
+    const pub = await cosign(["public-key", "--key", key, "--outfile", derived]);
+    if (pub.code !== 0) {
+      throw new Error(`cosign public-key --key ${key}: ${cosignFailure(pub)}`);
+    }
+    r.publicKey ??= derived;
+    return pass(
+      `${key} opened, verifying with ${r.publicKey === derived ? "its public key" : r.publicKey}`,
+    );
+  },
+};
+
+/** Pushed already (a multi-platform build by buildx): fetch it for the SBOM's image scan. */
+const pullStep: ReleaseStep = {
+  id: "pull",
+  when: (o) => publishing(o) && o.image.digest !== undefined,
+  async run(r) {
+    const result = await docker(["pull", r.pinned!]);
+    if (result.code !== 0) {
+      throw new Error(`docker pull ${r.pinned}: ${lastLines(result.stderr, 2)}`);
+    }
+    pinDigest(r, r.digest!);
+    return pass(`${r.pinned} (pushed before)`);
+  },
+};
+
+/** `--from IMAGE`: an image built before, tagged as `--image`. */
+const tagStep: ReleaseStep = {
+  id: "tag",
+  when: (o) => building(o) && o.from !== undefined,
+  async run({ options }) {
+    const result = await docker(["tag", options.from!, options.imageText]);
+    if (result.code !== 0) throw new Error(lastLines(result.stderr, 2));
+    return pass(`${options.from} as ${options.imageText}`);
+  },
+};
+
+/** `docker build` of `--target` with the OCI labels filled; `--build-arg` values win. */
+const buildStep: ReleaseStep = {
+  id: "build",
+  when: (o) => building(o) && o.from === undefined,
+  async run({ options }) {
+    const version = readDenoJson().version ?? "dev";
+    const args = [
+      "build",
+      "--force-rm",
+      "--target",
+      options.target,
+      "-t",
+      options.imageText,
+      "--build-arg",
+      `VERSION=${version}`,
+      "--build-arg",
+      `REVISION=${await gitRevision()}`,
+      "--build-arg",
+      `CREATED=${createdTime()}`,
+      // Given last, so the caller's values win.
+      ...options.buildArgs.flatMap((arg) => ["--build-arg", arg]),
+      ROOT,
+    ];
+    const result = await docker(args, {
+      onLine: (line) => {
+        if (/^Step \d+\/\d+ : FROM /.test(line)) progress(TOOL, `build: ${line}`);
+      },
+    });
+    if (result.code !== 0) {
+      throw new Error(
+        `docker build --target ${options.target}: ${lastLines(result.stdout + result.stderr, 2)}`,
+      );
+    }
+    return pass(`${options.imageText} (target ${options.target}, version ${version})`);
+  },
+};
+
+/** `docker push`; the digest is the one the registry answers with, never a local image id. */
+const pushStep: ReleaseStep = {
+  id: "push",
+  when: building,
+  async run(r) {
+    const image = r.options.imageText;
+    const result = await docker(["push", image]);
+    if (result.code !== 0) {
+      throw new Error(`docker push ${image}: ${lastLines(result.stderr || result.stdout, 2)}`);
+    }
+    const digest = pushedDigest(result.stdout, r.options.image.tag!);
+    if (!digest) throw new Error(`docker push printed no digest for ${image}`);
+    return pass(pinDigest(r, digest));
+  },
+};
+
+/** One CycloneDX document for the pushed digest (see release/sbom.ts), kept with `--sbom`. */
+const sbomStep: ReleaseStep = {
+  id: "sbom",
+  when: publishing,
+  async run(r) {
+    const bom = await sbom(r);
+    const kept = r.options.sbom;
+    r.bom = bom;
+    r.sbomPath = kept ?? `${r.tmp}/sbom.cdx.json`;
+    await Deno.writeTextFile(r.sbomPath, JSON.stringify(bom, null, 2) + "\n");
+    const components = bom.components?.length ?? 0;
+    r.report.sbom = { path: kept ?? null, components };
+    return pass(`${components} components${kept ? ` in ${kept}` : ""}`);
+  },
+};
+
+/** `cosign sign` of `REPO@DIGEST`: the signature follows the digest, not the tag. */
+const signStep: ReleaseStep = {
+  id: "sign",
+  when: publishing,
+  async run(r) {
+    const result = await cosign(signArgs(r.pinned!, signing(r)));
+    if (result.code !== 0) throw new Error(`cosign sign: ${cosignFailure(result)}`);
+    const key = r.options.signing.key;
+    return pass(`${r.pinned} (${key ? `key ${key}` : "keyless"})`);
+  },
+};
+
+/** `cosign attest --type cyclonedx` of the SBOM on the same digest. */
+const attestStep: ReleaseStep = {
+  id: "attest",
+  when: publishing,
+  async run(r) {
+    const result = await cosign(attestArgs(r.pinned!, r.sbomPath!, signing(r)));
+    if (result.code !== 0) throw new Error(`cosign attest: ${cosignFailure(result)}`);
+    return pass("cyclonedx SBOM attached");
+  },
+};
+
+/** `cosign verify`: it must vouch for this digest (with `--verify-only`, it finds it). */
+const verifySignatureStep: ReleaseStep = {
+  id: "verify-signature",
+  async run(r) {
+    const ref = r.pinned ?? r.options.imageText;
+    const result = await cosign(verifyArgs(ref, signing(r)));
+    if (result.code !== 0) throw new Error(`cosign verify ${ref}: ${cosignFailure(result)}`);
+    const digests = verifiedDigests(result.stdout);
+    const digest = r.digest ?? digests[0];
+    if (!digest || !digests.includes(digest)) {
+      throw new Error(
+        `cosign verify vouched for ${digests.join(", ") || "nothing"}, not ${digest}`,
+      );
+    }
+    pinDigest(r, digest);
+    r.report.signature.verified = true;
+    return pass(`signature on ${digest}`);
+  },
+};
+
+/** `cosign verify-attestation`: a CycloneDX attestation on the digest, the SBOM generated. */
+const verifyAttestationStep: ReleaseStep = {
+  id: "verify-attestation",
+  async run(r) {
+    const result = await cosign(verifyAttestationArgs(r.pinned!, signing(r)));
+    if (result.code !== 0) {
+      throw new Error(`cosign verify-attestation: ${cosignFailure(result)}`);
+    }
+    const hex = r.digest!.slice("sha256:".length);
+    const ours = attestedStatements(result.stdout).filter((s) =>
+      s.predicateType.includes("cyclonedx") && s.subject.some((x) => x.digest.sha256 === hex)
+    );
+    if (ours.length === 0) throw new Error(`no CycloneDX attestation for ${r.digest}`);
+    const serial = r.bom?.serialNumber;
+    if (serial && !ours.some((s) => (s.predicate as Bom)?.serialNumber === serial)) {
+      throw new Error(`the attested SBOM is not the one generated (${serial})`);
+    }
+    r.report.attestations[0].verified = true;
+    return pass(`${ours.length} CycloneDX attestation(s) on ${r.digest}`);
+  },
+};
+
+/**
+ * Every release step in order; each one's `when` picks those of a run. Adding a step is one
+ * entry here.
+ */
+export const RELEASE_STEPS: readonly ReleaseStep[] = [
+  keyStep,
+  pullStep,
+  tagStep,
+  buildStep,
+  pushStep,
+  sbomStep,
+  signStep,
+  attestStep,
+  verifySignatureStep,
+  verifyAttestationStep,
+];
+
+/**
+ * The steps a run with `options` takes, in order.
+ *
+ * @example
+ * ```ts
+ * releaseSteps(parseReleaseArgs(["--verify-only", "--image", "r/x:1", "--key", "k.pub"]))
+ *   .map((s) => s.id); // ["verify-signature", "verify-attestation"]
+ * ```
+ */
+export function releaseSteps(options: ReleaseOptions): ReleaseStep[] {
+  return RELEASE_STEPS.filter((step) => step.when?.(options) ?? true);
+}
+
+function newReport(options: ReleaseOptions): ReleaseReport {
+  return {
     ...startReport("swft-release"),
     image: options.imageText,
     reference: null,
@@ -278,194 +507,44 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
     attestations: [{ type: "cyclonedx", verified: false }],
     steps: [],
   };
+}
+
+/**
+ * Runs a release (or `--verify-only`) and returns its report; never throws for a failed
+ * step (the report says which).
+ */
+export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
+  const report = newReport(options);
   const tmp = await Deno.makeTempDir({ prefix: "swft-release-" });
   const removeTmp = () => Deno.remove(tmp, { recursive: true }).catch(() => {});
   const unregister = onInterrupt(removeTmp);
-  const state: State = { tmp, publicKey: options.signing.publicKey };
-  if (options.image.digest) {
-    state.digest = options.image.digest;
-    state.pinned = `${options.image.name}@${options.image.digest}`;
-  }
-  const image = options.imageText;
-  const signing = () => ({ ...options.signing, publicKey: state.publicKey });
-
-  const steps: [string, () => Promise<string>][] = [];
-  if (!options.verifyOnly && options.signing.key) {
-    // First, before anything is pushed: a wrong password or a broken key fails here. The
-    // public half is derived for the verification, so it cannot be a stale file.
-    steps.push(["key", async () => {
-      const derived = `${tmp}/cosign.pub`;
-      const pub = await cosign(["public-key", "--key", options.signing.key!, "--outfile", derived]);
-      if (pub.code !== 0) {
-        throw new StepError(
-          `cosign public-key --key ${options.signing.key}: ${cosignFailure(pub)}`,
-        );
-      }
-      state.publicKey ??= derived;
-      return `${options.signing.key} opened, verifying with ${
-        state.publicKey === derived ? "its public key" : state.publicKey
-      }`;
-    }]);
-  }
-  if (!options.verifyOnly && options.image.digest) {
-    // Pushed already (a multi-platform build by buildx): fetch it for the SBOM's image scan.
-    steps.push(["pull", async () => {
-      const result = await docker(["pull", state.pinned!]);
-      if (result.code !== 0) {
-        throw new StepError(`docker pull ${state.pinned}: ${lastLines(result.stderr, 2)}`);
-      }
-      report.digest = state.digest!;
-      return `${state.pinned} (pushed before)`;
-    }]);
-  } else if (!options.verifyOnly) {
-    steps.push(
-      options.from
-        ? ["tag", async () => {
-          const result = await docker(["tag", options.from!, image]);
-          if (result.code !== 0) throw new StepError(lastLines(result.stderr, 2));
-          return `${options.from} as ${image}`;
-        }]
-        : ["build", () => build(options)],
-      ["push", async () => {
-        const result = await docker(["push", image]);
-        if (result.code !== 0) {
-          throw new StepError(
-            `docker push ${image}: ${lastLines(result.stderr || result.stdout, 2)}`,
-          );
-        }
-        const digest = pushedDigest(result.stdout, options.image.tag!);
-        if (!digest) throw new StepError(`docker push printed no digest for ${image}`);
-        state.digest = digest;
-        state.pinned = `${options.image.name}@${digest}`;
-        report.digest = digest;
-        return state.pinned;
-      }],
-    );
-  }
-  if (!options.verifyOnly) {
-    steps.push(
-      ["sbom", async () => {
-        const bom = await sbom(options, state);
-        state.bom = bom;
-        state.sbomPath = options.sbom ?? `${tmp}/sbom.cdx.json`;
-        await Deno.writeTextFile(state.sbomPath, JSON.stringify(bom, null, 2) + "\n");
-        report.sbom = { path: options.sbom ?? null, components: bom.components?.length ?? 0 };
-        return `${bom.components?.length ?? 0} components${
-          options.sbom ? ` in ${options.sbom}` : ""
-        }`;
-      }],
-      ["sign", async () => {
-        const result = await cosign(signArgs(state.pinned!, signing()));
-        if (result.code !== 0) throw new StepError(`cosign sign: ${cosignFailure(result)}`);
-        return `${state.pinned} (${
-          options.signing.key ? `key ${options.signing.key}` : "keyless"
-        })`;
-      }],
-      ["attest", async () => {
-        const result = await cosign(attestArgs(state.pinned!, state.sbomPath!, signing()));
-        if (result.code !== 0) throw new StepError(`cosign attest: ${cosignFailure(result)}`);
-        return "cyclonedx SBOM attached";
-      }],
-    );
-  }
-  steps.push(
-    ["verify-signature", async () => {
-      const ref = state.pinned ?? image;
-      const result = await cosign(verifyArgs(ref, signing()));
-      if (result.code !== 0) throw new StepError(`cosign verify ${ref}: ${cosignFailure(result)}`);
-      const digests = verifiedDigests(result.stdout);
-      const digest = state.digest ?? digests[0];
-      if (!digest || !digests.includes(digest)) {
-        throw new StepError(
-          `cosign verify vouched for ${digests.join(", ") || "nothing"}, not ${digest}`,
-        );
-      }
-      state.digest = digest;
-      state.pinned = `${options.image.name}@${digest}`;
-      report.digest = digest;
-      report.signature.verified = true;
-      return `signature on ${digest}`;
-    }],
-    ["verify-attestation", async () => {
-      const result = await cosign(verifyAttestationArgs(state.pinned!, signing()));
-      if (result.code !== 0) {
-        throw new StepError(`cosign verify-attestation: ${cosignFailure(result)}`);
-      }
-      const hex = state.digest!.slice("sha256:".length);
-      const ours = attestedStatements(result.stdout).filter((s) =>
-        s.predicateType.includes("cyclonedx") && s.subject.some((x) => x.digest.sha256 === hex)
-      );
-      if (ours.length === 0) throw new StepError(`no CycloneDX attestation for ${state.digest}`);
-      const serial = state.bom?.serialNumber;
-      if (serial && !ours.some((s) => (s.predicate as Bom)?.serialNumber === serial)) {
-        throw new StepError(`the attested SBOM is not the one generated (${serial})`);
-      }
-      report.attestations[0].verified = true;
-      return `${ours.length} CycloneDX attestation(s) on ${state.digest}`;
-    }],
-  );
-
-  let failed: string | undefined;
+  // --image TAG@DIGEST is pinned from the start; the report's digest waits for a step to hold.
+  const { name, digest } = options.image;
+  const r: ReleaseRun = {
+    options,
+    report,
+    tmp,
+    publicKey: options.signing.publicKey,
+    digest,
+    pinned: digest && `${name}@${digest}`,
+  };
+  const shown = stepProgress(TOOL);
   try {
-    for (const [id, fn] of steps) {
-      if (failed) {
-        report.steps.push({ id, status: "skip", detail: `not run: ${failed} failed`, ms: 0 });
-        continue;
-      }
-      progress(TOOL, `${id}...`);
-      const started = performance.now();
-      try {
-        const detail = await fn();
-        const ms = Math.round(performance.now() - started);
-        report.steps.push({ id, status: "pass", detail, ms });
-        progress(TOOL, `${id}: ${detail} (${formatMs(ms)})`);
-      } catch (error) {
-        const ms = Math.round(performance.now() - started);
-        const detail = (error as Error).message.split("\n")[0];
-        report.steps.push({ id, status: "fail", detail, ms });
-        progress(TOOL, `${id} failed: ${detail}`);
-        failed = id;
-      }
-    }
+    await runSteps(releaseSteps(options), r, {
+      stopAfterFailure: true,
+      onStart: shown.onStart,
+      onEnd: (result) => {
+        report.steps.push(result);
+        shown.onEnd(result);
+      },
+    });
   } finally {
     unregister();
     await removeTmp();
   }
-  const ok = !failed;
-  if (ok) report.reference = state.pinned ?? null;
+  const ok = report.steps.every((step) => step.status === "pass");
+  if (ok) report.reference = r.pinned ?? null;
   return finishReport(report, ok);
-}
-
-async function build(options: ReleaseOptions): Promise<string> {
-  const version = readDenoJson().version ?? "dev";
-  const args = [
-    "build",
-    "--force-rm",
-    "--target",
-    options.target,
-    "-t",
-    options.imageText,
-    "--build-arg",
-    `VERSION=${version}`,
-    "--build-arg",
-    `REVISION=${await gitRevision()}`,
-    "--build-arg",
-    `CREATED=${createdTime()}`,
-    // Given last, so the caller's values win.
-    ...options.buildArgs.flatMap((arg) => ["--build-arg", arg]),
-    ROOT,
-  ];
-  const result = await docker(args, {
-    onLine: (line) => {
-      if (/^Step \d+\/\d+ : FROM /.test(line)) progress(TOOL, `build: ${line}`);
-    },
-  });
-  if (result.code !== 0) {
-    throw new StepError(
-      `docker build --target ${options.target}: ${lastLines(result.stdout + result.stderr, 2)}`,
-    );
-  }
-  return `${options.imageText} (target ${options.target}, version ${version})`;
 }
 
 /** Deno's version inside the image: the app answers `--version` with `swft X (deno Y)`. */
@@ -473,7 +552,7 @@ async function denoVersionOf(image: string): Promise<string> {
   const result = await docker(["run", "--rm", "--network", "none", image, "--version"]);
   const version = /\(deno ([\w.+-]+)\)/.exec(result.stdout)?.[1];
   if (!version) {
-    throw new StepError(
+    throw new Error(
       `${image} --version did not name its Deno version: ${
         lastLines(result.stdout + result.stderr, 1)
       }`,
@@ -482,21 +561,21 @@ async function denoVersionOf(image: string): Promise<string> {
   return version;
 }
 
-async function sbom(options: ReleaseOptions, state: State): Promise<Bom> {
+async function sbom(r: ReleaseRun): Promise<Bom> {
   // By digest: the image that was pushed, even if the local tag moved since.
-  const imageBom = await cdxgen("docker", state.pinned!, `${state.tmp}/image.cdx.json`);
+  const imageBom = await cdxgen("docker", r.pinned!, `${r.tmp}/image.cdx.json`);
   // Only the lockfile and the manifest: cdxgen reads nothing else of the project.
-  const project = `${state.tmp}/project`;
+  const project = `${r.tmp}/project`;
   await Deno.mkdir(project);
   await Deno.copyFile(`${ROOT}/deno.json`, `${project}/deno.json`);
   await Deno.copyFile(`${ROOT}/deno.lock`, `${project}/deno.lock`);
-  const lockBom = await cdxgen("deno", project, `${state.tmp}/lock.cdx.json`);
+  const lockBom = await cdxgen("deno", project, `${r.tmp}/lock.cdx.json`);
   const lock = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.lock`));
   return mergeBoms(imageBom, lockBom, {
-    name: options.image.name,
-    tag: options.image.tag!,
-    digest: state.digest!,
-    denoVersion: await denoVersionOf(state.pinned!),
+    name: r.options.image.name,
+    tag: r.options.image.tag!,
+    digest: r.digest!,
+    denoVersion: await denoVersionOf(r.pinned!),
   }, appPackages(lock));
 }
 

@@ -30,7 +30,9 @@ export type BaseChoice =
 
 /** What {@linkcode chooseBaseImages} asks of the machine (injectable for its own test). */
 export interface Machine {
+  /** An environment variable. */
   env(name: string): string | undefined;
+  /** True when a Docker engine answers. */
   engine(): Promise<boolean>;
   /** The image exists locally, or a pull succeeds. */
   available(ref: string): Promise<boolean>;

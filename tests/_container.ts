@@ -22,7 +22,7 @@ export function buildArgFlags(images: BaseImages): string[] {
 }
 
 /** True under CI (`CI=true`, as GitHub Actions and .ci/run set it): ignoring is an error. */
-export const IN_CI = /^(1|true)$/i.test(Deno.env.get("CI") ?? "");
+export const IN_CI: boolean = /^(1|true)$/i.test(Deno.env.get("CI") ?? "");
 
 /**
  * Registers a test that needs something this machine may lack (a Docker engine, base images,

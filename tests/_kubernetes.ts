@@ -146,6 +146,7 @@ export function validateObject(object: KubeObject): string[] {
 
 /** A hardening rule of issue 12: what it requires, and a check that names what breaks it. */
 export interface HardeningRule {
+  /** The rule's id, named in failures. */
   id: string;
   /** Returns a problem line, or undefined when the objects comply. */
   check(objects: KubeObject[]): string | undefined;

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ROOT, runDeno, startTask } from "../tasks/_lib/mod.ts";
+import { ROOT, runDeno, type RunResult, startTask } from "../tasks/_lib/mod.ts";
 
 /** The arguments `deno task start` passes to `deno` (everything after the program name). */
 export function startTaskArgs(): string[] {
@@ -13,6 +13,7 @@ export function startTaskArgs(): string[] {
 
 /** A server process started by {@linkcode spawnServer}. */
 export interface ServerProcess {
+  /** The server process. */
   child: Deno.ChildProcess;
   /** The startup log line. */
   startup: Record<string, unknown>;
@@ -101,6 +102,6 @@ export async function spawnServer(
 }
 
 /** Run main.ts to completion with the `start` flags; for modes that exit by themselves. */
-export function runMain(args: string[], env: Record<string, string>) {
+export function runMain(args: string[], env: Record<string, string>): Promise<RunResult> {
   return runDeno([...startTaskArgs(), ...args], { cwd: ROOT, env });
 }

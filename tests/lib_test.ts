@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import {
   DENO_VERSION,
+  fail,
   finishReport,
   formatBytes,
   formatMs,
@@ -9,14 +10,19 @@ import {
   parseFlags,
   parseMemUsage,
   parseSize,
+  pass,
   poll,
   readDenoJson,
   realBaseImages,
   ROOT,
   run,
+  runDeno,
+  runSteps,
   STANDIN_IMAGES,
   startReport,
   startTask,
+  type Step,
+  type StepResult,
   taskCommand,
   uniqueName,
   UsageError,
@@ -140,4 +146,102 @@ Deno.test("every deno.json task describes itself, so `deno task` lists what the 
     assert.equal(taskCommand(name), command);
   }
   assert.throws(() => taskCommand("no-such-task"), /Cannot read the no-such-task task/);
+});
+
+Deno.test("runSteps: --skip, missing needs and thrown errors become skip and fail, each timed", async () => {
+  const facts: { built?: string; timed?: boolean } = {};
+  const ran: string[] = [];
+  type Fact = "built" | "timed";
+  const step = (id: string, run: () => Promise<ReturnType<typeof pass>>, needs?: Fact[]) => ({
+    id,
+    needs,
+    run: () => (ran.push(id), run()),
+  });
+  const steps: Step<unknown, Fact>[] = [
+    step("skipped", () => Promise.resolve(pass("never"))),
+    step("throws", () => Promise.reject(new Error("Cannot read x\nsecond line"))),
+    { id: "build", provides: ["built"], run: () => Promise.resolve(fail("no image")) },
+    step("needs-build", () => Promise.resolve(pass("never")), ["built"]),
+    {
+      id: "slow",
+      provides: ["timed"],
+      async run() {
+        await new Promise((resolve) => setTimeout(resolve, 30));
+        facts.timed = true;
+        return pass("slept");
+      },
+    },
+    step("after", () => Promise.resolve(pass("ok")), ["timed"]),
+  ];
+  const started: string[] = [];
+  const ended: StepResult[] = [];
+  const results = await runSteps(steps, undefined, {
+    facts,
+    skip: (id) => id === "skipped" ? "skipped by --skip" : undefined,
+    onStart: (id) => started.push(id),
+    onEnd: (result) => ended.push(result),
+  });
+  assert.deepEqual(results.map((r) => [r.id, r.status, r.detail]), [
+    ["skipped", "skip", "skipped by --skip"],
+    ["throws", "fail", "Cannot read x"],
+    ["build", "fail", "no image"],
+    ["needs-build", "skip", "needs built (build did not pass)"],
+    ["slow", "pass", "slept"],
+    ["after", "pass", "ok"],
+  ]);
+  assert.deepEqual(ran, ["throws", "after"], "skipped steps never run");
+  assert.deepEqual(started, ["throws", "build", "slow", "after"], "skips never start");
+  assert.deepEqual(ended, results, "every result, skips included, in order");
+  assert.ok(results[4].ms >= 25, `slow step timed: ${results[4].ms} ms`);
+  assert.equal(results[0].ms, 0);
+});
+
+Deno.test("runSteps with stopAfterFailure: the first failure ends the run, the rest say why", async () => {
+  const ran: string[] = [];
+  const steps: Step<string[]>[] = ["key", "push", "sign"].map((id) => ({
+    id,
+    run(log) {
+      log.push(id);
+      if (id === "push") throw new Error("Cannot push: registry unreachable");
+      return Promise.resolve(pass(`${id} done`));
+    },
+  }));
+  const results = await runSteps(steps, ran, { stopAfterFailure: true });
+  assert.deepEqual(ran, ["key", "push"], "nothing runs after the failure");
+  assert.deepEqual(results.map((r) => [r.id, r.status, r.detail]), [
+    ["key", "pass", "key done"],
+    ["push", "fail", "Cannot push: registry unreachable"],
+    ["sign", "skip", "not run: push failed"],
+  ]);
+  const without = await runSteps(steps, [], {});
+  assert.deepEqual(without.map((r) => r.status), ["pass", "fail", "pass"], "by default all run");
+});
+
+Deno.test("doc lint covers every module that is not a test: a new undocumented one fails it", async () => {
+  const here = await runDeno(["task", "lint:docs"], { cwd: ROOT });
+  assert.equal(here.code, 0, `every module documented: ${here.stderr.slice(-1500)}`);
+  // The same task in a folder of undocumented modules: the new folder and the test helper
+  // fail it; a test and a fixture are not modules it lints.
+  const dir = await Deno.makeTempDir({ prefix: "swft-doc-lint-" });
+  try {
+    for (
+      const path of ["lib/new.ts", "tests/_helper.ts", "tests/a_test.ts", "tests/fixtures/x.ts"]
+    ) {
+      await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]+$/, ""), { recursive: true });
+      await Deno.writeTextFile(`${dir}/${path}`, "export const x = 1;\n");
+    }
+    const there = await runDeno([
+      "task",
+      "--config",
+      `${ROOT}/deno.json`,
+      "--cwd",
+      dir,
+      "lint:docs",
+    ]);
+    assert.equal(there.code, 1);
+    const flagged = [...there.stderr.matchAll(/--> (\S+):\d+:\d+/g)].map((m) => m[1]).sort();
+    assert.deepEqual(flagged, [`${dir}/lib/new.ts`, `${dir}/tests/_helper.ts`]);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

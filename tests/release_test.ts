@@ -23,7 +23,7 @@ import {
   runDeno,
   UsageError,
 } from "../tasks/_lib/mod.ts";
-import { parseReleaseArgs, type ReleaseReport } from "../tasks/release.ts";
+import { parseReleaseArgs, type ReleaseReport, releaseSteps } from "../tasks/release.ts";
 import { isLoopbackRegistry, parseImageRef, pushedDigest } from "../tasks/release/image_ref.ts";
 import { appPackages, type Bom, type Component, mergeBoms } from "../tasks/release/sbom.ts";
 import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
@@ -108,6 +108,70 @@ Deno.test("release command line: mistakes are usage errors that say what to do",
   assert.ok(ok !== "help");
   assert.equal(ok.target, "runtime");
   assert.equal(ok.signing.loopback, true);
+});
+
+Deno.test("release steps: each mode runs its steps in order, verification always last", () => {
+  const ids = (args: string[]) => {
+    const options = parseReleaseArgs(args);
+    assert.ok(options !== "help");
+    return releaseSteps(options).map((step) => step.id);
+  };
+  const key = ["--key", "deno.json", "--no-tlog"];
+  const verify = ["verify-signature", "verify-attestation"];
+  const publish = ["sbom", "sign", "attest", ...verify];
+  assert.deepEqual(ids(["--image", "127.0.0.1:5000/swft:1", ...key]), [
+    "key",
+    "build",
+    "push",
+    ...publish,
+  ]);
+  assert.deepEqual(ids(["--image", "127.0.0.1:5000/swft:1", "--from", "x", ...key]), [
+    "key",
+    "tag",
+    "push",
+    ...publish,
+  ]);
+  assert.deepEqual(ids(["--image", `127.0.0.1:5000/swft:1@${DIGEST_A}`, ...key]), [
+    "key",
+    "pull",
+    ...publish,
+  ]);
+  assert.deepEqual(ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key]), verify);
+});
+
+Deno.test("release without cosign: the first failed step ends the run, exit 1, the rest skipped", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "swft-release-test-" });
+  try {
+    const json = `${dir}/report.json`;
+    const result = await runDeno([
+      "task",
+      "release",
+      "--image",
+      "127.0.0.1:9/swft-release-test:1",
+      "--from",
+      "swft-release-test-never-built",
+      "--key",
+      `${ROOT}/deno.json`,
+      "--no-tlog",
+      "--json",
+      json,
+    ], { cwd: ROOT, env: { COSIGN: `${dir}/no-cosign` } });
+    assert.equal(result.code, 1, result.stderr);
+    assert.match(result.stderr, /^release: key\.\.\.$/m, "a progress line as the step starts");
+    assert.match(result.stderr, /^release: failed at step key: Cannot run cosign \(/m);
+    assert.equal(result.stdout, "", "no reference printed");
+    const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
+    assert.equal(report.ok, false);
+    assert.equal(report.reference, null);
+    assert.deepEqual(report.steps.map((s) => [s.id, s.status, s.detail.slice(0, 40)]), [
+      ["key", "fail", `Cannot run cosign (${dir}/no-cosign)`.slice(0, 40)],
+      ...["tag", "push", "sbom", "sign", "attest", "verify-signature", "verify-attestation"]
+        .map((id) => [id, "skip", "not run: key failed"]),
+    ]);
+    assert.ok(report.steps.every((s) => Object.keys(s).join() === "id,status,detail,ms"));
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });
 
 Deno.test("the SBOM keeps the app's npm packages with hashes, the image's packages and Deno", () => {

@@ -8,10 +8,33 @@
  *
  * @module
  */
+// deno-lint-ignore-file no-import-prefix -- inline specifiers are the point, see above
 export { default as tarStream } from "npm:tar-stream@3.2.2";
-export { DockerfileParser } from "npm:dockerfile-ast@0.7.1";
-// deno-lint-ignore no-import-prefix -- on purpose, see above
+import {
+  type Dockerfile as DockerfileAst,
+  DockerfileParser as Parser,
+} from "npm:dockerfile-ast@0.7.1";
 import dockerignoreModule, { type Ignore } from "npm:@balena/dockerignore@1.0.2";
+
+// The packages' types get local `@internal` names: `deno doc --lint` (Deno 2.9) counts another
+// package's type as private (denoland/deno#27364), and re-exporting one lints its whole API.
+
+/**
+ * dockerfile-ast's syntax tree of one Dockerfile.
+ *
+ * @internal
+ */
+export type DockerfileTree = DockerfileAst;
+
+/**
+ * A `.dockerignore` matcher of `@balena/dockerignore`.
+ *
+ * @internal
+ */
+export type IgnoreMatcher = Ignore;
+
+/** dockerfile-ast's parser: `DockerfileParser.parse(text)` gives the syntax tree. */
+export const DockerfileParser: { parse(text: string): DockerfileTree } = Parser;
 
 /**
  * `@balena/dockerignore`'s factory: a CommonJS `module.exports` function, which its typings
@@ -19,4 +42,4 @@ import dockerignoreModule, { type Ignore } from "npm:@balena/dockerignore@1.0.2"
  */
 export const dockerignore = dockerignoreModule as unknown as (
   options?: { ignorecase?: boolean },
-) => Ignore;
+) => IgnoreMatcher;

@@ -24,6 +24,7 @@ export interface DenoLock {
   npm?: Record<string, { dependencies?: string[]; [key: string]: unknown }>;
   /** The config file's own dependencies (its import map). */
   workspace?: { dependencies?: string[] };
+  /** The rest of the lock, kept as it is. */
   [key: string]: unknown;
 }
 

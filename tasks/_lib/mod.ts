@@ -1,6 +1,6 @@
 /**
- * The tasks' shared kernel: processes, docker, project facts, waiting, formatting and the
- * command-line conventions. Tasks and tests import from here.
+ * The tasks' shared kernel: processes, docker, project facts, waiting, formatting, the step
+ * runner and the command-line conventions. Tasks and tests import from here.
  *
  * @example
  * ```ts
@@ -14,4 +14,5 @@ export * from "./docker.ts";
 export * from "./format.ts";
 export * from "./process.ts";
 export * from "./project.ts";
+export * from "./steps.ts";
 export * from "./wait.ts";

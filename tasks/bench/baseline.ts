@@ -17,7 +17,9 @@
 
 /** One captured answer. */
 export interface CapturedResponse {
+  /** The HTTP status. */
   status: number;
+  /** The headers, in the order the server sent them. */
   headers: Array<[string, string]>;
   /** The body, base64. */
   body: string;

@@ -8,20 +8,27 @@ import type { TargetName } from "./process.ts";
 
 /** What one bench run does. */
 export interface BenchOptions {
+  /** `--smoke`: one short round, to check the tool end to end. */
   smoke: boolean;
+  /** `--json`: where to write the report, or `null`. */
   json: string | null;
   /** Seconds per wrk run. */
   durationSec: number;
+  /** Concurrency levels, in order. */
   connections: number[];
+  /** Alternating baseline/server rounds. */
   rounds: number;
   /** Seconds of mixed load for the memory soak; 0 skips it. */
   soakSec: number;
   /** Server targets, without the baselines, which always run. */
   targets: Exclude<TargetName, "baseline" | "replay">[];
+  /** Image of the container target. */
   image: string;
   /** Starts measured per target for the startup median. */
   starts: number;
+  /** Paths to load. */
   paths: string[];
+  /** `--help`: print the usage and do nothing else. */
   help: boolean;
 }
 

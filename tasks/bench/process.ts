@@ -45,7 +45,9 @@ export const START_VARIANTS: Readonly<Record<string, Record<string, string>>> = 
 
 /** A running server. */
 export interface ServerHandle {
+  /** The target it runs. */
   readonly name: TargetName;
+  /** Its base URL on 127.0.0.1. */
   readonly url: string;
   /** Bytes and lines the server wrote to stdout (its access log); `null` when not piped here. */
   readonly log: { bytes: number; lines: number } | null;
@@ -63,6 +65,7 @@ export interface ServerHandle {
 
 /** Options of {@linkcode launch}. */
 export interface LaunchOptions {
+  /** The port to listen on, on 127.0.0.1. */
   port: number;
   /** For `replay`: the JSON file of responses captured from the server (baseline.ts). */
   replayFile?: string;

@@ -8,8 +8,11 @@ import type { ReportHead } from "../_lib/mod.ts";
 
 /** Load figures of one target on one path at one concurrency, over all rounds. */
 export interface LoadRow {
+  /** The server target (or baseline). */
   target: string;
+  /** The path loaded. */
   path: string;
+  /** wrk's concurrency. */
   connections: number;
   /** Median over rounds. */
   requestsPerSec: number;
@@ -32,17 +35,23 @@ export interface LoadRow {
 
 /** Start-up and memory figures of one target. */
 export interface ProcessRow {
+  /** The server target (or baseline). */
   target: string;
   /** Name of the measured process in /proc, to show it is the server and not a wrapper. */
   processName: string | null;
   /** Median of the samples: from exec to the first 200 on /health. */
   startupMs: number | null;
+  /** Each start's time, in order. */
   startupSamplesMs: number[];
+  /** Resident memory once started, before any load. */
   rssIdleBytes: number | null;
+  /** Resident memory after the load rounds. */
   rssAfterLoadBytes: number | null;
+  /** Resident memory after the soak. */
   rssAfterSoakBytes: number | null;
   /** Peak RSS seen while soaking. */
   rssSoakPeakBytes: number | null;
+  /** Seconds of soak load. */
   soakSec: number;
   /** RSS growth from after load to after the soak, in percent. */
   soakGrowthPct: number | null;
@@ -54,15 +63,23 @@ export interface ProcessRow {
 
 /** One performance target for one server target. */
 export interface GoalCheck {
+  /** The server target judged. */
   target: string;
+  /** The goal's id. */
   id: string;
+  /** The goal for people. */
   label: string;
+  /** What was measured, in `unit`; `null` when not measured. */
   value: number | null;
+  /** How `value` must compare to `limit`. */
   comparator: ">=" | "<=";
+  /** The bound. */
   limit: number;
+  /** Unit of `value` and `limit`. */
   unit: string;
   /** `null` when not measured in this run. */
   met: boolean | null;
+  /** How it was measured. */
   detail: string;
 }
 
@@ -70,6 +87,7 @@ export interface GoalCheck {
 export interface BenchReport extends ReportHead {
   /** Always `swft-bench`. */
   tool: "swft-bench";
+  /** When, with what and how the run was made. */
   meta: {
     date: string;
     deno: string;
@@ -82,9 +100,13 @@ export interface BenchReport extends ReportHead {
     paths: string[];
     soakSec: number;
   };
+  /** Load figures, a row per target, path and concurrency. */
   load: LoadRow[];
+  /** Start-up and memory, a row per target. */
   processes: ProcessRow[];
+  /** Each goal judged for each target. */
   goals: GoalCheck[];
+  /** Targets not run, and why. */
   skipped: { target: string; reason: string }[];
   /** Problems that make the run fail: servers that would not start, wrk errors. */
   errors: string[];
@@ -94,12 +116,19 @@ export interface BenchReport extends ReportHead {
 export const GOAL_CONNECTIONS = 32;
 const MIB = 1024 * 1024;
 
-interface GoalSpec {
+/** A performance target: what {@linkcode GoalCheck} judges, and how to measure it. */
+export interface GoalSpec {
+  /** Its id. */
   id: string;
+  /** The goal for people. */
   label: string;
+  /** How the measured value must compare to `limit`. */
   comparator: ">=" | "<=";
+  /** The bound. */
   limit: number;
+  /** Unit of the value and `limit`. */
   unit: string;
+  /** Reads the value for `target` from a report's figures. */
   measure(target: string, report: Pick<BenchReport, "load" | "processes">): {
     value: number | null;
     detail: string;

@@ -6,7 +6,7 @@
 import { run } from "../_lib/mod.ts";
 
 /** How to get wrk when it is missing. */
-export const WRK_INSTALL_HINT =
+export const WRK_INSTALL_HINT: string =
   "wrk is not installed. Install it from Debian or Ubuntu with `sudo apt-get install -y wrk` " +
   "(macOS: `brew install wrk`), then run `deno task bench` again";
 
@@ -15,19 +15,29 @@ const SCRIPT = new URL("./report.lua", import.meta.url).pathname;
 
 /** Socket and HTTP errors as wrk counts them; `status` is responses with a status of 400 or more. */
 export interface WrkErrors {
+  /** Connections that failed. */
   connect: number;
+  /** Failed reads. */
   read: number;
+  /** Failed writes. */
   write: number;
+  /** Responses with a status of 400 or more. */
   status: number;
+  /** Requests that timed out. */
   timeout: number;
 }
 
 /** One wrk run. */
 export interface WrkResult {
+  /** Requests completed. */
   requests: number;
+  /** Length of the run in microseconds. */
   durationUs: number;
+  /** Bytes read. */
   bytes: number;
+  /** Errors by kind. */
   errors: WrkErrors;
+  /** Latency in microseconds: minimum, mean, maximum and percentiles. */
   latencyUs: { min: number; mean: number; max: number; p50: number; p90: number; p99: number };
   /** `requests` per second of `durationUs`. */
   requestsPerSec: number;
@@ -64,6 +74,7 @@ export function errorCount(result: WrkResult): number {
 
 /** Options of {@linkcode wrkArgs} and {@linkcode runWrk}. */
 export interface WrkOptions {
+  /** Open connections. */
   connections: number;
   /** Whole seconds; wrk has no finer unit. */
   durationSec: number;

@@ -6,8 +6,11 @@
 
 /** One build step and whether Docker reused it from cache (undefined for FROM). */
 export interface BuildStep {
+  /** The stage, as the builder names it. */
   stage: string;
+  /** The instruction as the builder printed it. */
   instruction: string;
+  /** True when reused from cache; undefined for FROM. */
   cached?: boolean;
 }
 
@@ -72,9 +75,13 @@ function parseBuildKit(lines: string[]): BuildStep[] {
 
 /** The verdict of the rebuild-cache check. */
 export interface CacheVerdict {
+  /** True when the dependency layer came from cache. */
   ok: boolean;
+  /** One line for people. */
   detail: string;
+  /** Steps reused from cache. */
   cached: number;
+  /** Steps run again. */
   rebuilt: number;
 }
 

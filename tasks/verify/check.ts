@@ -5,14 +5,22 @@
  *
  * @module
  */
-import type { ContainerInfo, ImageInfo } from "../_lib/mod.ts";
+import {
+  type ContainerInfo,
+  fail,
+  type ImageInfo,
+  type Outcome,
+  pass,
+  runSteps,
+  type Step,
+} from "../_lib/mod.ts";
 import type { VerifyOptions } from "./args.ts";
 import type { VerifyConfig } from "./config.ts";
 import type { Dockerfile } from "./dockerfile.ts";
 import type { DockerIgnore } from "./dockerignore.ts";
 import type { ImageFs } from "./image_fs.ts";
 import type { Progress } from "./progress.ts";
-import type { Report, Status } from "./report.ts";
+import type { Report } from "./report.ts";
 
 /** What passing checks established, for the checks after them. */
 export interface Facts {
@@ -33,23 +41,7 @@ export interface Facts {
 /** A fact's name. */
 export type Fact = keyof Facts;
 
-/** What a check's run returns. */
-export interface Outcome {
-  /** pass or fail (a skip is decided by the runner). */
-  status: Exclude<Status, "skip">;
-  /** One line for people. */
-  detail: string;
-}
-
-/** A passing outcome. */
-export function pass(detail: string): Outcome {
-  return { status: "pass", detail };
-}
-
-/** A failing outcome. */
-export function fail(detail: string): Outcome {
-  return { status: "fail", detail };
-}
+export { fail, type Outcome, pass } from "../_lib/mod.ts";
 
 /** Turns a rule's verdict into an outcome. */
 export function verdict(v: { ok: boolean; detail: string }): Outcome {
@@ -92,46 +84,28 @@ export interface Context {
   containerInfo(): Promise<ContainerInfo>;
 }
 
-/** A check: one entry of the registry. */
-export interface Check {
+/** A check: one entry of the registry, a step of the kernel's runner. */
+export interface Check extends Step<Context, Fact> {
   /** Its id in the report (a contract). */
   id: string;
   /** Facts that must exist, or the check is skipped naming the first missing one. */
   needs: Fact[];
   /** Facts its run may set on `ctx.facts`. */
   provides?: Fact[];
-  /** Runs the check; a thrown error is a failure with its message. */
-  run(ctx: Context): Promise<Outcome>;
 }
 
 /**
- * Runs the checks in registry order. A check listed in `--skip`, or whose needs are missing,
- * is a skip naming why; everything else is timed and recorded.
+ * Runs the checks in registry order on the kernel's step runner. A check listed in `--skip`,
+ * or whose needs are missing, is a skip naming why; everything else is timed and recorded.
  */
 export async function runChecks(checks: readonly Check[], ctx: Context): Promise<void> {
-  const providers = new Map<Fact, string>();
-  for (const check of checks) {
-    for (const fact of check.provides ?? []) providers.set(fact, check.id);
-  }
-  for (const check of checks) {
-    ctx.progress.start(check.id);
-    const started = performance.now();
-    const missing = check.needs.find((fact) => ctx.facts[fact] === undefined);
-    let outcome: { status: Status; detail: string };
-    if (ctx.options.skip.includes(check.id)) {
-      outcome = { status: "skip", detail: "skipped by --skip" };
-    } else if (missing) {
-      const by = providers.get(missing);
-      outcome = { status: "skip", detail: `needs ${missing}${by ? ` (${by} did not pass)` : ""}` };
-    } else {
-      try {
-        outcome = await check.run(ctx);
-      } catch (error) {
-        outcome = fail((error as Error).message);
-      }
-    }
-    const result = { id: check.id, ...outcome, ms: Math.round(performance.now() - started) };
-    ctx.report.checks.push(result);
-    ctx.progress.end(result);
-  }
+  await runSteps(checks, ctx, {
+    facts: ctx.facts,
+    skip: (id) => ctx.options.skip.includes(id) ? "skipped by --skip" : undefined,
+    onStart: (id) => ctx.progress.start(id),
+    onEnd: (result) => {
+      ctx.report.checks.push(result);
+      ctx.progress.end(result);
+    },
+  });
 }

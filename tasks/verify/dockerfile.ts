@@ -157,21 +157,29 @@ export function parseImageRef(ref: string): { repository: string; tag?: string; 
 
 /** Lint findings plus the facts verify reports. */
 export interface LintResult {
+  /** One line per broken rule; empty when the Dockerfile passes. */
   problems: string[];
   /** Resolved base image of every stage that does not build on another stage. */
   bases: { stage: string; image: string }[];
+  /** The target stage's last USER. */
   user?: string;
+  /** The target stage's HEALTHCHECK command. */
   healthcheck?: string;
+  /** The target stage's EXPOSEd ports. */
   exposed: number[];
 }
 
 /** Options for {@linkcode lintDockerfile}. */
 export interface LintOptions {
+  /** The stage that becomes the image. */
   target: string;
+  /** The stage that must build (the builder). */
   builderTarget?: string;
+  /** `--build-arg` values, which override the ARG defaults. */
   buildArgs?: Record<string, string>;
   /** Parsed `.dockerignore`, or undefined when the context has none. */
   dockerignore?: DockerIgnore;
+  /** Base images must be pinned by digest. */
   requireDigest?: boolean;
 }
 

@@ -14,9 +14,13 @@ export interface Progress {
 
 /** Options for {@linkcode createProgress}. */
 export interface ProgressOptions {
+  /** Rewrite a "running" line in place. */
   tty: boolean;
+  /** Use ANSI colours. */
   color: boolean;
+  /** Show build output. */
   verbose: boolean;
+  /** Receives the text. */
   write: (text: string) => void;
 }
 

@@ -1,21 +1,18 @@
 /** Check results, the JSON report (a project contract), the summary table and exit code. */
-import { formatBytes, formatMs, type ReportHead } from "../_lib/mod.ts";
+import {
+  formatBytes,
+  formatMs,
+  type ReportHead,
+  type StepResult,
+  type StepStatus,
+} from "../_lib/mod.ts";
 import type { VerifyOptions } from "./args.ts";
 
 /** Outcome of a check; a skip is never a pass. */
-export type Status = "pass" | "fail" | "skip";
+export type Status = StepStatus;
 
-/** One entry of `checks` in the JSON report. */
-export interface CheckResult {
-  /** The check's id. */
-  id: string;
-  /** pass, fail or skip. */
-  status: Status;
-  /** One line for people. */
-  detail: string;
-  /** How long it took. */
-  ms: number;
-}
+/** One entry of `checks` in the JSON report: the kernel's step result. */
+export type CheckResult = StepResult;
 
 /** Figures about one image. */
 export interface ImageFigures {
@@ -81,10 +78,15 @@ export function exitCode(checks: CheckResult[]): number {
 
 /** Colour helpers, identity functions when colour is off. */
 export interface Paint {
+  /** Green. */
   pass(s: string): string;
+  /** Red. */
   fail(s: string): string;
+  /** Yellow. */
   skip(s: string): string;
+  /** Dim. */
   dim(s: string): string;
+  /** Bold. */
   bold(s: string): string;
 }
 

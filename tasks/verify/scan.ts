@@ -113,8 +113,11 @@ export function findSetuid(fs: Map<string, FsEntry>): string[] {
 
 /** The result of resolving an image's configured user. */
 export interface ResolvedUser {
+  /** The uid, when known. */
   uid?: number;
+  /** The user's name (or number) as configured. */
   name: string;
+  /** Why the user is root or unknown, when it is. */
   problem?: string;
 }
 
