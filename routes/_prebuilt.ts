@@ -14,12 +14,6 @@ import type { HeaderList } from "./_security_headers.ts";
 /** A handler that needs nothing but the request, so it can answer before any router runs. */
 export type RawHandler = (request: Request) => Response;
 
-/**
- * GET handlers by exact path, which `createApp` answers before Hono routes anything (see
- * routes/mod.ts). Route factories add their constant routes here as well as to their Hono app.
- */
-export type ExactRoutes = Map<string, RawHandler>;
-
 /** A body a prebuilt response can hold. */
 export type Body = string | Uint8Array<ArrayBuffer>;
 

@@ -520,6 +520,27 @@ Deno.test("the fast path and Hono's routes answer alike: with a query string, en
   assert.match(await encoded.text(), /--bg/);
 });
 
+Deno.test("one route table: the fast path is read from Hono's routes, so a route is registered once", async () => {
+  const { fastPath, getRaw } = await import("../routes/_fast_path.ts");
+  const routed = createApp(parseConfig({}), { now: () => FIXED });
+  // Added after createApp, as a caller would: one registration, on the fast path too.
+  getRaw(routed, "/extra", () => new Response("extra"));
+  const fast = fastPath(routed);
+  for (const path of ["/", "/health", "/ready", "/time", "/theme.css", "/extra"]) {
+    assert.equal(typeof fast.handler(path), "function", path);
+    assert.equal(fast.pattern(path), path);
+  }
+  assert.equal(typeof fast.handler("/static/style.css"), "function");
+  assert.equal(fast.pattern("/static/style.css"), "/static/*", "the pattern comes from the route");
+  assert.equal(fast.handler("/static/missing.css"), undefined);
+  assert.equal(fast.handler("/missing"), undefined);
+  const extra = await routed.request("/extra");
+  assert.equal(await extra.text(), "extra");
+  const head = await routed.request("/extra", { method: "HEAD" });
+  assert.equal(head.status, 200, "Hono holds the route: HEAD through GET");
+  await head.body?.cancel();
+});
+
 Deno.test("METRICS=prometheus: /metrics counts and times requests by route pattern, never the raw path", async () => {
   const { createMetrics } = await import("../routes/metrics.ts");
   const metrics = await createMetrics({ version: "9.9.9", revision: "abc123" });
