@@ -14,11 +14,15 @@ export const MAX_STORM = 5000;
 
 /** One server's connection figures. */
 export interface ConnectionRow {
+  /** The bench target. */
   target: string;
   /** Connections held at once. */
   connections: number;
+  /** RSS before the connections were opened. */
   rssBeforeBytes: number;
+  /** RSS with them held. */
   rssHeldBytes: number;
+  /** RSS after they were closed. */
   rssAfterBytes: number;
   /** `(held - before) / connections`. */
   perConnectionBytes: number;

@@ -124,7 +124,7 @@ export const GOAL_CONNECTIONS = 32;
 const MIB = 1024 * 1024;
 
 /** What the goals are judged on. */
-type Measured = Pick<BenchReport, "load" | "processes"> & { connections?: ConnectionRow[] };
+export type Measured = Pick<BenchReport, "load" | "processes"> & { connections?: ConnectionRow[] };
 
 /** A performance target: what {@linkcode GoalCheck} judges, and how to measure it. */
 export interface GoalSpec {
