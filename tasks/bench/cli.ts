@@ -59,7 +59,8 @@ Options:
                          Also: metrics (start with METRICS=prometheus), otel (start with
                          OTEL_DENO=true, OTLP to an unused port), otel-metrics (the same with
                          OTEL_DENO_TRACING=false), quiet (start with LOG_LEVEL=warn: no
-                         access log)
+                         access log), node (the app on node:http through Hono's Node
+                         adapter, with node:http's timeouts and connection limit)
   --image NAME           Image for the container target (default swft:runtime-deno)
   --paths LIST           Paths to load, comma separated
                          (default /,/health,/time,/theme.css,/static/style.css)
@@ -69,7 +70,7 @@ Bounded: at most 60 s per wrk run, 10 rounds, 600 s of soak and 5000 connections
 127.0.0.1 is loaded.`;
 
 const DEFAULT_TARGETS = ["start", "binary", "container"] as const;
-const ALL_TARGETS = [...DEFAULT_TARGETS, "metrics", "otel", "otel-metrics", "quiet"] as const;
+const ALL_TARGETS = [...DEFAULT_TARGETS, "metrics", "otel", "otel-metrics", "quiet", "node"] as const;
 const PATHS = ["/", "/health", "/time", "/theme.css", "/static/style.css"];
 
 function integer(name: string, text: string, range: { min: number; max: number }): number {
@@ -114,7 +115,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       const name = text.trim();
       if (!(ALL_TARGETS as readonly string[]).includes(name)) {
         throw new UsageError(
-          `--targets takes start, binary, container, metrics, otel, otel-metrics or quiet, got "${name}"`,
+          `--targets takes start, binary, container, metrics, otel, otel-metrics, quiet or node, got "${name}"`,
         );
       }
       return name as BenchOptions["targets"][number];

@@ -28,6 +28,7 @@ export type TargetName =
   | "otel"
   | "otel-metrics"
   | "quiet"
+  | "node"
   | "binary"
   | "container";
 
@@ -272,6 +273,17 @@ export function launch(name: TargetName, options: LaunchOptions): ServerHandle {
       }
       return spawnProcess(name, "deno", { args: startTask().args, env }, port);
     }
+    case "node":
+      return spawnProcess(name, "deno", {
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          "--allow-read=./templates,./static",
+          "--allow-env",
+          "tasks/bench/node_server.ts",
+        ],
+        env: serverEnv(port),
+      }, port);
     case "binary":
       return spawnProcess(name, "./dist/swft", { args: [], env: serverEnv(port) }, port);
     case "container":
