@@ -99,6 +99,11 @@ Deno.test("parseBenchArgs gives full and smoke defaults and names a bad flag", (
     ["start", "quiet", "metrics", "otel", "otel-metrics"],
     "the start task's variants are opt-in targets",
   );
+  assert.deepEqual(parseBenchArgs(["--targets", "start,node,seed"]).targets, [
+    "start",
+    "node",
+    "seed",
+  ]);
   assert.ok(full.paths.includes("/theme.css"), "every page asset is loaded by default");
   assert.throws(() => parseBenchArgs(["--bogus"]), /bogus/);
   assert.deepEqual(parseBenchArgs(["--paths", "/health, /"]).paths, ["/health", "/"]);
@@ -239,6 +244,21 @@ Deno.test("connection goals compare a target with the bare baseline of the same 
     [],
     "no goal without connections held",
   );
+});
+
+Deno.test("the seed goal pairs / of a target with the seed's, round by round; the seed is not judged itself", () => {
+  const load = [
+    loadRow({ target: "start", roundsRequestsPerSec: [20_000, 10_000, 30_000] }),
+    loadRow({ target: "seed", roundsRequestsPerSec: [1_000, 2_000, 2_000], requestsPerSec: 2_000 }),
+  ];
+  const goals = evaluateGoals({ load, processes: [PROCESS] }, ["start"]);
+  const seed = goals.find((goal) => goal.id === "root-vs-seed")!;
+  assert.equal(seed.value, 15, "median of 20, 5 and 15");
+  assert.equal(seed.met, true);
+  assert.match(seed.detail, /seed 2000 req\/s/);
+  assert.equal(goals.filter((goal) => goal.target === "seed").length, 0);
+  const without = evaluateGoals({ load: [load[0]], processes: [PROCESS] }, ["start"]);
+  assert.equal(without.find((goal) => goal.id === "root-vs-seed"), undefined);
 });
 
 Deno.test("replay baseline answers each captured path with the server's exact status, headers and body", async () => {

@@ -60,7 +60,9 @@ Options:
                          OTEL_DENO=true, OTLP to an unused port), otel-metrics (the same with
                          OTEL_DENO_TRACING=false), quiet (start with LOG_LEVEL=warn: no
                          access log), node (the app on node:http through Hono's Node
-                         adapter, with node:http's timeouts and connection limit)
+                         adapter, with node:http's timeouts and connection limit), seed (a
+                         reconstruction of the FastAPI app SWFT re-implements, one uvicorn
+                         worker: tasks/bench/seed/; needs python3 with FastAPI, uvicorn, Jinja2)
   --image NAME           Image for the container target (default swft:runtime-deno)
   --paths LIST           Paths to load, comma separated
                          (default /,/health,/time,/theme.css,/static/style.css)
@@ -70,7 +72,15 @@ Bounded: at most 60 s per wrk run, 10 rounds, 600 s of soak and 5000 connections
 127.0.0.1 is loaded.`;
 
 const DEFAULT_TARGETS = ["start", "binary", "container"] as const;
-const ALL_TARGETS = [...DEFAULT_TARGETS, "metrics", "otel", "otel-metrics", "quiet", "node"] as const;
+const ALL_TARGETS = [
+  ...DEFAULT_TARGETS,
+  "metrics",
+  "otel",
+  "otel-metrics",
+  "quiet",
+  "node",
+  "seed",
+] as const;
 const PATHS = ["/", "/health", "/time", "/theme.css", "/static/style.css"];
 
 function integer(name: string, text: string, range: { min: number; max: number }): number {
@@ -115,7 +125,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       const name = text.trim();
       if (!(ALL_TARGETS as readonly string[]).includes(name)) {
         throw new UsageError(
-          `--targets takes start, binary, container, metrics, otel, otel-metrics, quiet or node, got "${name}"`,
+          `--targets takes start, binary, container, metrics, otel, otel-metrics, quiet, node or seed, got "${name}"`,
         );
       }
       return name as BenchOptions["targets"][number];

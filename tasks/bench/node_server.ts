@@ -16,7 +16,12 @@ import { serve } from "npm:@hono/node-server@1.19.19";
 import { parseConfig } from "../../config.ts";
 import { createLogger } from "../../logger.ts";
 import { createApp } from "../../routes/mod.ts";
-import { HEADER_TIMEOUT_MS, IDLE_TIMEOUT_MS, MAX_CONNECTIONS, withAccessLog } from "../../server.ts";
+import {
+  HEADER_TIMEOUT_MS,
+  IDLE_TIMEOUT_MS,
+  MAX_CONNECTIONS,
+  withAccessLog,
+} from "../../server.ts";
 
 /** node:http's whole-request timeout: Node's default (5 min) would let a slow body stay. */
 export const REQUEST_TIMEOUT_MS = 30_000;

@@ -252,6 +252,34 @@ export function sameBytesGoals(paths: readonly string[]): GoalSpec[] {
   }));
 }
 
+/** At least this many times the seed's requests/s on `/`. */
+export const SEED_LIMIT = 10;
+
+/** `/` requests/s of a target over the seed's, paired by round, when the seed ran. */
+function seedGoal(): GoalSpec["measure"] {
+  return (target, report) => {
+    const own = loadAt(report.load, { target, path: "/" });
+    const seed = loadAt(report.load, { target: "seed", path: "/" });
+    if (!own || !seed) return { value: null, detail: "seed not loaded" };
+    const rounds = own.roundsRequestsPerSec.map((rate, i) => rate / seed.roundsRequestsPerSec[i]);
+    const value = rounds.sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
+    return {
+      value,
+      detail: `${own.connections} connections, seed ${Math.round(seed.requestsPerSec)} req/s`,
+    };
+  };
+}
+
+/** The goal against the seed app, judged when the `seed` target ran. */
+export const SEED_GOALS: readonly GoalSpec[] = [{
+  id: "root-vs-seed",
+  label: "/ req/s / seed's",
+  comparator: ">=",
+  limit: SEED_LIMIT,
+  unit: "",
+  measure: seedGoal(),
+}];
+
 /** At most this many times the bare baseline's RSS per idle connection. */
 export const CONNECTION_RSS_LIMIT = 1.3;
 
@@ -310,6 +338,7 @@ export function evaluateGoals(
     ...GOALS,
     ...(replayed ? sameBytesGoals(paths) : []),
     ...(report.connections?.length ? CONNECTION_GOALS : []),
+    ...(report.load.some((row) => row.target === "seed") ? SEED_GOALS : []),
   ];
   return targets.filter((target) => target !== "baseline" && target !== "replay").flatMap((
     target,
