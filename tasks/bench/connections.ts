@@ -51,7 +51,7 @@ async function openIdle(port: number, count: number): Promise<Deno.TcpConn[]> {
     try {
       conn = await Deno.connect({ hostname: "127.0.0.1", port });
       await conn.write(REQUEST);
-      if (await conn.read(buffer) === null) throw new Error("closed");
+      if (await conn.read(buffer) === null) throw new Error("Cannot read an answer: closed");
       conns.push(conn);
     } catch {
       conn?.close();
