@@ -25,8 +25,11 @@ const IDLE_MS = 2000;
 /** How late past its timeout a connection may close: one sweep, plus a loaded machine's slack. */
 const SLACK_MS = 3000;
 
-function serve(options: { maxConnections?: number } = {}): Promise<RunningServer> {
-  return startServer(() => new Response("ok"), {
+function serve(
+  options: { maxConnections?: number } = {},
+  handler: () => Response | Promise<Response> = () => new Response("ok"),
+): Promise<RunningServer> {
+  return startServer(handler, {
     port: 0,
     host: "127.0.0.1",
     logger: quiet,
@@ -148,18 +151,10 @@ Deno.test("at the connection limit a new connection closes the one idle longest,
 Deno.test("at the connection limit with a handler running on every connection, new connections are closed at once, and serving goes on", async () => {
   const release = Promise.withResolvers<void>();
   let started = 0;
-  const server = await startServer(async () => {
+  const server = await serve({ maxConnections: 2 }, async () => {
     started++;
     await release.promise;
     return new Response("ok");
-  }, {
-    port: 0,
-    host: "127.0.0.1",
-    logger: quiet,
-    shutdownTimeoutMs: 1000,
-    headerTimeoutMs: HEADER_MS,
-    idleTimeoutMs: IDLE_MS,
-    maxConnections: 2,
   });
   const held = [await connect(server), await connect(server)];
   const answers = held.map((conn) => ask(conn));
