@@ -21,19 +21,29 @@ import { ConfigError, type Env, quoteValue, readVariables } from "./_env.ts";
 export type { Env } from "./_env.ts";
 import type { Config } from "./config.ts";
 import type { Logger } from "./logger.ts";
+import type { Handler, RunningServer } from "./server.ts";
 import { checkHealth, localHost } from "./_healthcheck.ts";
-import type { Metrics } from "./routes/metrics.ts";
 
 /** The version users see in the startup line and `--version`. */
 export const VERSION: string = denoJson.version;
 
+/**
+ * How long the exit waits for the last log lines, at most and at least: what is left of
+ * SHUTDOWN_TIMEOUT_MS within these, so that a stalled stdout cannot hold the process past it
+ * (a healthy one takes well under a millisecond).
+ */
+const LOG_DRAIN_MS = { max: 1000, min: 100 };
+
 /** Below this open-files limit the start-up log warns: each connection holds one descriptor. */
 const LOW_NOFILE = 4096;
 
+/** The signals that stop the server. */
+const STOP_SIGNALS: Deno.Signal[] = ["SIGTERM", "SIGINT"];
+
 async function loadConfig(): Promise<Config | null> {
-  const { parseConfig, readEnv } = await import("./config.ts");
+  const { parseConfig, readEnv, readMemoryLimit } = await import("./config.ts");
   try {
-    return parseConfig(readEnv());
+    return parseConfig(readEnv(), { memoryLimit: await readMemoryLimit() });
   } catch (error) {
     if (!(error instanceof ConfigError)) throw error;
     for (const problem of error.problems) console.error(`Cannot start server: ${problem}`);
@@ -47,16 +57,6 @@ async function createProcessLogger(config: Config): Promise<Logger> {
     ? (Deno.stdout.isTerminal() ? "pretty" : "json")
     : config.logFormat;
   return createLogger({ level: config.logLevel, format });
-}
-
-/**
- * The source revision for the metrics' build info: SWFT_REVISION (the image sets it from its
- * REVISION build argument) when set and readable, else "unknown".
- */
-function buildRevision(): string {
-  const granted = Deno.permissions.querySync({ name: "env", variable: "SWFT_REVISION" });
-  const value = granted.state === "granted" ? Deno.env.get("SWFT_REVISION") : undefined;
-  return value && /^[\w.+-]{1,64}$/.test(value) ? value : "unknown";
 }
 
 /**
@@ -78,23 +78,26 @@ function openFilesLimit(): number | undefined {
   }
 }
 
-async function serve(config: Config): Promise<number> {
-  const [logger, { createApp }, { startServer, withAccessLog }] = await Promise.all([
-    createProcessLogger(config),
+/** What the app reads of the process's state while it serves. */
+interface ServeState {
+  /** False from the first stop signal on: `/ready` answers 503. */
+  ready: boolean;
+}
+
+/** The app with its access log, metrics only when asked for (prom-client is loaded only then). */
+async function buildHandler(config: Config, logger: Logger, state: ServeState): Promise<Handler> {
+  const [{ createApp }, { withAccessLog }] = await Promise.all([
     import("./routes/mod.ts"),
     import("./server.ts"),
   ]);
-  globalThis.addEventListener("unload", () => logger.flush());
-  // Loaded only when asked for: with metrics off, prom-client is never imported.
-  let metrics: Metrics | undefined;
+  let metrics;
   if (config.metrics === "prometheus") {
     const { createMetrics } = await import("./routes/metrics.ts");
-    metrics = await createMetrics({ version: VERSION, revision: buildRevision() });
+    metrics = await createMetrics({ version: VERSION, revision: config.revision });
   }
-  let ready = true;
   const app = createApp(config, {
     metrics,
-    ready: () => ready,
+    ready: () => state.ready,
     warn: (message, fields) => logger.warn(message, fields),
     onError: (error, request) =>
       logger.error("request failed", {
@@ -102,24 +105,49 @@ async function serve(config: Config): Promise<number> {
         error: error instanceof Error ? error.stack ?? error.message : String(error),
       }),
   });
-  // Listen for signals before announcing the server: a supervisor may stop it at once.
-  // A second signal during SHUTDOWN_DELAY_MS cuts the delay short.
-  let signalled = Promise.withResolvers<Deno.Signal>();
-  const signals: Deno.Signal[] = ["SIGTERM", "SIGINT"];
-  for (const signal of signals) Deno.addSignalListener(signal, () => signalled.resolve(signal));
-  let server;
+  return withAccessLog(app.fetch, logger);
+}
+
+/**
+ * Listen for the stop signals; the function returned resolves at the next one. Installed
+ * before the server is announced, as a supervisor may stop it at once.
+ */
+function listenForStopSignals(): () => Promise<Deno.Signal> {
+  let next = Promise.withResolvers<Deno.Signal>();
+  for (const signal of STOP_SIGNALS) {
+    Deno.addSignalListener(signal, () => {
+      const current = next;
+      next = Promise.withResolvers<Deno.Signal>();
+      current.resolve(signal);
+    });
+  }
+  return () => next.promise;
+}
+
+/** Start listening; `null` (with the reason on stderr) when the address cannot be bound. */
+async function listen(
+  config: Config,
+  handler: Handler,
+  logger: Logger,
+): Promise<RunningServer | null> {
+  const { startServer } = await import("./server.ts");
   try {
-    server = await startServer(withAccessLog(app.fetch, logger), {
+    return await startServer(handler, {
       port: config.port,
       host: config.host,
       logger,
       shutdownTimeoutMs: config.shutdownTimeoutMs,
+      maxConnections: config.maxConnections,
     });
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     console.error(`Cannot start server: cannot listen on ${config.host}:${config.port}: ${reason}`);
-    return 1;
+    return null;
   }
+}
+
+/** The start-up lines: a low open-files limit, then `listening` with what was configured. */
+function announce(config: Config, server: RunningServer, logger: Logger): void {
   const nofile = openFilesLimit();
   if (nofile !== undefined && nofile < LOW_NOFILE) {
     logger.warn("the open-files limit is low", {
@@ -136,21 +164,33 @@ async function serve(config: Config): Promise<number> {
     deno: Deno.version.deno,
     pid: Deno.pid,
     config: config.sources.length ? `environment (${config.sources.join(", ")})` : "defaults",
+    maxConnections: config.maxConnections,
+    maxConnectionsFrom: config.maxConnectionsFrom,
   });
   logger.flush();
+}
 
-  const signal = await signalled.promise;
-  ready = false;
+/**
+ * After the first stop signal: `/ready` at 503, SHUTDOWN_DELAY_MS of serving on (a second
+ * signal cuts it short), then the server's shutdown. Resolves to the exit code: 1 only when
+ * running handlers had to be cut off.
+ */
+async function stop(
+  config: Config,
+  server: RunningServer,
+  logger: Logger,
+  options: { signal: Deno.Signal; nextSignal: () => Promise<Deno.Signal>; state: ServeState },
+): Promise<number> {
+  options.state.ready = false;
   logger.info("shutting down", {
-    signal,
+    signal: options.signal,
     running: server.inFlight,
     ...(config.shutdownDelayMs ? { delayMs: config.shutdownDelayMs } : {}),
   });
   if (config.shutdownDelayMs) {
-    signalled = Promise.withResolvers<Deno.Signal>();
     let timer;
     const delay = new Promise((resolve) => timer = setTimeout(resolve, config.shutdownDelayMs));
-    await Promise.race([delay, signalled.promise]);
+    await Promise.race([delay, options.nextSignal()]);
     clearTimeout(timer);
     logger.flush();
   }
@@ -164,8 +204,24 @@ async function serve(config: Config): Promise<number> {
       timeoutMs: config.shutdownTimeoutMs,
     });
   }
-  logger.flush();
   return outcome === "timed-out" ? 1 : 0;
+}
+
+/** Serve until a stop signal; resolves to the exit code. */
+async function serve(config: Config): Promise<number> {
+  const logger = await createProcessLogger(config);
+  const state: ServeState = { ready: true };
+  const handler = await buildHandler(config, logger, state);
+  const nextSignal = listenForStopSignals();
+  const server = await listen(config, handler, logger);
+  if (!server) return 1;
+  announce(config, server, logger);
+  const signal = await nextSignal();
+  const deadline = performance.now() + config.shutdownDelayMs + config.shutdownTimeoutMs;
+  const code = await stop(config, server, logger, { signal, nextSignal, state });
+  const left = deadline - performance.now();
+  await logger.drain(Math.min(LOG_DRAIN_MS.max, Math.max(LOG_DRAIN_MS.min, left)));
+  return code;
 }
 
 /**
@@ -205,19 +261,23 @@ async function healthcheck(): Promise<number> {
   return 0;
 }
 
-const USAGE = `Usage: main.ts [serve|healthcheck|--version|--help]
+/** `--help`: the commands, and the variables from config.ts's schema (loaded only here). */
+async function usage(): Promise<string> {
+  const { configUsage } = await import("./config.ts");
+  return `Usage: main.ts [serve|healthcheck|--version|--help]
 
   serve        Serve the SWFT page (default)
   healthcheck  Exit 0 when the server on PORT answers /health, else 1
 
-Configuration comes from the environment: PORT, HOST, BACKGROUND_COLOR, CUSTOM_MESSAGE,
-HOSTNAME, LOG_LEVEL, LOG_FORMAT, SHUTDOWN_TIMEOUT_MS, SHUTDOWN_DELAY_MS, METRICS (see README.md).`;
+Configuration comes from the environment; an empty value means the default (see README.md):
+${configUsage()}`;
+}
 
 /** Run the command named by `args`; resolves to the process exit code. */
 export async function main(args: string[]): Promise<number> {
   const command = args[0] ?? "serve";
   if (command === "--help" || command === "-h") {
-    console.log(USAGE);
+    console.log(await usage());
     return 0;
   }
   if (command === "--version" || command === "-V") {
@@ -226,7 +286,7 @@ export async function main(args: string[]): Promise<number> {
   }
   if (command === "healthcheck") return await healthcheck();
   if (command !== "serve") {
-    console.error(`Unknown command "${command}"\n\n${USAGE}`);
+    console.error(`Cannot run main.ts: unknown command "${command}"\n\n${await usage()}`);
     return 2;
   }
   const config = await loadConfig();

@@ -1,15 +1,16 @@
 #!/usr/bin/env bash
 # The compose.yaml round CI runs with Debian's docker-compose 1.29 (the oldest Compose a user is
-# likely to have): `config` with and without a .env, then up, healthy, /health, the .env's
-# message on the page, down. Builds runtime-deno from the stand-in bases (no registry here).
+# likely to have): `config` with and without a .env, then up, healthy (and how long it took),
+# /health, the .env's hex colour and message on the page, down. Builds runtime-deno from the
+# stand-in bases (no registry here). Names start with SWFT_TEST_NAME_PREFIX (default swft-ci).
 # Usage: bash .ci/compose_round.sh [HOST_PORT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-18080}
 compose=${COMPOSE:-docker-compose}
-project=swft-ci-compose
+project=${SWFT_TEST_NAME_PREFIX:-swft-ci}-compose
 work=$(mktemp -d)
-export SWFT_TARGET=runtime-deno SWFT_IMAGE=swft-ci-compose:test SWFT_HOST_PORT=$port \
+export SWFT_TARGET=runtime-deno SWFT_IMAGE=$project:test SWFT_HOST_PORT=$port \
   DENO_IMAGE=${SWFT_TEST_DENO_IMAGE:-swft-standin/deno:2.9.6} \
   RUNTIME_IMAGE=${SWFT_TEST_RUNTIME_IMAGE:-swft-standin/distroless-cc-debian13:nonroot}
 # A copy of the project without .env, so a developer's own .env neither helps nor breaks the round.
@@ -20,15 +21,25 @@ cleanup() {
 }
 trap cleanup EXIT
 cd "$work"
+# A check that fails ends the round (a `grep && echo` list would let set -e pass it by).
+fail() {
+  echo "compose round: $1: FAILED" >&2
+  exit 1
+}
 
 echo "compose: $($compose version --short 2>/dev/null || $compose version | head -n1)"
-$compose -p "$project" config -q && echo "config without .env: ok"
-printf 'CUSTOM_MESSAGE=Hello from dotenv\nBACKGROUND_COLOR=steelblue\n' >.env
-$compose -p "$project" config | grep -q 'CUSTOM_MESSAGE: Hello from dotenv' &&
-  echo "config with .env: ok (interpolated)"
+$compose -p "$project" config -q || fail "config without .env"
+echo "config without .env: ok"
+# Written as .env.example shows: unquoted, a hex colour included (Deno's --env-file alone would
+# read it as a comment; dev, docker run --env-file and Compose keep it).
+printf 'CUSTOM_MESSAGE=Hello from dotenv & co\nBACKGROUND_COLOR=#1e90ff\n' >.env
+$compose -p "$project" config | grep -q 'CUSTOM_MESSAGE: Hello from dotenv & co' ||
+  fail "config with .env"
+echo "config with .env: ok (interpolated)"
 
 $compose -p "$project" up --build -d --quiet-pull 2>&1 | tail -n 3
 id=$($compose -p "$project" ps -q swft)
+started=$SECONDS
 status=""
 for _ in $(seq 1 60); do
   status=$(docker inspect -f '{{.State.Health.Status}}' "$id")
@@ -41,10 +52,15 @@ if [[ $status != healthy ]]; then
   docker logs "$id" >&2 || true
   exit 1
 fi
-echo "container healthy"
-curl -fsS "http://127.0.0.1:$port/health" | grep -q '"status":"ok"' && echo "/health: ok"
-curl -fsS "http://127.0.0.1:$port/" | grep -q 'Hello from dotenv' && echo "/ shows the .env message: ok"
-[[ $(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}' "$id") == "true 65532:65532" ]] &&
-  echo "read-only root, user 65532: ok"
+echo "container healthy after $((SECONDS - started)) s (the first check runs one interval after start)"
+curl -fsS "http://127.0.0.1:$port/health" | grep -q '"status":"ok"' || fail "/health"
+echo "/health: ok"
+curl -fsS "http://127.0.0.1:$port/" | grep -q 'Hello from dotenv &amp; co' || fail "the .env message on /"
+echo "/ shows the .env message: ok"
+curl -fsS "http://127.0.0.1:$port/theme.css" | grep -q -- '--bg:#1e90ff;' || fail "the .env colour"
+echo "/theme.css has the .env colour: ok"
+[[ $(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}' "$id") == "true 65532:65532" ]] ||
+  fail "read-only root, user 65532"
+echo "read-only root, user 65532: ok"
 $compose -p "$project" down --rmi all --volumes >/dev/null 2>&1
 echo "compose round passed"

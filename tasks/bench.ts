@@ -10,9 +10,10 @@
  * @module
  */
 import {
+  CleanupStack,
   delay,
   finishReport,
-  onInterrupt,
+  freePort,
   progress as taskProgress,
   ROOT,
   runTask,
@@ -22,7 +23,6 @@ import {
 import { type BenchOptions, parseBenchArgs, USAGE } from "./bench/cli.ts";
 import {
   containerUnavailable,
-  freePort,
   launch,
   readProcStatus,
   SEED_INSTALL_HINT,
@@ -430,8 +430,9 @@ export async function main(args: string[]): Promise<number> {
     console.error(WRK_INSTALL_HINT);
     return 1;
   }
-  // Ctrl-C / SIGTERM: the kernel exits 130 / 143 once the servers are stopped
-  const forget = onInterrupt(stopAll);
+  // On exit, on error and on Ctrl-C / SIGTERM (the kernel exits 130 / 143 once they stopped)
+  await using cleanup = new CleanupStack();
+  cleanup.defer(stopAll);
   let result: BenchReport;
   try {
     result = await runBench(options, wrk);
@@ -439,8 +440,7 @@ export async function main(args: string[]): Promise<number> {
     console.error(`bench: ${error instanceof Error ? error.message : error}`);
     return 1;
   } finally {
-    await stopAll();
-    forget();
+    await cleanup.disposeAsync(); // the servers stop before the report is printed
   }
   console.log(renderReport(result));
   if (options.json) {

@@ -33,11 +33,12 @@
  * @module
  */
 import {
+  CleanupStack,
   docker,
+  dockerBuildArgs,
   finishReport,
   formatMs,
   lastLines,
-  onInterrupt,
   parseFlags,
   pass,
   progress,
@@ -51,6 +52,7 @@ import {
   type Step,
   stepProgress,
   type StepResult,
+  tempDir,
   UsageError,
   writeReport,
 } from "./_lib/mod.ts";
@@ -247,7 +249,7 @@ export interface ReleaseRun {
   options: ReleaseOptions;
   /** The report under construction (steps fill in digest, SBOM, verification). */
   report: ReleaseReport;
-  /** A temporary folder for the run's files, removed at the end. */
+  /** A temporary folder for the run's files, removed at the end (and on Ctrl-C). */
   tmp: string;
   /** The registry's manifest digest, once known. */
   digest?: string;
@@ -335,23 +337,18 @@ const buildStep: ReleaseStep = {
   when: (o) => building(o) && o.from === undefined,
   async run({ options }) {
     const version = readDenoJson().version ?? "dev";
-    const args = [
-      "build",
-      "--force-rm",
-      "--target",
-      options.target,
-      "-t",
-      options.imageText,
-      "--build-arg",
-      `VERSION=${version}`,
-      "--build-arg",
-      `REVISION=${await gitRevision()}`,
-      "--build-arg",
-      `CREATED=${createdTime()}`,
-      // Given last, so the caller's values win.
-      ...options.buildArgs.flatMap((arg) => ["--build-arg", arg]),
-      ROOT,
-    ];
+    const args = dockerBuildArgs({
+      context: ROOT,
+      target: options.target,
+      tag: options.imageText,
+      buildArgs: [
+        `VERSION=${version}`,
+        `REVISION=${await gitRevision()}`,
+        `CREATED=${createdTime()}`,
+        // Given last, so the caller's values win.
+        ...options.buildArgs,
+      ],
+    });
     const result = await docker(args, {
       onLine: (line) => {
         if (/^Step \d+\/\d+ : FROM /.test(line)) progress(TOOL, `build: ${line}`);
@@ -515,9 +512,8 @@ function newReport(options: ReleaseOptions): ReleaseReport {
  */
 export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
   const report = newReport(options);
-  const tmp = await Deno.makeTempDir({ prefix: "swft-release-" });
-  const removeTmp = () => Deno.remove(tmp, { recursive: true }).catch(() => {});
-  const unregister = onInterrupt(removeTmp);
+  await using cleanup = new CleanupStack();
+  const tmp = await tempDir(cleanup, "swft-release-");
   // --image TAG@DIGEST is pinned from the start; the report's digest waits for a step to hold.
   const { name, digest } = options.image;
   const r: ReleaseRun = {
@@ -529,19 +525,14 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
     pinned: digest && `${name}@${digest}`,
   };
   const shown = stepProgress(TOOL);
-  try {
-    await runSteps(releaseSteps(options), r, {
-      stopAfterFailure: true,
-      onStart: shown.onStart,
-      onEnd: (result) => {
-        report.steps.push(result);
-        shown.onEnd(result);
-      },
-    });
-  } finally {
-    unregister();
-    await removeTmp();
-  }
+  await runSteps(releaseSteps(options), r, {
+    stopAfterFailure: true,
+    onStart: shown.onStart,
+    onEnd: (result) => {
+      report.steps.push(result);
+      shown.onEnd(result);
+    },
+  });
   const ok = report.steps.every((step) => step.status === "pass");
   if (ok) report.reference = r.pinned ?? null;
   return finishReport(report, ok);

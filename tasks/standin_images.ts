@@ -27,17 +27,20 @@
  */
 
 import {
+  CleanupStack,
+  CommandError,
   DENO_VERSION,
+  dockerOk,
   engineVersion,
   imageId,
-  onInterrupt,
   parseFlags,
   progress,
   realBaseImages,
-  run as runProgram,
+  runOk,
   runTask,
   STANDIN_IMAGES,
   succeeds,
+  tempDir,
 } from "./_lib/mod.ts";
 
 /** Tag of the stand-in for the Dockerfile's default `DENO_IMAGE`. */
@@ -62,26 +65,6 @@ const DISTROLESS_PACKAGES = [
 const PATH_ENV = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
 
 class StandinError extends Error {}
-
-interface RunOptions {
-  cwd?: string;
-  /** Keep stdout for the caller; otherwise output is dropped unless the program fails. */
-  capture?: boolean;
-}
-
-/** Runs a program; throws a StandinError with its last words when it fails. */
-async function run(cmd: string, args: string[], options: RunOptions = {}): Promise<string> {
-  const result = await runProgram(cmd, args, { cwd: options.cwd });
-  if (result.code === 127) throw new StandinError(`${cmd} is not installed`);
-  if (result.code !== 0) {
-    const stderr = result.stderr.trim();
-    throw new StandinError(
-      `${cmd} ${args.slice(0, 3).join(" ")} failed (exit ${result.code})` +
-        (stderr ? `: ${stderr.split("\n").slice(-3).join(" | ")}` : ""),
-    );
-  }
-  return options.capture ? result.stdout : "";
-}
 
 function log(message: string): void {
   progress("images:standin", message);
@@ -186,11 +169,11 @@ async function denoBinary(cacheDir: string): Promise<string> {
   if (await succeeds("test", ["-x", binary])) return binary;
   await Deno.mkdir(dir, { recursive: true });
   log(`fetching deno ${DENO_VERSION} from the npm registry (@deno/linux-x64-glibc)`);
-  const packed = (await run("npm", ["pack", "--silent", `@deno/linux-x64-glibc@${DENO_VERSION}`], {
-    cwd: dir,
-    capture: true,
-  })).trim().split("\n").pop()!;
-  await run("tar", ["-xzf", packed, "-C", dir], { cwd: dir });
+  const packed =
+    (await runOk("npm", ["pack", "--silent", `@deno/linux-x64-glibc@${DENO_VERSION}`], {
+      cwd: dir,
+    })).split("\n").pop()!;
+  await runOk("tar", ["-xzf", packed, "-C", dir], { cwd: dir });
   await Deno.chmod(binary, 0o755);
   return binary;
 }
@@ -206,13 +189,13 @@ async function buildDenoStandin(ctx: BuildContext): Promise<void> {
   const debs = `${ctx.cacheDir}/debootstrap`;
   await Deno.mkdir(debs, { recursive: true });
   log(`debootstrap --variant=minbase ${SUITE} from ${ctx.mirror} (about a minute)`);
-  await run("debootstrap", [
+  await runOk("debootstrap", [
     "--variant=minbase",
     `--cache-dir=${debs}`,
     SUITE,
     root,
     ctx.mirror,
-  ], { capture: true });
+  ]);
   // As debian:*-slim: no package lists, caches, locales or man pages.
   await emptyDir(`${root}/var/lib/apt/lists`, (n) => n === "partial" || n === "lock");
   await emptyDir(`${root}/var/cache/apt`, (n) => n === "archives");
@@ -294,12 +277,11 @@ async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
     "-o=Debug::NoLocking=1",
   ];
   log(`downloading ${DISTROLESS_PACKAGES.join(" ")} (${SUITE})`);
-  await run("apt-get", ["-qq", ...aptOptions, "update"], { capture: true });
+  await runOk("apt-get", ["-qq", ...aptOptions, "update"]);
   // Only this run's versions: stale files of earlier runs would be unpacked too.
   await emptyDir(debs);
-  await run("apt-get", ["-qq", ...aptOptions, "download", ...DISTROLESS_PACKAGES], {
+  await runOk("apt-get", ["-qq", ...aptOptions, "download", ...DISTROLESS_PACKAGES], {
     cwd: debs,
-    capture: true,
   });
 
   const root = `${ctx.tempDir}/distroless-rootfs`;
@@ -307,11 +289,11 @@ async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
   for await (const entry of Deno.readDir(debs)) {
     if (!entry.name.endsWith(".deb")) continue;
     const deb = `${debs}/${entry.name}`;
-    await run("dpkg-deb", ["-x", deb, root]);
+    await runOk("dpkg-deb", ["-x", deb, root]);
     // As distroless: one control file per package, so image scanners can list them.
-    const control = await run("dpkg-deb", ["-f", deb], { capture: true });
+    const control = await runOk("dpkg-deb", ["-f", deb]);
     const name = entry.name.split("_")[0];
-    await Deno.writeTextFile(`${root}/var/lib/dpkg/status.d/${name}`, control);
+    await Deno.writeTextFile(`${root}/var/lib/dpkg/status.d/${name}`, `${control}\n`);
   }
 
   // ca-certificates' postinst would build the bundle; without scripts, concatenate it here.
@@ -368,10 +350,7 @@ async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
 }
 
 async function imageSummary(tag: string): Promise<string> {
-  const bytes = Number(
-    (await run("docker", ["image", "inspect", "--format", "{{.Size}}", tag], { capture: true }))
-      .trim(),
-  );
+  const bytes = Number(await dockerOk(["image", "inspect", "--format", "{{.Size}}", tag]));
   return `${tag} (${(bytes / 1e6).toFixed(1)} MB)`;
 }
 
@@ -419,7 +398,8 @@ export async function main(args: string[]): Promise<number> {
     console.log(HELP);
     return 0;
   }
-  let tempDir: string | undefined;
+  // Ctrl-C / SIGTERM: the kernel stops the children, disposes this and exits 130 / 143
+  await using cleanup = new CleanupStack();
   try {
     if (!await engineVersion()) {
       throw new StandinError("no Docker engine reachable (is dockerd running?)");
@@ -442,11 +422,11 @@ export async function main(args: string[]): Promise<number> {
     const cacheDir = Deno.env.get("SWFT_STANDIN_CACHE") ??
       `${Deno.env.get("XDG_CACHE_HOME") ?? `${home}/.cache`}/swft-standin`;
     await Deno.mkdir(cacheDir, { recursive: true });
-    tempDir = await Deno.makeTempDir({ prefix: "swft-standin-" });
-    // Ctrl-C / SIGTERM: the kernel stops the children and exits 130 / 143 after this
-    const dir = tempDir;
-    onInterrupt(() => removeTree(dir));
-    const ctx: BuildContext = { mirror, cacheDir, tempDir };
+    const ctx: BuildContext = {
+      mirror,
+      cacheDir,
+      tempDir: await tempDir(cleanup, "swft-standin-"),
+    };
     for (const image of todo) {
       const started = performance.now();
       const previous = await imageId(image.tag);
@@ -460,13 +440,11 @@ export async function main(args: string[]): Promise<number> {
     }
     return 0;
   } catch (error) {
-    if (error instanceof StandinError) {
-      console.error(`images:standin: cannot build the stand-in images: ${error.message}`);
+    if (error instanceof StandinError || error instanceof CommandError) {
+      console.error(`images:standin: Cannot build the stand-in images: ${error.message}`);
       return 1;
     }
     throw error;
-  } finally {
-    if (tempDir) await removeTree(tempDir);
   }
 }
 

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { interrupted, onInterrupt, runTask, writeReport } from "./_lib/mod.ts";
+import { interrupted, runTask, writeReport } from "./_lib/mod.ts";
 import { HELP, parseVerifyArgs } from "./verify/args.ts";
 import { createRun, runVerify } from "./verify/mod.ts";
 import { exitCode, renderSummary } from "./verify/report.ts";
@@ -29,8 +29,7 @@ export async function main(args: string[]): Promise<number> {
     }
     throw error;
   }
-  // Ctrl-C / SIGTERM: the kernel stops the docker children; remove what the run created
-  onInterrupt(run.cleanup);
+  // Ctrl-C / SIGTERM: the kernel stops the docker children and disposes the run's clean-up
   const report = await runVerify(run);
   if (interrupted()) return 1; // the signal handler exits with 130 / 143
   const width = Deno.stdout.isTerminal() ? Deno.consoleSize().columns : 110;

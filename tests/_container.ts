@@ -5,20 +5,22 @@
  *
  * @module
  */
-import { type BaseImages, uniqueName } from "../tasks/_lib/mod.ts";
+import {
+  baseImageArgs,
+  type BaseImages,
+  buildArgFlags,
+  CleanupStack,
+  docker,
+  uniqueName,
+} from "../tasks/_lib/mod.ts";
 import { type BaseChoice, chooseBaseImages, THIS_MACHINE } from "./_base_images.ts";
 
 /** The choice for this test process, made once. */
 export const BASES: BaseChoice = await chooseBaseImages(THIS_MACHINE);
 
-/** The bases as `docker build` / `deno task verify` flags. */
-export function buildArgFlags(images: BaseImages): string[] {
-  return [
-    "--build-arg",
-    `DENO_IMAGE=${images.deno}`,
-    "--build-arg",
-    `RUNTIME_IMAGE=${images.runtime}`,
-  ];
+/** The bases as `docker build` / `deno task verify` / `deno task release` flags. */
+export function baseImageFlags(images: BaseImages): string[] {
+  return buildArgFlags(baseImageArgs(images));
 }
 
 /** True under CI (`CI=true`, as GitHub Actions and .ci/run set it): ignoring is an error. */
@@ -53,6 +55,35 @@ export function containerTest(name: string, fn: (images: BaseImages) => Promise<
 }
 
 if (BASES.ignore && !IN_CI) console.error(`container tests ignored: ${BASES.ignore}`);
+
+/**
+ * A clean-up stack for what the tests of one module share (an image built once, a registry),
+ * disposed after the module's last test, whichever passed or failed.
+ */
+export function moduleCleanup(): CleanupStack {
+  const cleanup = new CleanupStack();
+  Deno.test.afterAll(() => cleanup.disposeAsync());
+  return cleanup;
+}
+
+/**
+ * Removes the containers whose name contains `repository` and the tags under it: what
+ * `deno task verify --image REPOSITORY` leaves with `--keep` or when it is killed. With
+ * `keepCache`, the untagged parent layers stay (Docker's build cache, for the next build).
+ */
+export async function removeByName(
+  repository: string,
+  options: { keepCache?: boolean } = {},
+): Promise<void> {
+  const containers = await docker(["ps", "-aq", "--filter", `name=${repository}`]);
+  const ids = containers.stdout.split("\n").filter(Boolean);
+  if (ids.length > 0) await docker(["rm", "-f", ...ids]);
+  const images = await docker(["images", "--format", "{{.Repository}}:{{.Tag}}", repository]);
+  const refs = images.stdout.split("\n").filter(Boolean);
+  if (refs.length > 0) {
+    await docker(["rmi", ...(options.keepCache ? ["--no-prune"] : ["--force"]), ...refs]);
+  }
+}
 
 /**
  * A lower-case name for an image or container a test creates, unique to the call, under

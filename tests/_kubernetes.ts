@@ -11,15 +11,59 @@
 // Inline npm: specifiers on purpose: deno.json's imports feed the image's npm layer, and these
 // are test tooling only (their versions are pinned here and in deno.lock).
 // deno-lint-ignore-file no-import-prefix
+import process from "node:process";
 import { parseAllDocuments } from "npm:yaml@2.9.1";
-import { runValidateFunc, type ValidateFunc } from "npm:@kubernetes-models/validate@5.0.2";
-import { validate as configMap } from "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiCoreV1ConfigMap";
-import { validate as service } from "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiCoreV1Service";
-import { validate as serviceAccount } from "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiCoreV1ServiceAccount";
-import { validate as deployment } from "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiAppsV1Deployment";
-import { validate as podDisruptionBudget } from "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiPolicyV1PodDisruptionBudget";
-import { validate as horizontalPodAutoscaler } from "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiAutoscalingV2HorizontalPodAutoscaler";
-import { validate as networkPolicy } from "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiNetworkingV1NetworkPolicy";
+import type {
+  runValidateFunc as assertValid,
+  ValidateFunc,
+} from "npm:@kubernetes-models/validate@5.0.2";
+
+/**
+ * Runs `load` with Node's DEP0040 warning ("The `punycode` module is deprecated") dropped, and
+ * only that one. Every schema imports @kubernetes-models/validate, whose formats load
+ * ajv-formats-draft2019 and uri-js; both `require("punycode")` meaning the npm package they
+ * depend on, but a bare "punycode" names Node's deprecated built-in first. No release of either
+ * changes that (ajv-formats-draft2019 1.6.1 and @kubernetes-models/validate 5.0.2 are the
+ * latest), so the warning is dropped here, where these test-only modules load, and nowhere else.
+ */
+async function withoutPunycodeWarning<T>(load: () => Promise<T>): Promise<T> {
+  const emitWarning = process.emitWarning;
+  process.emitWarning = function (warning: string | Error, ...rest: unknown[]) {
+    const options = rest[0] as { code?: string } | string | undefined;
+    const code = typeof options === "object" ? options.code : rest[1];
+    if (code === "DEP0040") return;
+    return (emitWarning as (...args: unknown[]) => void).call(process, warning, ...rest);
+  } as typeof process.emitWarning;
+  try {
+    return await load();
+  } finally {
+    process.emitWarning = emitWarning;
+  }
+}
+
+const [
+  validateModule,
+  { validate: configMap },
+  { validate: service },
+  { validate: serviceAccount },
+  { validate: deployment },
+  { validate: podDisruptionBudget },
+  { validate: horizontalPodAutoscaler },
+  { validate: networkPolicy },
+] = await withoutPunycodeWarning(() =>
+  Promise.all([
+    import("npm:@kubernetes-models/validate@5.0.2"),
+    import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiCoreV1ConfigMap"),
+    import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiCoreV1Service"),
+    import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiCoreV1ServiceAccount"),
+    import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiAppsV1Deployment"),
+    import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiPolicyV1PodDisruptionBudget"),
+    import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiAutoscalingV2HorizontalPodAutoscaler"),
+    import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiNetworkingV1NetworkPolicy"),
+  ])
+);
+// An assertion function must be declared with its type to be called as one.
+const runValidateFunc: typeof assertValid = validateModule.runValidateFunc;
 
 /** A rendered Kubernetes object, as parsed from YAML. */
 // deno-lint-ignore no-explicit-any
@@ -58,7 +102,9 @@ export async function render(dir: string): Promise<KubeObject[]> {
     stdin: "null",
   }).output();
   if (!output.success) {
-    throw new Error(`kubectl kustomize ${dir} failed: ${decoder.decode(output.stderr).trim()}`);
+    throw new Error(
+      `Cannot render ${dir}: kubectl kustomize: ${decoder.decode(output.stderr).trim()}`,
+    );
   }
   return parseYaml(decoder.decode(output.stdout));
 }

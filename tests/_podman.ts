@@ -12,14 +12,25 @@
  */
 import assert from "node:assert/strict";
 import type { KubeObject } from "./_kubernetes.ts";
-import { BASES, buildArgFlags } from "./_container.ts";
-import { run as runProgram, succeeds } from "../tasks/_lib/mod.ts";
+import { BASES, testName } from "./_container.ts";
+import {
+  baseImageArgs,
+  CleanupStack,
+  dockerBuildArgs,
+  dockerOk,
+  freePort,
+  poll,
+  ROOT,
+  run,
+  runOk,
+  sizeInBytes,
+  succeeds,
+  tempDir,
+} from "../tasks/_lib/mod.ts";
 
-const ROOT = new URL("..", import.meta.url).pathname;
-const RUN_ID = `${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
-const NAME = `swft-k8s-test-${RUN_ID}`;
+const NAME = testName("k8s");
 const IMAGE = `${NAME}:latest`;
-const PAUSE_IMAGE = "localhost/podman-pause";
+const PAUSE_IMAGE = "localhost/podman-pause:4.3.1-0";
 
 // Debian's podman on this host's hybrid cgroups: crun fails to start containers, and the
 // default ulimits are above what an unprivileged runtime may set. A temp file, not /etc.
@@ -29,44 +40,6 @@ default_ulimits = ["nofile=20000:20000", "nproc=4096:4096"]
 [engine]
 runtime = "runc"
 `;
-
-/** Clean-up commands not yet run, newest first; run synchronously if the process unloads. */
-const pending: [string, string[], Record<string, string>][] = [];
-
-globalThis.addEventListener("unload", () => {
-  for (const [command, args, env] of pending.splice(0)) {
-    new Deno.Command(command, { args, env, stdout: "null", stderr: "null" }).outputSync();
-  }
-});
-
-function undo(command: string, args: string[], env: Record<string, string> = {}): void {
-  pending.unshift([command, args, env]);
-}
-
-async function undoAll(): Promise<void> {
-  for (const [command, args, env] of pending.splice(0)) {
-    await run(command, args, env).catch(() => undefined);
-  }
-}
-
-/** The kernel's `run` with only an environment to add (the temp containers.conf). */
-function run(command: string, args: string[], env: Record<string, string> = {}) {
-  return runProgram(command, args, { env });
-}
-
-async function runOk(
-  command: string,
-  args: string[],
-  env: Record<string, string> = {},
-): Promise<string> {
-  const result = await run(command, args, env);
-  if (result.code !== 0) {
-    throw new Error(
-      `${command} ${args.slice(0, 2).join(" ")} failed: ${(result.stderr || result.stdout).trim()}`,
-    );
-  }
-  return result.stdout.trim();
-}
 
 /** Why the podman round cannot run here, with the commands that fix it; undefined when it can. */
 export async function podmanSkipReason(): Promise<string | undefined> {
@@ -86,11 +59,7 @@ export async function podmanSkipReason(): Promise<string | undefined> {
 /** A port for the pod on 127.0.0.1: SWFT_TEST_PODMAN_PORT, or one the system finds free. */
 function hostPort(): number {
   const chosen = Deno.env.get("SWFT_TEST_PODMAN_PORT");
-  if (chosen) return Number(chosen);
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
+  return chosen ? Number(chosen) : freePort();
 }
 
 /** The Deployment and its ConfigMap as podman gets them: renamed, local image, one replica. */
@@ -122,9 +91,10 @@ function get(url: string): Promise<Response> {
   return fetch(url, { signal: AbortSignal.timeout(5000) });
 }
 
-async function waitFor(url: string, status: number, attempts = 150): Promise<Response> {
+/** The first answer of `url` with `status`, polled for up to 30 s. */
+async function waitFor(url: string, status: number): Promise<Response> {
   let last = "no answer";
-  for (let attempt = 0; attempt < attempts; attempt++) {
+  const response = await poll(async () => {
     try {
       const response = await get(url);
       if (response.status === status) return response;
@@ -133,25 +103,9 @@ async function waitFor(url: string, status: number, attempts = 150): Promise<Res
     } catch (error) {
       last = (error as Error).message;
     }
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`${url} did not answer ${status} after ${attempts} attempts: ${last}`);
-}
-
-/** The container's state once it has exited; polls a bounded number of times. */
-async function waitForExit(
-  podman: (...args: string[]) => Promise<string>,
-  container: string,
-  attempts = 300,
-): Promise<{ Status: string; ExitCode: number }> {
-  for (let attempt = 0; attempt < attempts; attempt++) {
-    const state = JSON.parse(
-      await podman("container", "inspect", "--format", "{{json .State}}", container),
-    );
-    if (state.Status === "exited" || state.Status === "stopped") return state;
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
-  throw new Error(`Container ${container} did not exit after SIGTERM within ${attempts} polls`);
+  }, { timeoutMs: 30_000, intervalMs: 200 });
+  if (!response) throw new Error(`Cannot see ${url} answer ${status} within 30 s: ${last}`);
+  return response;
 }
 
 function statusField(status: string, field: string): string {
@@ -160,8 +114,173 @@ function statusField(status: string, field: string): string {
   return line.slice(field.length + 1).trim();
 }
 
+/** What the phases of a round share. */
+interface Round {
+  /** Removes what the round created, newest first. */
+  cleanup: CleanupStack;
+  /** The round's temp folder: containers.conf and the manifest. */
+  dir: string;
+  /** The environment podman runs with (the temp containers.conf). */
+  env: Record<string, string>;
+  /** One entry per phase: `NAME N.N s`. */
+  timings: string[];
+}
+
+/** The pod as played: what the checks after `kube play` read. */
+interface Played {
+  /** The manifest file given to podman. */
+  file: string;
+  /** The objects in it: the ConfigMap, then the Deployment. */
+  manifest: KubeObject[];
+  /** The app container's id. */
+  containerId: string;
+  /** `http://127.0.0.1:PORT`, the published port. */
+  base: string;
+  /** The CUSTOM_MESSAGE the ConfigMap sets. */
+  message: string;
+  /** The first 200 of /health. */
+  health: Response;
+}
+
+function podman(r: Round, ...args: string[]): Promise<string> {
+  return runOk("podman", args, { env: r.env });
+}
+
+/** Runs one phase of the round and records its time under `label`. */
+async function timed<T>(r: Round, label: string, phase: () => Promise<T>): Promise<T> {
+  const started = performance.now();
+  const value = await phase();
+  r.timings.push(`${label} ${seconds(started)}`);
+  return value;
+}
+
 function seconds(from: number): string {
   return `${((performance.now() - from) / 1000).toFixed(1)} s`;
+}
+
+/** The temp folder and containers.conf; the pause image podman builds is removed last. */
+async function setUp(cleanup: CleanupStack, timings: string[]): Promise<Round> {
+  const dir = await tempDir(cleanup, `${NAME}-`);
+  const r: Round = { cleanup, dir, env: { CONTAINERS_CONF: `${dir}/containers.conf` }, timings };
+  await Deno.writeTextFile(r.env.CONTAINERS_CONF, CONTAINERS_CONF);
+  // The pause image podman builds for the pod, unless it was here before (or is in use).
+  if ((await run("podman", ["image", "exists", PAUSE_IMAGE], { env: r.env })).code !== 0) {
+    cleanup.defer(async () => void await run("podman", ["rmi", PAUSE_IMAGE], { env: r.env }));
+  }
+  return r;
+}
+
+/** `docker build` of runtime-deno from the container tests' bases, by their one rule. */
+async function buildImage(r: Round): Promise<void> {
+  r.cleanup.defer(async () => void await run("docker", ["rmi", "--force", IMAGE]));
+  const build = { context: ROOT, target: "runtime-deno", tag: IMAGE, quiet: true };
+  await dockerOk(dockerBuildArgs({ ...build, buildArgs: baseImageArgs(BASES.images!) }), {
+    env: { DOCKER_BUILDKIT: "0" },
+  });
+}
+
+/** `docker save | podman load`: podman reads no docker images. */
+async function loadIntoPodman(r: Round): Promise<void> {
+  const save = new Deno.Command("docker", { args: ["save", IMAGE], stdin: "null", stdout: "piped" })
+    .spawn();
+  const load = new Deno.Command("podman", {
+    args: ["load"],
+    env: r.env,
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  r.cleanup.defer(async () => {
+    await run("podman", ["rmi", "--force", `localhost/${IMAGE}`], { env: r.env });
+  });
+  await save.stdout.pipeTo(load.stdin);
+  const [saved, loaded] = await Promise.all([save.status, load.output()]);
+  assert.ok(saved.success, "docker save succeeds");
+  assert.ok(loaded.success, `podman load succeeds: ${new TextDecoder().decode(loaded.stderr)}`);
+}
+
+/** The manifest played on a network of its own, up to the first 200 of /health. */
+async function play(r: Round, objects: KubeObject[]): Promise<Played> {
+  const port = hostPort();
+  const message = `Played by podman ${NAME}`;
+  const manifest = podmanManifest(objects, { image: `localhost/${IMAGE}`, port, message });
+  const file = `${r.dir}/manifest.json`;
+  // YAML is a superset of JSON: podman reads the documents as a YAML stream.
+  await Deno.writeTextFile(file, manifest.map((object) => JSON.stringify(object)).join("\n---\n"));
+  await podman(r, "network", "create", NAME);
+  r.cleanup.defer(async () => {
+    await run("podman", ["network", "rm", "--force", NAME], { env: r.env });
+  });
+  r.cleanup.defer(async () => void await run("podman", ["kube", "down", file], { env: r.env }));
+  const played = await podman(r, "kube", "play", "--network", NAME, file);
+  const base = `http://127.0.0.1:${port}`;
+  const health = await waitFor(`${base}/health`, 200);
+  return { file, manifest, containerId: played.split("\n").at(-1)!, base, message, health };
+}
+
+/** What podman honours of the security context, read from the running process. */
+async function checkHardening(r: Round, pod: Played): Promise<void> {
+  const [inspected] = JSON.parse(await podman(r, "container", "inspect", pod.containerId));
+  assert.equal(inspected.HostConfig.ReadonlyRootfs, true, "read-only root file system");
+  const limits = pod.manifest[1].spec.template.spec.containers[0].resources.limits;
+  const memory = sizeInBytes(limits.memory);
+  assert.ok(memory, `memory limit ${limits.memory} is a quantity`);
+  assert.equal(inspected.HostConfig.Memory, memory, "memory limit");
+  const pid = inspected.State.Pid;
+  const status = await Deno.readTextFile(`/proc/${pid}/status`);
+  assert.deepEqual(statusField(status, "Uid").split(/\s+/), Array(4).fill("65532"), "uid 65532");
+  assert.deepEqual(statusField(status, "Gid").split(/\s+/), Array(4).fill("65532"), "gid 65532");
+  for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) {
+    assert.equal(statusField(status, set), "0000000000000000", `${set}: no capabilities`);
+  }
+  assert.equal(statusField(status, "NoNewPrivs"), "1", "no privilege escalation");
+  // A seccomp filter is on: podman's default profile (it ignores seccompProfile itself).
+  assert.equal(statusField(status, "Seccomp"), "2", "seccomp filter mode");
+  const root = (await Deno.readTextFile(`/proc/${pid}/mountinfo`)).split("\n")
+    .map((line) => line.split(" ")).find((fields) => fields[4] === "/");
+  assert.ok(root, "the container has a root mount");
+  assert.ok(root[5].split(",").includes("ro"), `root mounted read-only, got ${root[5]}`);
+}
+
+/** The endpoints the probes and users rely on, on the published port. */
+async function checkEndpoints(pod: Played): Promise<void> {
+  assert.equal(pod.health.headers.get("content-type"), "application/json");
+  assert.deepEqual(await pod.health.json(), { status: "ok" });
+  const ready = await get(`${pod.base}/ready`);
+  await ready.body?.cancel();
+  assert.equal(ready.status, 200, "/ready answers 200 while serving");
+  const page = await get(`${pod.base}/`);
+  assert.equal(page.status, 200);
+  assert.ok(
+    (await page.text()).includes(pod.message),
+    "the ConfigMap's CUSTOM_MESSAGE reaches the page",
+  );
+}
+
+/**
+ * The drain: on SIGTERM /ready turns 503 while the server still answers for
+ * SHUTDOWN_DELAY_MS, then it exits cleanly within the grace period.
+ */
+async function checkDrain(r: Round, pod: Played): Promise<void> {
+  await podman(r, "kill", "--signal", "TERM", pod.containerId);
+  await (await waitFor(`${pod.base}/ready`, 503)).body?.cancel();
+  const during = await get(`${pod.base}/health`);
+  await during.body?.cancel();
+  assert.equal(during.status, 200, "still serving during SHUTDOWN_DELAY_MS");
+  const state = await poll(async () => {
+    const inspect = ["container", "inspect", "--format", "{{json .State}}", pod.containerId];
+    const state = JSON.parse(await podman(r, ...inspect));
+    return state.Status === "exited" || state.Status === "stopped" ? state : undefined;
+  }, { timeoutMs: 60_000, intervalMs: 200 });
+  assert.ok(state, `container ${pod.containerId} exits within 60 s of SIGTERM`);
+  assert.equal(state.ExitCode, 0, "exits 0 after the drain");
+}
+
+/** `kube down` removes the pod. */
+async function takeDown(r: Round, pod: Played): Promise<void> {
+  await podman(r, "kube", "down", pod.file);
+  const left = await run("podman", ["pod", "exists", `${NAME}-pod-0`], { env: r.env });
+  assert.equal(left.code, 1, "kube down removes the pod");
 }
 
 /**
@@ -171,133 +290,18 @@ function seconds(from: number): string {
 export async function podmanRound(objects: KubeObject[]): Promise<void> {
   const started = performance.now();
   const timings: string[] = [];
-  const dir = await Deno.makeTempDir({ prefix: `${NAME}-` });
-  const env = { CONTAINERS_CONF: `${dir}/containers.conf` };
-  await Deno.writeTextFile(env.CONTAINERS_CONF, CONTAINERS_CONF);
-  const podman = (...args: string[]) => runOk("podman", args, env);
-  undo("rm", ["-rf", dir]);
-  const pauseBefore =
-    (await run("podman", ["image", "exists", `${PAUSE_IMAGE}:4.3.1-0`], env)).code === 0;
+  const cleanup = new CleanupStack();
   try {
-    let phase = performance.now();
-    await runOk("docker", [
-      "build",
-      "--quiet",
-      "--target",
-      "runtime-deno",
-      ...buildArgFlags(BASES.images!),
-      "--tag",
-      IMAGE,
-      ROOT,
-    ], { DOCKER_BUILDKIT: "0" });
-    undo("docker", ["rmi", "--force", IMAGE]);
-    timings.push(`build ${seconds(phase)}`);
-
-    phase = performance.now();
-    const save = new Deno.Command("docker", {
-      args: ["save", IMAGE],
-      stdin: "null",
-      stdout: "piped",
-    })
-      .spawn();
-    const load = new Deno.Command("podman", {
-      args: ["load"],
-      env,
-      stdin: "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
-    undo("podman", ["rmi", "--force", `localhost/${IMAGE}`], env);
-    await save.stdout.pipeTo(load.stdin);
-    const [saved, loaded] = await Promise.all([save.status, load.output()]);
-    assert.ok(saved.success, "docker save succeeds");
-    assert.ok(loaded.success, `podman load succeeds: ${new TextDecoder().decode(loaded.stderr)}`);
-    timings.push(`docker save | podman load ${seconds(phase)}`);
-
-    const port = hostPort();
-    const message = `Played by podman ${RUN_ID}`;
-    const manifest = podmanManifest(objects, { image: `localhost/${IMAGE}`, port, message });
-    const file = `${dir}/manifest.json`;
-    // YAML is a superset of JSON: podman reads the documents as a YAML stream.
-    await Deno.writeTextFile(
-      file,
-      manifest.map((object) => JSON.stringify(object)).join("\n---\n"),
-    );
-
-    phase = performance.now();
-    await podman("network", "create", NAME);
-    undo("podman", ["network", "rm", "--force", NAME], env);
-    undo("podman", ["kube", "down", file], env);
-    const played = await podman("kube", "play", "--network", NAME, file);
-    const containerId = played.split("\n").at(-1)!;
-    const base = `http://127.0.0.1:${port}`;
-    const health = await waitFor(`${base}/health`, 200);
-    timings.push(`kube play to /health ${seconds(phase)}`);
-
-    // What podman honours of the security context, read from the running process.
-    const [inspected] = JSON.parse(await podman("container", "inspect", containerId));
-    assert.equal(inspected.HostConfig.ReadonlyRootfs, true, "read-only root file system");
-    const limits = manifest[1].spec.template.spec.containers[0].resources.limits;
-    assert.equal(inspected.HostConfig.Memory, parseQuantity(limits.memory), "memory limit");
-    const pid = inspected.State.Pid;
-    const status = await Deno.readTextFile(`/proc/${pid}/status`);
-    assert.deepEqual(statusField(status, "Uid").split(/\s+/), Array(4).fill("65532"), "uid 65532");
-    assert.deepEqual(statusField(status, "Gid").split(/\s+/), Array(4).fill("65532"), "gid 65532");
-    for (const set of ["CapInh", "CapPrm", "CapEff", "CapBnd", "CapAmb"]) {
-      assert.equal(statusField(status, set), "0000000000000000", `${set}: no capabilities`);
-    }
-    assert.equal(statusField(status, "NoNewPrivs"), "1", "no privilege escalation");
-    // A seccomp filter is on: podman's default profile (it ignores seccompProfile itself).
-    assert.equal(statusField(status, "Seccomp"), "2", "seccomp filter mode");
-    const root = (await Deno.readTextFile(`/proc/${pid}/mountinfo`)).split("\n")
-      .map((line) => line.split(" ")).find((fields) => fields[4] === "/");
-    assert.ok(root, "the container has a root mount");
-    assert.ok(root[5].split(",").includes("ro"), `root mounted read-only, got ${root[5]}`);
-
-    // The endpoints the probes and users rely on, on the published port.
-    assert.equal(health.headers.get("content-type"), "application/json");
-    assert.deepEqual(await health.json(), { status: "ok" });
-    const ready = await get(`${base}/ready`);
-    await ready.body?.cancel();
-    assert.equal(ready.status, 200, "/ready answers 200 while serving");
-    const page = await get(`${base}/`);
-    assert.equal(page.status, 200);
-    assert.ok(
-      (await page.text()).includes(message),
-      "the ConfigMap's CUSTOM_MESSAGE reaches the page",
-    );
-
-    // The drain: on SIGTERM /ready turns 503 while the server still answers for
-    // SHUTDOWN_DELAY_MS, then it exits cleanly within the grace period.
-    phase = performance.now();
-    await podman("kill", "--signal", "TERM", containerId);
-    await (await waitFor(`${base}/ready`, 503)).body?.cancel();
-    const during = await get(`${base}/health`);
-    await during.body?.cancel();
-    assert.equal(during.status, 200, "still serving during SHUTDOWN_DELAY_MS");
-    const state = await waitForExit(podman, containerId);
-    assert.equal(state.ExitCode, 0, "exits 0 after the drain");
-    timings.push(`SIGTERM to exit ${seconds(phase)}`);
-
-    phase = performance.now();
-    await podman("kube", "down", file);
-    const left = await run("podman", ["pod", "exists", `${NAME}-pod-0`], env);
-    assert.equal(left.code, 1, "kube down removes the pod");
-    timings.push(`kube down ${seconds(phase)}`);
+    const r = await setUp(cleanup, timings);
+    await timed(r, "build", () => buildImage(r));
+    await timed(r, "docker save | podman load", () => loadIntoPodman(r));
+    const pod = await timed(r, "kube play to /health", () => play(r, objects));
+    await checkHardening(r, pod);
+    await checkEndpoints(pod);
+    await timed(r, "SIGTERM to exit", () => checkDrain(r, pod));
+    await timed(r, "kube down", () => takeDown(r, pod));
   } finally {
-    await undoAll();
-    // The pause image podman built for the pod, unless it was here before (or is in use).
-    if (!pauseBefore) {
-      await run("podman", ["rmi", `${PAUSE_IMAGE}:4.3.1-0`], env).catch(() => undefined);
-    }
+    await cleanup.disposeAsync();
     console.log(`podman round: ${timings.join(", ")}; total ${seconds(started)}`);
   }
-}
-
-/** Bytes of a Kubernetes memory quantity such as 128Mi (the suffixes the manifests use). */
-function parseQuantity(quantity: string): number {
-  const match = /^(\d+)(Ki|Mi|Gi)?$/.exec(quantity);
-  assert.ok(match, `memory quantity ${quantity}`);
-  const units: Record<string, number> = { Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 };
-  return Number(match[1]) * (units[match[2] ?? ""] ?? 1);
 }

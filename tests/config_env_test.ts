@@ -5,15 +5,20 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { ConfigError, parseConfig } from "../config.ts";
+import { CONFIG_VARIABLES, ConfigError, parseConfig, readMemoryLimit } from "../config.ts";
 import { healthcheckUrl } from "../main.ts";
 import { localHost } from "../server.ts";
-import { runMain, startTaskArgs } from "./_server_process.ts";
+import { runMain, spawnServer, startTaskArgs } from "./_server_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
 /** Run main.ts with the start task's flags, `name` set to raw `bytes` (octal escapes for printf). */
-async function runWithRawVariable(name: string, printfBytes: string, args: string[] = []) {
+async function runWithRawVariable(
+  name: string,
+  printfBytes: string,
+  args: string[] = [],
+  env: Record<string, string> = {},
+) {
   // Deno.Command takes environment values as strings, so the shell sets the raw bytes.
   const output = await new Deno.Command("sh", {
     args: [
@@ -25,7 +30,7 @@ async function runWithRawVariable(name: string, printfBytes: string, args: strin
       ...args,
     ],
     cwd: ROOT,
-    env: { NO_COLOR: "1", PORT: "0", LOG_FORMAT: "json" },
+    env: { NO_COLOR: "1", PORT: "0", LOG_FORMAT: "json", ...env },
     stdin: "null",
   }).output();
   const decoder = new TextDecoder();
@@ -44,7 +49,7 @@ Deno.test("invalid UTF-8 in CUSTOM_MESSAGE stops the server with one line, no st
 });
 
 Deno.test("invalid UTF-8 in any variable the server reads is named, also in healthcheck mode", async () => {
-  for (const name of ["PORT", "HOST", "LOG_LEVEL", "SHUTDOWN_TIMEOUT_MS"]) {
+  for (const name of ["PORT", "HOST", "LOG_LEVEL", "SHUTDOWN_TIMEOUT_MS", "MAX_CONNECTIONS"]) {
     const serve = await runWithRawVariable(name, "\\300\\200");
     assert.equal(serve.code, 1, name);
     assert.equal(serve.stderr, `Cannot start server: ${name} is not valid UTF-8\n`);
@@ -77,4 +82,39 @@ Deno.test("healthcheck reads PORT and HOST with the configuration's defaults, wi
       error.problems[0] === 'PORT must be an integer from 1 to 65535, got "0"' &&
       error.problems[1] === 'HOST must be an IP address or a host name, got "a/b"',
   );
+});
+
+Deno.test("METRICS=prometheus SWFT_REVISION=$'\\xff' stops the server with one line, no stack trace", async () => {
+  const { code, stdout, stderr } = await runWithRawVariable("SWFT_REVISION", "\\377", [], {
+    METRICS: "prometheus",
+  });
+  assert.equal(code, 1);
+  assert.equal(stdout, "");
+  assert.equal(stderr, "Cannot start server: SWFT_REVISION is not valid UTF-8\n");
+});
+
+Deno.test("main.ts --help lists every variable of the schema with its default", async () => {
+  const { code, stdout } = await runMain(["--help"], {});
+  assert.equal(code, 0);
+  for (const name of [...CONFIG_VARIABLES, "TZ"]) {
+    assert.match(stdout, new RegExp(`^  ${name} +\\S.*; default: `, "m"), name);
+  }
+  const unknown = await runMain(["serv"], {});
+  assert.equal(unknown.code, 2);
+  assert.equal(unknown.stderr.split("\n")[0], 'Cannot run main.ts: unknown command "serv"');
+  assert.match(unknown.stderr, /^ {2}MAX_CONNECTIONS /m, "followed by the usage");
+});
+
+Deno.test("the startup line says how many connections are served and where that came from", async () => {
+  // This machine's own limit, read as the server reads it (none on a bare host).
+  const limit = await readMemoryLimit();
+  const expected = parseConfig({}, { memoryLimit: limit });
+  const sized = await spawnServer();
+  await sized.stop();
+  assert.equal(sized.startup.maxConnections, expected.maxConnections);
+  assert.equal(sized.startup.maxConnectionsFrom, expected.maxConnectionsFrom);
+  const set = await spawnServer({ MAX_CONNECTIONS: "100" });
+  await set.stop();
+  assert.equal(set.startup.maxConnections, 100);
+  assert.equal(set.startup.maxConnectionsFrom, "MAX_CONNECTIONS");
 });

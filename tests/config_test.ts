@@ -1,5 +1,23 @@
 import assert from "node:assert/strict";
-import { CONFIG_VARIABLES, ConfigError, parseConfig } from "../config.ts";
+import {
+  CONFIG_VARIABLES,
+  ConfigError,
+  configTable,
+  connectionsForMemory,
+  DEFAULT_MAX_CONNECTIONS,
+  MEMORY_LIMIT_PERMISSION,
+  memoryLimitOf,
+  parseConfig,
+  RUNTIME_VARIABLES,
+  type Variable,
+  VARIABLES,
+} from "../config.ts";
+import { MAX_CONNECTIONS } from "../server.ts";
+import { ROOT, startTask } from "../tasks/_lib/mod.ts";
+import { parseDockerfile } from "../tasks/verify/dockerfile.ts";
+// Inline on purpose, as in tests/_kubernetes.ts: test tooling stays out of the image's imports.
+// deno-lint-ignore no-import-prefix
+import { parse as parseYaml } from "npm:yaml@2.9.1";
 
 function problemsOf(env: Record<string, string>): readonly string[] {
   try {
@@ -23,6 +41,9 @@ Deno.test("config: defaults match the reference app", () => {
   assert.equal(config.shutdownTimeoutMs, 5000);
   assert.equal(config.metrics, "off", "metrics are opt-in");
   assert.equal(config.shutdownDelayMs, 0, "no delay outside Kubernetes");
+  assert.equal(config.maxConnections, 16_384, "without a memory limit, as before");
+  assert.equal(config.maxConnectionsFrom, "default (no memory limit found)");
+  assert.equal(config.revision, "unknown");
   assert.deepEqual(config.sources, []);
 });
 
@@ -38,6 +59,8 @@ Deno.test("config: values from the environment are typed, normalised and frozen"
     SHUTDOWN_TIMEOUT_MS: "250",
     METRICS: "prometheus",
     SHUTDOWN_DELAY_MS: "3000",
+    MAX_CONNECTIONS: "1000000",
+    SWFT_REVISION: "4f2a9c1-dirty",
   });
   assert.equal(config.port, 3000);
   assert.equal(config.host, "::");
@@ -49,6 +72,9 @@ Deno.test("config: values from the environment are typed, normalised and frozen"
   assert.equal(config.shutdownTimeoutMs, 250);
   assert.equal(config.metrics, "prometheus");
   assert.equal(config.shutdownDelayMs, 3000);
+  assert.equal(config.maxConnections, 1_000_000);
+  assert.equal(config.maxConnectionsFrom, "MAX_CONNECTIONS");
+  assert.equal(config.revision, "4f2a9c1-dirty");
   assert.deepEqual([...config.sources], [...CONFIG_VARIABLES]);
   assert.ok(Object.isFrozen(config));
 });
@@ -110,6 +136,8 @@ Deno.test("config: every invalid field is reported at once, one line each", () =
     SHUTDOWN_TIMEOUT_MS: "soon",
     METRICS: "statsd",
     SHUTDOWN_DELAY_MS: "-1",
+    MAX_CONNECTIONS: "0",
+    SWFT_REVISION: "a b",
   });
   const named = problems.map((line) => line.split(" ")[0]);
   assert.deepEqual(named, [...CONFIG_VARIABLES]);
@@ -118,10 +146,198 @@ Deno.test("config: every invalid field is reported at once, one line each", () =
   assert.match(problems[5], /LOG_LEVEL must be one of debug, info, warn, error, got "verbose"/);
   assert.match(problems[6], /LOG_FORMAT must be one of auto, json, pretty, got "xml"/);
   assert.match(problems[8], /METRICS must be one of off, prometheus, got "statsd"/);
+  assert.equal(problems[10], 'MAX_CONNECTIONS must be an integer from 1 to 1000000, got "0"');
+  assert.equal(problems[11], 'SWFT_REVISION must be 1 to 64 letters, digits or . _ + -, got "a b"');
 });
 
 Deno.test("config: control characters in CUSTOM_MESSAGE are rejected (they would forge log lines)", () => {
   const problems = problemsOf({ CUSTOM_MESSAGE: "ok\u001b[31mred" });
   assert.equal(problems.length, 1);
   assert.match(problems[0], /^CUSTOM_MESSAGE must not contain control characters/);
+});
+
+const MiB = 1024 * 1024;
+
+Deno.test("config: MAX_CONNECTIONS is an integer from 1 to 1,000,000", () => {
+  assert.equal(parseConfig({ MAX_CONNECTIONS: "1" }).maxConnections, 1);
+  for (const value of ["0", "1000001", "-5", "1e3", "many", "10.5"]) {
+    assert.deepEqual(problemsOf({ MAX_CONNECTIONS: value }), [
+      `MAX_CONNECTIONS must be an integer from 1 to 1000000, got ${JSON.stringify(value)}`,
+    ]);
+  }
+});
+
+Deno.test("config: unset MAX_CONNECTIONS follows the memory limit; set, it wins", () => {
+  const memoryLimit = { bytes: 64 * MiB, source: "cgroup" };
+  const sized = parseConfig({}, { memoryLimit });
+  assert.equal(sized.maxConnections, connectionsForMemory(64 * MiB));
+  assert.equal(sized.maxConnectionsFrom, "memory limit 64 MiB (cgroup)");
+  const set = parseConfig({ MAX_CONNECTIONS: "5000" }, { memoryLimit });
+  assert.equal(set.maxConnections, 5000, "an explicit value is not capped by the limit");
+  assert.equal(set.maxConnectionsFrom, "MAX_CONNECTIONS");
+  assert.equal(parseConfig({ MAX_CONNECTIONS: "" }, { memoryLimit }).maxConnections, 384);
+});
+
+Deno.test("config: MAX_CONNECTIONS' default for 64 MiB, 256 MiB and 1 GiB, bounded both ways", () => {
+  assert.equal(connectionsForMemory(64 * MiB), 384);
+  assert.equal(connectionsForMemory(256 * MiB), 3456);
+  assert.equal(connectionsForMemory(1024 * MiB), 15744);
+  assert.equal(connectionsForMemory(16 * 1024 * MiB), 16_384, "never above the old default");
+  assert.equal(connectionsForMemory(32 * MiB), 64, "a limit below the baseline still serves some");
+  assert.equal(DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS, "the server's own default");
+});
+
+Deno.test("config: the memory limit as Deno reports it: 0 and cgroup v1's huge 'unlimited' are none", () => {
+  assert.deepEqual(memoryLimitOf(64 * MiB), { bytes: 64 * MiB, source: "cgroup" });
+  assert.equal(memoryLimitOf(0), undefined, "no limit, or none readable");
+  assert.equal(memoryLimitOf(9223372036854771712), undefined, "v1 without a limit");
+  const sized = parseConfig({}, { memoryLimit: memoryLimitOf(256 * MiB) });
+  assert.equal(sized.maxConnections, 3456);
+  assert.equal(sized.maxConnectionsFrom, "memory limit 256 MiB (cgroup)");
+});
+
+Deno.test("config: SWFT_REVISION is validated like the others", () => {
+  assert.equal(parseConfig({ SWFT_REVISION: "v1.2.3+build.4" }).revision, "v1.2.3+build.4");
+  assert.deepEqual(problemsOf({ SWFT_REVISION: "x".repeat(65) }).length, 1);
+  assert.match(problemsOf({ SWFT_REVISION: "<script>" })[0], /^SWFT_REVISION must be 1 to 64/);
+});
+
+Deno.test("README's configuration table is the schema's (config.ts configTable)", async () => {
+  const readme = await Deno.readTextFile(`${ROOT}/README.md`);
+  const table = configTable();
+  assert.ok(
+    readme.includes(`\n${table}\n`),
+    `README.md's table differs from config.ts; replace it with:\n${table}`,
+  );
+});
+
+// ---------------------------------------------------------------------------------------------
+// The one test of the lists that cannot derive from the schema. A new variable: its entry in
+// config.ts VARIABLES, its use, its test, and each list below (or a reason in LEFT_OUT).
+
+/** Every documented variable: the server's own, and those the runtime reads (TZ). */
+const DOCUMENTED = [...CONFIG_VARIABLES, ...RUNTIME_VARIABLES.map((v) => v.name)];
+const BY_THE_IMAGE = "the image sets it from its REVISION build argument";
+
+/** Where a list leaves a documented variable out on purpose, and why. */
+const LEFT_OUT: Record<string, Record<string, string>> = {
+  ".env.example": { SWFT_REVISION: BY_THE_IMAGE },
+  "compose.yaml": {
+    PORT: "the image listens on 80, which `ports:` publishes",
+    HOST: "the image listens on every address",
+    HOSTNAME: "Docker sets it to the container ID",
+    SWFT_REVISION: BY_THE_IMAGE,
+  },
+  "the Kubernetes ConfigMap": {
+    PORT: "the Deployment sets it: the Service and probes depend on it",
+    HOSTNAME: "the Deployment sets it to the pod's name",
+    SWFT_REVISION: BY_THE_IMAGE,
+    TZ: "read by the runtime, not the server (tests/kubernetes_test.ts admits only the server's)",
+  },
+};
+
+function assertNames(list: string, names: string[], expected: readonly string[]) {
+  const missing = expected.filter((name) => !names.includes(name));
+  const unknown = names.filter((name) => !expected.includes(name));
+  assert.deepEqual(
+    { missing, unknown },
+    { missing: [], unknown: [] },
+    `${list}: add what is missing (or say in LEFT_OUT why not), remove what the schema lacks`,
+  );
+  assert.equal(new Set(names).size, names.length, `${list} names each variable once`);
+}
+
+/** The names a list must hold: every documented variable but those it leaves out. */
+function expectedIn(list: string): string[] {
+  return DOCUMENTED.filter((name) => !(name in (LEFT_OUT[list] ?? {})));
+}
+
+/** The values of `flag` (`--allow-env=A,B` -> [A, B]) among `args`. */
+function flagValues(args: readonly string[], flag: string): string[] {
+  const found = args.find((arg) => arg.startsWith(`${flag}=`));
+  assert.ok(found, `${flag} is granted`);
+  return found.slice(flag.length + 1).split(",");
+}
+
+/** The exec-form arrays of `stage` in the Dockerfile, by instruction (ENTRYPOINT, HEALTHCHECK). */
+function execForms(stage: string): Record<string, string[]> {
+  const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
+  const found = dockerfile.stages.find((s) => s.name === stage);
+  assert.ok(found, `stage ${stage}`);
+  const forms: Record<string, string[]> = {};
+  for (const { keyword, args } of found.instructions) {
+    if (args.includes("[")) forms[keyword] = JSON.parse(args.slice(args.indexOf("[")));
+  }
+  return forms;
+}
+
+/** The ENV settings of `stage` in the Dockerfile. */
+function stageEnv(stage: string): Record<string, string> {
+  const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
+  const env: Record<string, string> = {};
+  for (const { keyword, args } of dockerfile.stages.find((s) => s.name === stage)!.instructions) {
+    if (keyword !== "ENV") continue;
+    for (const [, name, value] of args.matchAll(/([A-Z_][A-Z0-9_]*)=("[^"]*"|\S*)/g)) {
+      env[name] = value.replace(/^"(.*)"$/, "$1");
+    }
+  }
+  return env;
+}
+
+Deno.test("every list that cannot derive from the schema names exactly its variables", async () => {
+  // Permissions: the start task, the image's server and healthcheck grant exactly the server's
+  // variables, read exactly the app's folders, and the one sys call that reads the memory limit.
+  const start = startTask().permissions;
+  assertNames("deno.json start --allow-env", flagValues(start, "--allow-env"), CONFIG_VARIABLES);
+  assert.deepEqual(flagValues(start, "--allow-read"), ["./templates", "./static"]);
+  assert.ok(
+    start.includes(MEMORY_LIMIT_PERMISSION),
+    `the start task grants ${MEMORY_LIMIT_PERMISSION}`,
+  );
+  assert.deepEqual(flagValues(start, "--allow-sys"), ["systemMemoryInfo"]);
+  const image = execForms("runtime-deno");
+  for (const form of ["ENTRYPOINT", "HEALTHCHECK"]) {
+    const list = `Dockerfile runtime-deno ${form} --allow-env`;
+    assertNames(list, flagValues(image[form], "--allow-env"), CONFIG_VARIABLES);
+    assert.deepEqual(flagValues(image[form], "--allow-read"), ["/app/templates", "/app/static"]);
+    assert.deepEqual(flagValues(image[form], "--allow-sys"), ["systemMemoryInfo"]);
+  }
+  // The image's ENV: the server's variables there are those whose schema entry says `image`,
+  // with that value (README's defaults say so); the rest is Deno's own.
+  const imageValues = Object.fromEntries(
+    CONFIG_VARIABLES.flatMap((name) => {
+      const value = (VARIABLES[name] as Variable).image;
+      return value === undefined ? [] : [[name, value]];
+    }),
+  );
+  for (const stage of ["runtime-deno", "runtime"]) {
+    const env = stageEnv(stage);
+    const server = Object.fromEntries(
+      Object.entries(env).filter(([name]) => !/^(DENO_|NO_COLOR$)/.test(name)),
+    );
+    assert.deepEqual(server, imageValues, `Dockerfile ${stage} ENV`);
+  }
+  // What users copy and edit: .env.example names every variable (set or commented out).
+  const example = await Deno.readTextFile(`${ROOT}/.env.example`);
+  const exampleNames = [...example.matchAll(/^#? ?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
+  assertNames(".env.example", exampleNames, expectedIn(".env.example"));
+  const compose = parseYaml(await Deno.readTextFile(`${ROOT}/compose.yaml`));
+  const composeNames = Object.keys(compose.services.swft.environment);
+  assertNames("compose.yaml", composeNames, expectedIn("compose.yaml"));
+  for (const name of composeNames) {
+    assert.equal(
+      compose.services.swft.environment[name],
+      `\${${name}:-}`,
+      `compose.yaml passes ${name} through, empty (the default) when unset`,
+    );
+  }
+  const kustomization = parseYaml(
+    await Deno.readTextFile(`${ROOT}/deploy/kubernetes/base/kustomization.yaml`),
+  );
+  const literals: string[] = kustomization.configMapGenerator[0].literals;
+  assertNames(
+    "the Kubernetes ConfigMap",
+    literals.map((literal) => literal.slice(0, literal.indexOf("="))),
+    expectedIn("the Kubernetes ConfigMap"),
+  );
 });

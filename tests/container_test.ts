@@ -7,8 +7,10 @@
  */
 import assert from "node:assert/strict";
 import {
+  baseImageArgs,
   type BaseImages,
   docker,
+  dockerBuildArgs,
   dockerOk,
   fetchText,
   inspectImage,
@@ -16,49 +18,38 @@ import {
   readDenoJson,
   ROOT,
   run,
+  tempDir,
 } from "../tasks/_lib/mod.ts";
 import { pruneLock } from "../tasks/_lib/image_lock.ts";
 import { parseVerifyArgs, type Report, verify } from "../tasks/verify/mod.ts";
 import { loadImageFs } from "../tasks/verify/image_fs.ts";
-import { buildArgFlags, containerTest, testName } from "./_container.ts";
+import {
+  baseImageFlags,
+  containerTest,
+  moduleCleanup,
+  removeByName,
+  testName,
+} from "./_container.ts";
+import { copyProject } from "./_project.ts";
+import { connectionsForMemory } from "../config.ts";
 
 /** Planted in the build context's .env; must never show up in an image. */
 const SECRET = `swft-secret-${crypto.randomUUID()}`;
 const IMAGE = testName("container");
-const created = { containers: new Set<string>(), dirs: new Set<string>() };
+/** What the tests create, removed after the last one (newest first). */
+const cleanup = moduleCleanup();
+// verify --keep leaves its images and container under IMAGE, and so do the tests' own
+cleanup.defer(() => removeByName(IMAGE));
 
-globalThis.addEventListener("unload", () => {
-  const quiet = { stdout: "null", stderr: "null" } as const;
-  // verify's kept container is named after IMAGE; the others are tracked by name or id
-  const kept = new Deno.Command("docker", { args: ["ps", "-aq", "--filter", `name=${IMAGE}`] })
-    .outputSync();
-  const names = [...created.containers, ...new TextDecoder().decode(kept.stdout).split("\n")]
-    .filter(Boolean);
-  if (names.length) {
-    new Deno.Command("docker", { args: ["rm", "-f", ...names], ...quiet }).outputSync();
-  }
-  const tags = new Deno.Command("docker", {
-    args: ["images", "--format", "{{.Repository}}:{{.Tag}}", IMAGE],
-  })
-    .outputSync();
-  const refs = new TextDecoder().decode(tags.stdout).split("\n").filter(Boolean);
-  if (refs.length) {
-    new Deno.Command("docker", { args: ["rmi", "-f", ...refs], ...quiet }).outputSync();
-  }
-  for (const dir of created.dirs) Deno.removeSync(dir, { recursive: true });
-});
+/** A container the tests create (by name or id), removed after the last test. */
+function ownContainer(name: string): void {
+  cleanup.defer(async () => void await docker(["rm", "-f", name]));
+}
 
 /** A copy of the project (as git would check it out) plus secrets a careless build would copy. */
 async function secretContext(): Promise<string> {
-  const dir = await Deno.makeTempDir({ prefix: "swft-container-test-" });
-  created.dirs.add(dir);
-  const files = await run("git", ["ls-files", "--cached", "--others", "--exclude-standard"], {
-    cwd: ROOT,
-  });
-  for (const file of files.stdout.split("\n").filter(Boolean)) {
-    await Deno.mkdir(`${dir}/${file}`.replace(/\/[^/]*$/, ""), { recursive: true });
-    await Deno.copyFile(`${ROOT}/${file}`, `${dir}/${file}`).catch(() => {}); // deleted, not staged
-  }
+  const dir = await copyProject("swft-container-test-");
+  cleanup.defer(() => Deno.remove(dir, { recursive: true }).catch(() => {}));
   await Deno.writeTextFile(`${dir}/.env`, `CUSTOM_MESSAGE=${SECRET}\nAPI_KEY=${SECRET}\n`);
   await Deno.writeTextFile(`${dir}/.env.production`, `API_KEY=${SECRET}\n`);
   await Deno.writeTextFile(`${dir}/server.key`, `${SECRET}\n`);
@@ -78,7 +69,7 @@ function verifyOnce(images: BaseImages) {
       "runtime-deno",
       "--builder-target",
       "app",
-      ...buildArgFlags(images),
+      ...baseImageFlags(images),
       "--build-arg",
       "VERSION=test",
       "--build-arg",
@@ -123,8 +114,7 @@ containerTest(
   "runtime-deno's npm layer holds the import map's packages only, and no tests or tasks",
   async (images) => {
     const { report } = await verifyOnce(images);
-    const dir = await Deno.makeTempDir({ prefix: "swft-container-fs-" });
-    created.dirs.add(dir);
+    const dir = await tempDir(cleanup, "swft-container-fs-");
     const fs = await loadImageFs(report.images.runtime.ref, dir);
     // DENO_DIR/npm/<registry host>/<package>/...: any registry, named nowhere here.
     const npm = "/deno-dir/npm/";
@@ -152,7 +142,7 @@ containerTest(
 containerTest("runtime-deno's server runs as uid 65532 with no capabilities", async (images) => {
   const { report } = await verifyOnce(images);
   const name = `${IMAGE}-uid`;
-  created.containers.add(name);
+  ownContainer(name);
   await dockerOk([
     "run",
     "-d",
@@ -192,9 +182,8 @@ containerTest("runtime-deno's server runs as uid 65532 with no capabilities", as
 /** Files in `image`'s file system whose content includes `needle` (docker export | grep). */
 async function filesContaining(image: string, needle: string): Promise<string[]> {
   const id = await dockerOk(["create", image]);
-  created.containers.add(id);
-  const dir = await Deno.makeTempDir({ prefix: "swft-container-export-" });
-  created.dirs.add(dir);
+  ownContainer(id);
+  const dir = await tempDir(cleanup, "swft-container-export-");
   await dockerOk(["export", "-o", `${dir}/fs.tar`, id]);
   await run("tar", ["-xf", `${dir}/fs.tar`, "-C", dir, "--no-same-owner", "--exclude=dev/*"]);
   await Deno.remove(`${dir}/fs.tar`);
@@ -220,21 +209,14 @@ containerTest(
   async (images) => {
     const { context } = await verifyOnce(images);
     const tag = `${IMAGE}:runtime`;
-    const build = await docker([
-      "build",
-      "--force-rm",
-      "--target",
-      "runtime",
-      ...buildArgFlags(images),
-      "-t",
-      tag,
-      context,
-    ]);
+    const build = await docker(
+      dockerBuildArgs({ context, target: "runtime", tag, buildArgs: baseImageArgs(images) }),
+    );
     const log = build.stdout + build.stderr;
     if (build.code === 0) {
       // where denort can be fetched: the compiled image answers as runtime-deno does
       const id = await dockerOk(["create", tag]);
-      created.containers.add(id);
+      ownContainer(id);
       assert.ok((await inspectImage(tag)).Config?.Healthcheck?.Test?.includes("/app/swft"));
       return;
     }
@@ -243,5 +225,34 @@ containerTest(
     assert.match(log, /DENORT_BIN/);
     assert.match(log, /--target runtime-deno/);
     assert.doesNotMatch(log, /Stack backtrace|panicked/);
+  },
+);
+
+containerTest(
+  "runtime-deno sizes MAX_CONNECTIONS from the container's memory limit, or takes it as set",
+  async (images) => {
+    const { report } = await verifyOnce(images);
+    const MiB = 1024 * 1024;
+    // --cgroupns private: the container's own cgroup namespace, the default on cgroup v2 hosts;
+    // Deno reads the limit through it (config.ts readMemoryLimit).
+    const limited = ["--memory", "64m", "--memory-swap", "64m", "--cgroupns", "private"];
+    const cases: [string[], number, string][] = [
+      [limited, connectionsForMemory(64 * MiB), "memory limit 64 MiB (cgroup)"],
+      [[...limited, "-e", "MAX_CONNECTIONS=100"], 100, "MAX_CONNECTIONS"],
+    ];
+    for (const [args, maxConnections, from] of cases) {
+      const name = testName("maxconn");
+      ownContainer(name);
+      await dockerOk(["run", "-d", "--name", name, ...args, report.images.runtime.ref]);
+      const startup = await poll(async () => {
+        const { stdout } = await docker(["logs", name]);
+        const line = stdout.split("\n").find((l) => l.includes('"msg":"listening"'));
+        return line ? JSON.parse(line) : undefined;
+      }, { timeoutMs: 20_000, intervalMs: 200 });
+      assert.ok(startup, (await docker(["logs", name])).stderr);
+      assert.equal(startup.maxConnections, maxConnections, args.join(" "));
+      assert.equal(startup.maxConnectionsFrom, from);
+      await docker(["rm", "-f", name]);
+    }
   },
 );

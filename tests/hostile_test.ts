@@ -11,8 +11,18 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { docker, dockerOk, inspectContainer, poll, ROOT, taskCommand } from "../tasks/_lib/mod.ts";
-import { BASES, buildArgFlags, requiredTest, testName } from "./_container.ts";
+import {
+  baseImageArgs,
+  docker,
+  dockerBuildArgs,
+  dockerOk,
+  freePort,
+  inspectContainer,
+  poll,
+  ROOT,
+  taskCommand,
+} from "../tasks/_lib/mod.ts";
+import { BASES, requiredTest, testName } from "./_container.ts";
 import { type ServerProcess, spawnServer } from "./_server_process.ts";
 
 const SLOW = Deno.env.get("SWFT_SLOW_TESTS") === "1";
@@ -164,14 +174,6 @@ async function medianHealthMs(url: string, samples: number): Promise<number> {
   return times.sort((a, b) => a - b)[Math.floor(samples / 2)];
 }
 
-/** A free port on 127.0.0.1 for a container on the host network. */
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr;
-  listener.close();
-  return port;
-}
-
 /** Opens `count` connections, each answered once; keeps the ones that stay open. */
 async function openAnswered(url: string, count: number): Promise<Deno.TcpConn[]> {
   const { hostname, port } = new URL(url);
@@ -204,16 +206,13 @@ requiredTest(
     const image = testName("hostile");
     const name = testName("hostile-64m");
     const port = freePort();
-    await dockerOk([
-      "build",
-      "-q",
-      "--target",
-      "runtime-deno",
-      "-t",
-      image,
-      ...buildArgFlags(images),
-      ROOT,
-    ]);
+    await dockerOk(dockerBuildArgs({
+      context: ROOT,
+      target: "runtime-deno",
+      tag: image,
+      buildArgs: baseImageArgs(images),
+      quiet: true,
+    }));
     try {
       // Host network with HOST=127.0.0.1: no userland proxy between the clients and the server.
       await dockerOk([

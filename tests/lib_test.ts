@@ -1,11 +1,19 @@
 /** The tasks' kernel (tasks/_lib): what every task relies on. */
 import assert from "node:assert/strict";
 import {
+  baseImageArgs,
+  CleanupStack,
+  CommandError,
+  delay,
   DENO_VERSION,
+  disposeOpenStacks,
+  dockerBuildArgs,
+  dockerOk,
   fail,
   finishReport,
   formatBytes,
   formatMs,
+  freePort,
   lastLines,
   parseFlags,
   parseMemUsage,
@@ -17,13 +25,16 @@ import {
   ROOT,
   run,
   runDeno,
+  runOk,
   runSteps,
+  sizeInBytes,
   STANDIN_IMAGES,
   startReport,
   startTask,
   type Step,
   type StepResult,
   taskCommand,
+  tempDir,
   uniqueName,
   UsageError,
 } from "../tasks/_lib/mod.ts";
@@ -81,6 +92,138 @@ Deno.test("sizes parse and format in the units docker prints", () => {
   assert.equal(formatMs(12_345), "12.3 s");
   assert.equal(parseMemUsage("12.5MiB / 23.6GiB"), Math.round(12.5 * 1024 ** 2));
   assert.equal(parseMemUsage("--"), undefined);
+  // Kubernetes memory quantities, from the same table
+  assert.equal(sizeInBytes("128Mi"), 128 * 1024 ** 2);
+  assert.equal(sizeInBytes("12 parsecs"), undefined);
+});
+
+Deno.test("runOk returns trimmed stdout, or throws one line naming the command", async () => {
+  assert.equal(await runOk("sh", ["-c", "echo ' out '"]), "out");
+  await assert.rejects(
+    () => runOk("sh", ["-c", "echo first >&2; echo last words >&2; exit 3"]),
+    (error) =>
+      error instanceof CommandError && error.result.code === 3 &&
+      error.message === "Cannot run sh: first | last words",
+  );
+  await assert.rejects(
+    () => runOk("swft-no-such-program", ["x"]),
+    /^CommandError: Cannot run swft-no-such-program: /,
+  );
+  await assert.rejects(
+    () => dockerOk(["swft-no-such-command", "--flag"]),
+    /Cannot run docker swft-no-such-command: |Cannot run docker: /,
+  );
+});
+
+Deno.test("freePort gives a 127.0.0.1 port a server can listen on", () => {
+  const port = freePort();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port });
+  assert.equal((listener.addr as Deno.NetAddr).port, port);
+  listener.close();
+});
+
+Deno.test("dockerBuildArgs: one argument list for every build, by builder", () => {
+  const build = { context: "ctx", target: "runtime", tag: "swft:x" };
+  assert.deepEqual(dockerBuildArgs({ ...build, buildArgs: ["A=1", "A=2"] }), [
+    "build",
+    "--target",
+    "runtime",
+    "-t",
+    "swft:x",
+    "--build-arg",
+    "A=1",
+    "--build-arg",
+    "A=2",
+    "--force-rm",
+    "ctx",
+  ]);
+  assert.deepEqual(
+    dockerBuildArgs({
+      ...build,
+      file: "ctx/Dockerfile",
+      buildArgs: baseImageArgs(STANDIN_IMAGES),
+      noCache: true,
+      quiet: true,
+      buildKit: true,
+    }),
+    [
+      "build",
+      "-f",
+      "ctx/Dockerfile",
+      "--target",
+      "runtime",
+      "-t",
+      "swft:x",
+      "--build-arg",
+      `DENO_IMAGE=${STANDIN_IMAGES.deno}`,
+      "--build-arg",
+      `RUNTIME_IMAGE=${STANDIN_IMAGES.runtime}`,
+      "--no-cache",
+      "--quiet",
+      "--progress=plain",
+      "ctx",
+    ],
+  );
+});
+
+Deno.test("CleanupStack: newest first, once, on a throw too; disposeOpenStacks takes the open ones", async () => {
+  const order: string[] = [];
+  let dir = "";
+  await assert.rejects(async () => {
+    await using cleanup = new CleanupStack();
+    dir = await tempDir(cleanup, "swft-lib-test-");
+    cleanup.defer(() => void order.push("first registered"));
+    cleanup.defer(() => void order.push("last registered"));
+    throw new Error("the scope fails");
+  }, /the scope fails/);
+  assert.deepEqual(order, ["last registered", "first registered"]);
+  await assert.rejects(() => Deno.stat(dir), Deno.errors.NotFound, "the temp dir is gone");
+
+  const open = new CleanupStack();
+  let runs = 0;
+  open.defer(async () => {
+    await delay(20);
+    runs++;
+  });
+  const closed = new CleanupStack();
+  closed.defer(() => void runs++);
+  await closed.disposeAsync();
+  // the signal handler and the scope's end at once: one run, both wait for it
+  await Promise.all([disposeOpenStacks(), open.disposeAsync()]);
+  assert.equal(runs, 2);
+  await open.disposeAsync();
+  assert.equal(runs, 2, "a disposed stack runs nothing again");
+});
+
+Deno.test("runTask on SIGINT disposes the open clean-up stacks, then exits 130", async () => {
+  await using cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-lib-test-");
+  const script = `${dir}/task.ts`;
+  await Deno.writeTextFile(
+    script,
+    `import { CleanupStack, runTask, tempDir } from ${JSON.stringify(`${ROOT}/tasks/_lib/mod.ts`)};
+runTask("probe", async () => {
+  await using cleanup = new CleanupStack();
+  console.log(await tempDir(cleanup, "swft-lib-test-probe-"));
+  await new Promise((resolve) => setTimeout(resolve, 30_000)); // the signal comes first
+  return 0;
+});
+`,
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "--allow-read", "--allow-write", script],
+    stdout: "piped",
+    stderr: "piped",
+  }).spawn();
+  const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();
+  const probeDir = (await reader.read()).value?.trim() ?? "";
+  assert.ok((await Deno.stat(probeDir)).isDirectory, "the task made its folder");
+  child.kill("SIGINT");
+  const [status, stderr] = await Promise.all([child.status, new Response(child.stderr).text()]);
+  await reader.cancel();
+  assert.equal(status.code, 130);
+  assert.match(stderr, /probe: SIGINT, cleaning up/);
+  await assert.rejects(() => Deno.stat(probeDir), Deno.errors.NotFound, "removed before the exit");
 });
 
 Deno.test("lastLines keeps the last words and drops the legacy builder's banner", () => {
@@ -166,7 +309,7 @@ Deno.test("runSteps: --skip, missing needs and thrown errors become skip and fai
       id: "slow",
       provides: ["timed"],
       async run() {
-        await new Promise((resolve) => setTimeout(resolve, 30));
+        await delay(30);
         facts.timed = true;
         return pass("slept");
       },
@@ -222,26 +365,23 @@ Deno.test("doc lint covers every module that is not a test: a new undocumented o
   assert.equal(here.code, 0, `every module documented: ${here.stderr.slice(-1500)}`);
   // The same task in a folder of undocumented modules: the new folder and the test helper
   // fail it; a test and a fixture are not modules it lints.
-  const dir = await Deno.makeTempDir({ prefix: "swft-doc-lint-" });
-  try {
-    for (
-      const path of ["lib/new.ts", "tests/_helper.ts", "tests/a_test.ts", "tests/fixtures/x.ts"]
-    ) {
-      await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]+$/, ""), { recursive: true });
-      await Deno.writeTextFile(`${dir}/${path}`, "export const x = 1;\n");
-    }
-    const there = await runDeno([
-      "task",
-      "--config",
-      `${ROOT}/deno.json`,
-      "--cwd",
-      dir,
-      "lint:docs",
-    ]);
-    assert.equal(there.code, 1);
-    const flagged = [...there.stderr.matchAll(/--> (\S+):\d+:\d+/g)].map((m) => m[1]).sort();
-    assert.deepEqual(flagged, [`${dir}/lib/new.ts`, `${dir}/tests/_helper.ts`]);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-doc-lint-");
+  for (
+    const path of ["lib/new.ts", "tests/_helper.ts", "tests/a_test.ts", "tests/fixtures/x.ts"]
+  ) {
+    await Deno.mkdir(`${dir}/${path}`.replace(/\/[^/]+$/, ""), { recursive: true });
+    await Deno.writeTextFile(`${dir}/${path}`, "export const x = 1;\n");
   }
+  const there = await runDeno([
+    "task",
+    "--config",
+    `${ROOT}/deno.json`,
+    "--cwd",
+    dir,
+    "lint:docs",
+  ]);
+  assert.equal(there.code, 1);
+  const flagged = [...there.stderr.matchAll(/--> (\S+):\d+:\d+/g)].map((m) => m[1]).sort();
+  assert.deepEqual(flagged, [`${dir}/lib/new.ts`, `${dir}/tests/_helper.ts`]);
 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createLogger } from "../logger.ts";
+import { createLogger, type Logger } from "../logger.ts";
 import { withAccessLog } from "../server.ts";
 
 function collector() {
@@ -210,4 +210,152 @@ Deno.test("access log: CONNECT and URLs without a path log /, never the query st
   assert.equal(logPath("http://localhost:8080/?"), "/");
   assert.equal(logPath("http://x/static/a?/health", "x/static/a?"), "/health");
   assert.equal(logPath("http://[::1]:8080/health", "[::1]:8080"), "/health");
+});
+
+/** An asynchronous sink the test releases by hand: writes stay pending until `release`. */
+function stalledSink(options: { chunk?: number } = {}) {
+  const decoder = new TextDecoder();
+  let text = "";
+  let pending: { bytes: Uint8Array; resolve: (n: number) => void }[] = [];
+  return {
+    get text() {
+      return text;
+    },
+    get pending() {
+      return pending.length;
+    },
+    write(bytes: Uint8Array): Promise<number> {
+      const { promise, resolve } = Promise.withResolvers<number>();
+      pending.push({ bytes, resolve });
+      return promise;
+    },
+    /** Complete the pending writes (at most `chunk` bytes each), as a reader that drains. */
+    async release() {
+      const now = pending;
+      pending = [];
+      for (const { bytes, resolve } of now) {
+        const n = Math.min(bytes.length, options.chunk ?? bytes.length);
+        text += decoder.decode(bytes.subarray(0, n), { stream: true });
+        resolve(n);
+      }
+      await new Promise((resolve) => setTimeout(resolve, 0));
+    },
+  };
+}
+
+/** Release the sink's writes until the logger has written everything; resolves to drain's result. */
+async function drainAll(log: Logger, sink: ReturnType<typeof stalledSink>): Promise<boolean> {
+  let done = false;
+  const drained = log.drain(10_000).finally(() => done = true);
+  for (let i = 0; i < 10_000 && !done; i++) await sink.release();
+  return await drained;
+}
+
+Deno.test("logger: a busy sink does not block logging; lines wait and follow in order", async () => {
+  const sink = stalledSink();
+  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  log.info("first");
+  log.flush();
+  assert.equal(sink.pending, 1, "one write is out");
+  for (let i = 0; i < 5; i++) log.info("while busy", { i });
+  log.flush();
+  assert.equal(sink.pending, 1, "no second write while the first is out");
+  assert.equal(await drainAll(log, sink), true);
+  const lines = sink.text.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(lines.map((line) => line.i ?? line.msg), ["first", 0, 1, 2, 3, 4]);
+});
+
+Deno.test("logger: a sink that takes part of a batch gets the rest, lines arrive whole", async () => {
+  const sink = stalledSink({ chunk: 7 });
+  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  for (let i = 0; i < 20; i++) log.info("line", { i, text: "héllo ✓" });
+  assert.equal(await drainAll(log, sink), true);
+  const lines = sink.text.trim().split("\n").map((line) => JSON.parse(line));
+  assert.deepEqual(lines.map((line) => line.i), [...Array(20).keys()]);
+  assert.ok(lines.every((line) => line.text === "héllo ✓"));
+});
+
+Deno.test("logger: past the buffer, lines are dropped, counted, and the count is logged once the sink drains", async () => {
+  const sink = stalledSink();
+  const log = createLogger({
+    level: "info",
+    format: "json",
+    write: sink.write,
+    maxBufferBytes: 2048,
+  });
+  log.access("GET", "/first", 200, 1);
+  log.flush(); // out to the stalled sink
+  const total = 100;
+  for (let i = 0; i < total; i++) log.access("GET", `/${i}`, 200, 1);
+  // The reader drains: the waiting lines and the count follow.
+  assert.equal(await drainAll(log, sink), true);
+  const lines = sink.text.trim().split("\n").map((line) => JSON.parse(line));
+  const requests = lines.filter((line) => line.msg === "request");
+  const reports = lines.filter((line) => line.msg === "log lines dropped");
+  assert.equal(reports.length, 1);
+  assert.equal(reports[0].level, "warn");
+  const { dropped } = reports[0];
+  assert.ok(dropped > 0 && dropped < total, `dropped ${dropped} of ${total}`);
+  assert.equal(requests.length + dropped, total + 1, "every line is either written or counted");
+  // Whole lines are dropped from the end: what was kept comes first, then the count.
+  assert.deepEqual(
+    requests.map((line) => line.path),
+    ["/first", ...[...Array(total - dropped).keys()].map((i) => `/${i}`)],
+  );
+  assert.equal(lines.at(-1).msg, "log lines dropped");
+  assert.ok(2048 * 2 > sink.text.length, "no more than the buffer waited");
+});
+
+Deno.test("logger: a failing sink stops logging once, reports why and never throws", async () => {
+  const stops: unknown[] = [];
+  let calls = 0;
+  const log = createLogger({
+    level: "info",
+    format: "json",
+    write: () => {
+      calls++;
+      return Promise.reject(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
+    },
+    onStop: (error) => stops.push(error),
+  });
+  log.info("a");
+  log.flush();
+  await new Promise((resolve) => setTimeout(resolve, 0));
+  for (let i = 0; i < 100; i++) log.access("GET", "/", 200, 1);
+  log.flush();
+  assert.equal(await log.drain(1000), false, "nothing more will be written");
+  assert.equal(calls, 1, "the sink is not tried again");
+  assert.equal(stops.length, 1);
+  assert.ok(stops[0] instanceof Deno.errors.BrokenPipe);
+  // A synchronous sink that throws stops the logger the same way.
+  const syncStops: unknown[] = [];
+  const sync = createLogger({
+    level: "info",
+    format: "json",
+    write: () => {
+      throw new Error("No space left on device (os error 28)");
+    },
+    onStop: (error) => syncStops.push(error),
+  });
+  sync.info("a");
+  sync.flush();
+  sync.info("b");
+  sync.flush();
+  assert.equal(syncStops.length, 1);
+});
+
+Deno.test("logger: drain resolves once written, and gives up after its timeout on a stalled sink", async () => {
+  const sink = stalledSink();
+  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  log.info("last");
+  const start = performance.now();
+  const stalled = await log.drain(100);
+  const ms = performance.now() - start;
+  assert.equal(stalled, false);
+  assert.ok(ms >= 90 && ms < 2000, `gave up after ${Math.round(ms)} ms`);
+  const written = log.drain(10_000);
+  await sink.release();
+  assert.equal(await written, true);
+  assert.equal(JSON.parse(sink.text).msg, "last");
+  assert.equal(await log.drain(10), true, "nothing waits");
 });

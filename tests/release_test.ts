@@ -13,21 +13,24 @@
  */
 import assert from "node:assert/strict";
 import {
+  CleanupStack,
   DENO_VERSION,
   docker,
   dockerOk,
   fetchText,
+  freePort,
   poll,
   ROOT,
   run,
   runDeno,
+  tempDir,
   UsageError,
 } from "../tasks/_lib/mod.ts";
 import { parseReleaseArgs, type ReleaseReport, releaseSteps } from "../tasks/release.ts";
 import { isLoopbackRegistry, parseImageRef, pushedDigest } from "../tasks/release/image_ref.ts";
 import { appPackages, type Bom, type Component, mergeBoms } from "../tasks/release/sbom.ts";
 import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
-import { BASES, buildArgFlags, IN_CI, requiredTest, testName } from "./_container.ts";
+import { baseImageFlags, BASES, IN_CI, requiredTest, testName } from "./_container.ts";
 import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/release/cosign.ts";
 import { cdxgenCommand } from "../tasks/release/sbom.ts";
 
@@ -140,38 +143,35 @@ Deno.test("release steps: each mode runs its steps in order, verification always
 });
 
 Deno.test("release without cosign: the first failed step ends the run, exit 1, the rest skipped", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "swft-release-test-" });
-  try {
-    const json = `${dir}/report.json`;
-    const result = await runDeno([
-      "task",
-      "release",
-      "--image",
-      "127.0.0.1:9/swft-release-test:1",
-      "--from",
-      "swft-release-test-never-built",
-      "--key",
-      `${ROOT}/deno.json`,
-      "--no-tlog",
-      "--json",
-      json,
-    ], { cwd: ROOT, env: { COSIGN: `${dir}/no-cosign` } });
-    assert.equal(result.code, 1, result.stderr);
-    assert.match(result.stderr, /^release: key\.\.\.$/m, "a progress line as the step starts");
-    assert.match(result.stderr, /^release: failed at step key: Cannot run cosign \(/m);
-    assert.equal(result.stdout, "", "no reference printed");
-    const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
-    assert.equal(report.ok, false);
-    assert.equal(report.reference, null);
-    assert.deepEqual(report.steps.map((s) => [s.id, s.status, s.detail.slice(0, 40)]), [
-      ["key", "fail", `Cannot run cosign (${dir}/no-cosign)`.slice(0, 40)],
-      ...["tag", "push", "sbom", "sign", "attest", "verify-signature", "verify-attestation"]
-        .map((id) => [id, "skip", "not run: key failed"]),
-    ]);
-    assert.ok(report.steps.every((s) => Object.keys(s).join() === "id,status,detail,ms"));
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-release-test-");
+  const json = `${dir}/report.json`;
+  const result = await runDeno([
+    "task",
+    "release",
+    "--image",
+    "127.0.0.1:9/swft-release-test:1",
+    "--from",
+    "swft-release-test-never-built",
+    "--key",
+    `${ROOT}/deno.json`,
+    "--no-tlog",
+    "--json",
+    json,
+  ], { cwd: ROOT, env: { COSIGN: `${dir}/no-cosign` } });
+  assert.equal(result.code, 1, result.stderr);
+  assert.match(result.stderr, /^release: key\.\.\.$/m, "a progress line as the step starts");
+  assert.match(result.stderr, /^release: failed at step key: Cannot run cosign \(/m);
+  assert.equal(result.stdout, "", "no reference printed");
+  const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
+  assert.equal(report.ok, false);
+  assert.equal(report.reference, null);
+  assert.deepEqual(report.steps.map((s) => [s.id, s.status, s.detail.slice(0, 40)]), [
+    ["key", "fail", `Cannot run cosign (${dir}/no-cosign)`.slice(0, 40)],
+    ...["tag", "push", "sbom", "sign", "attest", "verify-signature", "verify-attestation"]
+      .map((id) => [id, "skip", "not run: key failed"]),
+  ]);
+  assert.ok(report.steps.every((s) => Object.keys(s).join() === "id,status,detail,ms"));
 });
 
 Deno.test("the SBOM keeps the app's npm packages with hashes, the image's packages and Deno", () => {
@@ -292,23 +292,26 @@ interface Round {
   report?: ReleaseReport;
   stdout?: string;
   sbom?: Bom;
-  /** Local tags and digest references the round created. */
+  /** Local tags and digest references the round created, removed by its clean-up. */
   created: Set<string>;
+  /** Removes what the round created: tags, the registry, the key folder. */
+  cleanup: CleanupStack;
+}
+
+/** Records a local tag or reference of the round, to remove at its end. */
+function own(r: Round, ref: string): void {
+  r.created.add(ref);
+  r.cleanup.defer(async () => void await docker(["rmi", ref]));
 }
 let round: Round | undefined;
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
 
 async function setUp(): Promise<Round> {
   if (SKIP) throw new Error(`Cannot run the release round: ${SKIP}`);
   if (round) return round;
-  const dir = await Deno.makeTempDir({ prefix: "swft-release-test-" });
+  const cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-release-test-");
   const registry = await startRegistry(freePort());
+  cleanup.defer(() => registry.stop());
   const keys = await run(cosignCommand(), [
     "generate-key-pair",
     "--output-key-prefix",
@@ -325,16 +328,15 @@ async function setUp(): Promise<Round> {
     pub: `${dir}/cosign.pub`,
     repo,
     image: `${repo}:1.0.0`,
-    created: new Set([`${repo}:1.0.0`]),
+    created: new Set(),
+    cleanup,
   };
+  own(round, round.image);
   return round;
 }
 
 async function tearDown(): Promise<void> {
-  if (!round) return;
-  for (const ref of round.created) await docker(["rmi", ref]);
-  await round.registry.stop();
-  await Deno.remove(round.dir, { recursive: true });
+  await round?.cleanup.disposeAsync();
   round = undefined;
 }
 
@@ -368,7 +370,7 @@ roundTest(
       r.image,
       "--target",
       "runtime-deno",
-      ...buildArgFlags(BASES.images!),
+      ...baseImageFlags(BASES.images!),
       "--key",
       r.key,
       "--no-tlog",
@@ -471,7 +473,7 @@ roundTest(
     const sbom = attestedStatements(attestation.stdout)[0].predicate as Bom;
     assert.equal(sbom.serialNumber, r.sbom!.serialNumber, "the attested SBOM is the one kept");
 
-    r.created.add(ref);
+    own(r, ref);
     const name = testName("release-run");
     const started = await docker(["run", "-d", "--name", name, "-p", "127.0.0.1::80", ref]);
     assert.equal(started.code, 0, started.stderr);
@@ -526,7 +528,7 @@ roundTest(
   async () => {
     const r = await setUp();
     const image = `${r.repo}:race`;
-    r.created.add(image);
+    own(r, image);
     const json = `${r.dir}/race.json`;
     const running = releaseFrom(r, image, json);
     // As soon as the task's push has landed (it then spends seconds on the SBOM before
@@ -570,7 +572,7 @@ roundTest(
     const r = await setUp();
     const json = `${r.dir}/unreachable.json`;
     const image = `127.0.0.1:${freePort()}/${REPO_NAME}:1.0.0`;
-    r.created.add(image);
+    own(r, image);
     const result = await releaseFrom(r, image, json);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /release: failed at step push: docker push /);
@@ -621,7 +623,7 @@ roundTest(
 roundTest("[release] an unsigned image is refused by the verification step", async () => {
   const r = await setUp();
   const image = `${r.repo}:unsigned`;
-  r.created.add(image);
+  own(r, image);
   await dockerOk(["tag", BASES.images!.runtime, image]);
   assert.equal((await docker(["push", image])).code, 0);
   const result = await release(["--verify-only", "--image", image, "--key", r.pub, "--no-tlog"]);

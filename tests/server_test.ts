@@ -1,17 +1,10 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../logger.ts";
 import { checkHealth, startServer } from "../server.ts";
-import { runDeno } from "../tasks/_lib/mod.ts";
+import { freePort, runDeno } from "../tasks/_lib/mod.ts";
 import { runMain, spawnServer, startTaskArgs } from "./_server_process.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
-
-function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const port = (listener.addr as Deno.NetAddr).port;
-  listener.close();
-  return port;
-}
 
 Deno.test("smoke: the real server on port 0 serves every route and stops cleanly on SIGTERM", async () => {
   const server = await spawnServer({ CUSTOM_MESSAGE: "Smoke <test>", HOSTNAME: "smoke-host" });

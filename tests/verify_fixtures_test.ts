@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { docker, imageId, ROOT, runDeno, type RunResult } from "../tasks/_lib/mod.ts";
 import type { Report } from "../tasks/verify/report.ts";
-import { buildArgFlags, containerTest, testName } from "./_container.ts";
+import { baseImageFlags, containerTest, removeByName, testName } from "./_container.ts";
 import type { BaseImages } from "../tasks/_lib/mod.ts";
 
 const FIXTURES = "tests/fixtures/verify";
@@ -35,7 +35,7 @@ function fixtureArgs(images: BaseImages, target: string, extra: string[] = []): 
     config,
     "--target",
     target,
-    ...buildArgFlags(images),
+    ...baseImageFlags(images),
     ...extra,
   ];
 }
@@ -69,19 +69,10 @@ function fixtureTest(
     try {
       await fn(images, image);
     } finally {
-      await removeAll(image);
+      // by tag: the fixture stages share parents, the build cache of the next test
+      await removeByName(image, { keepCache: true });
     }
   });
-}
-
-/** Removes the tags and containers left under `repository` (by tag: fixture stages share parents). */
-async function removeAll(repository: string): Promise<void> {
-  const containers = await docker(["ps", "-aq", "--filter", `name=${repository}-verify`]);
-  const ids = containers.stdout.split("\n").filter(Boolean);
-  if (ids.length > 0) await docker(["rm", "-f", ...ids]);
-  const images = await docker(["images", "--format", "{{.Repository}}:{{.Tag}}", repository]);
-  const refs = images.stdout.split("\n").filter(Boolean);
-  if (refs.length > 0) await docker(["rmi", "--no-prune", ...refs]);
 }
 
 fixtureTest(
@@ -123,7 +114,7 @@ fixtureTest(
       "build",
       "--config",
       `${FIXTURES}/foreign/verify.json`,
-      ...buildArgFlags(images),
+      ...baseImageFlags(images),
     ], image);
     assert.deepEqual(failed(report), [], text);
     assert.equal(code, 0, text);

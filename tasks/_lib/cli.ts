@@ -17,6 +17,7 @@
  * @module
  */
 import { parseArgs, type ParseArgsConfig } from "node:util";
+import { disposeOpenStacks } from "./cleanup.ts";
 import { killRunning } from "./process.ts";
 
 /** A mistake in the command line; {@linkcode runTask} prints it and exits 2. */
@@ -92,17 +93,7 @@ export function progress(tool: string, message: string): void {
   console.error(`${tool}: ${message}`);
 }
 
-const cleanups = new Set<() => Promise<void> | void>();
 let stopping: Deno.Signal | undefined;
-
-/**
- * Registers clean-up to run when SIGINT or SIGTERM arrives (see {@linkcode runTask});
- * returns a function that unregisters it.
- */
-export function onInterrupt(cleanup: () => Promise<void> | void): () => void {
-  cleanups.add(cleanup);
-  return () => cleanups.delete(cleanup);
-}
 
 /** The signal being handled, or `undefined`: a task checks it before printing results. */
 export function interrupted(): Deno.Signal | undefined {
@@ -113,8 +104,8 @@ const SIGNAL_EXIT = { SIGINT: 130, SIGTERM: 143 } as const;
 
 /**
  * Runs a task's `main` as the program: usage errors exit 2 with the one format; SIGINT and
- * SIGTERM stop the children `run` started, run the {@linkcode onInterrupt} clean-ups and exit
- * 130 / 143; otherwise the exit code is `main`'s.
+ * SIGTERM stop the children `run` started, dispose every open `CleanupStack` (what
+ * the run created) and exit 130 / 143; otherwise the exit code is `main`'s.
  */
 export async function runTask(
   tool: string,
@@ -127,7 +118,7 @@ export async function runTask(
         stopping = signal;
         console.error(`\n${tool}: ${signal}, cleaning up`);
         killRunning();
-        for (const cleanup of cleanups) await cleanup();
+        await disposeOpenStacks();
         Deno.exit(code);
       })();
     });

@@ -5,10 +5,14 @@
  *
  * @module
  */
-import { lastLines, run, type RunOptions, type RunResult } from "./process.ts";
+import { sizeInBytes } from "./format.ts";
+import { run, runOk, type RunOptions, type RunResult } from "./process.ts";
 
-/** Options of {@linkcode docker}: those of `run` without `env` (docker needs none). */
-export type DockerOptions = Omit<RunOptions, "env">;
+/** Options of {@linkcode docker}: those of `run`. */
+export type DockerOptions = RunOptions;
+
+// The CLI's hints ("What's next: ...") say nothing about a result.
+const DOCKER_ENV = { DOCKER_CLI_HINTS: "false" };
 
 /**
  * Runs `docker ...args`; never throws for a non-zero exit (code 127: no docker CLI).
@@ -19,27 +23,83 @@ export type DockerOptions = Omit<RunOptions, "env">;
  * ```
  */
 export function docker(args: string[], options: DockerOptions = {}): Promise<RunResult> {
-  return run("docker", args, { ...options, env: { DOCKER_CLI_HINTS: "false" } });
+  return run("docker", args, { ...options, env: { ...DOCKER_ENV, ...options.env } });
 }
 
 /**
- * Runs docker and returns its trimmed stdout; throws with docker's last words on failure.
+ * Runs docker and returns its trimmed stdout; throws the kernel's one-line
+ * {@linkcode CommandError} with docker's last words on failure.
  *
  * @example
  * ```ts
  * const id = await dockerOk(["create", "swft:runtime-deno"]);
  * ```
  */
-export async function dockerOk(args: string[], options: DockerOptions = {}): Promise<string> {
-  const result = await docker(args, options);
-  if (result.code !== 0) {
-    throw new Error(
-      `docker ${args[0]} failed: ${
-        lastLines(result.stderr || result.stdout, 3) || `exit ${result.code}`
-      }`,
-    );
-  }
-  return result.stdout.trim();
+export function dockerOk(args: string[], options: DockerOptions = {}): Promise<string> {
+  return runOk("docker", args, { ...options, env: { ...DOCKER_ENV, ...options.env } });
+}
+
+/** What `docker build` builds: {@linkcode dockerBuildArgs} turns it into arguments. */
+export interface DockerBuild {
+  /** The build context folder. */
+  context: string;
+  /** The Dockerfile stage to build. */
+  target: string;
+  /** The tag to give the image. */
+  tag: string;
+  /** The Dockerfile (default: the context's). */
+  file?: string;
+  /** `--build-arg` values, `K=V` or a map, in order (a later value wins). */
+  buildArgs?: readonly string[] | Readonly<Record<string, string>>;
+  /** Build every step again (`--no-cache`). */
+  noCache?: boolean;
+  /** Print only the image id (`--quiet`). */
+  quiet?: boolean;
+  /** The engine builds with BuildKit (see {@linkcode usesBuildKit}): plain progress lines. */
+  buildKit?: boolean;
+}
+
+/**
+ * `--build-arg` flags for `K=V` strings or a map, in order.
+ *
+ * @example
+ * ```ts
+ * buildArgFlags({ DENO_IMAGE: "deno:2.9.6" }); // ["--build-arg", "DENO_IMAGE=deno:2.9.6"]
+ * ```
+ */
+export function buildArgFlags(
+  buildArgs: readonly string[] | Readonly<Record<string, string>>,
+): string[] {
+  const pairs = Array.isArray(buildArgs)
+    ? buildArgs
+    : Object.entries(buildArgs).map(([key, value]) => `${key}=${value}`);
+  return pairs.flatMap((pair) => ["--build-arg", pair]);
+}
+
+/**
+ * The arguments of one `docker build`, the same for every task and test that builds.
+ *
+ * @example
+ * ```ts
+ * await docker(dockerBuildArgs({ context: ".", target: "runtime", tag: "swft:x" }));
+ * ```
+ */
+export function dockerBuildArgs(build: DockerBuild): string[] {
+  return [
+    "build",
+    ...(build.file ? ["-f", build.file] : []),
+    "--target",
+    build.target,
+    "-t",
+    build.tag,
+    ...buildArgFlags(build.buildArgs ?? []),
+    ...(build.noCache ? ["--no-cache"] : []),
+    ...(build.quiet ? ["--quiet"] : []),
+    // BuildKit: one plain line per event, which verify's build log reader parses. The legacy
+    // builder leaves the container of a failed RUN step behind unless told not to.
+    build.buildKit ? "--progress=plain" : "--force-rm",
+    build.context,
+  ];
 }
 
 /**
@@ -140,22 +200,8 @@ export function inspectContainer(name: string): Promise<ContainerInfo> {
  * offers only this rounded form (3 significant digits), precise enough for a budget.
  */
 export function parseMemUsage(text: string): number | undefined {
-  const match = /^\s*([\d.]+)\s*([a-z]+)/i.exec(text);
-  const factor = match ? MEM_UNITS[match[2].toLowerCase()] : undefined;
-  return match && factor !== undefined ? Math.round(Number(match[1]) * factor) : undefined;
+  return sizeInBytes(text.split("/")[0]);
 }
-
-const MEM_UNITS: Record<string, number> = {
-  b: 1,
-  kib: 1024,
-  mib: 1024 ** 2,
-  gib: 1024 ** 3,
-  tib: 1024 ** 4,
-  kb: 1e3,
-  mb: 1e6,
-  gb: 1e9,
-  tb: 1e12,
-};
 
 /**
  * A name for something a run creates (image tag, container), unique to this process and

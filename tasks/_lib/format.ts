@@ -4,7 +4,12 @@
  * @module
  */
 
-const UNITS: Record<string, number> = {
+/**
+ * Bytes per unit, by lower-case name: decimal (kB, MB...: powers of 1000, as `docker images`
+ * prints them), binary (KiB, MiB...: `docker stats`), and binary without the B (Ki, Mi...: the
+ * Kubernetes quantities of memory limits). The one table of the project.
+ */
+export const BYTE_UNITS: Readonly<Record<string, number>> = {
   b: 1,
   kb: 1e3,
   mb: 1e6,
@@ -14,11 +19,31 @@ const UNITS: Record<string, number> = {
   mib: 1024 ** 2,
   gib: 1024 ** 3,
   tib: 1024 ** 4,
+  ki: 1024,
+  mi: 1024 ** 2,
+  gi: 1024 ** 3,
+  ti: 1024 ** 4,
 };
 
 /**
- * Parses a size such as `150MB`, `1.5GiB`, `12.5MiB` or `4096` (bytes) into bytes.
- * Decimal units (kB, MB, GB) are powers of 1000 as `docker images` prints them.
+ * Reads a size such as `150MB`, `1.5GiB`, `12.5MiB`, `128Mi` or `4096` (bytes) as bytes, or
+ * `undefined` when it is not one.
+ *
+ * @example
+ * ```ts
+ * sizeInBytes("128Mi"); // 134_217_728
+ * sizeInBytes("12 parsecs"); // undefined
+ * ```
+ */
+export function sizeInBytes(text: string): number | undefined {
+  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
+  const factor = match ? BYTE_UNITS[(match[2] || "b").toLowerCase()] : undefined;
+  return match && factor !== undefined ? Math.round(Number(match[1]) * factor) : undefined;
+}
+
+/**
+ * Parses a size such as `150MB`, `1.5GiB`, `12.5MiB` or `4096` (bytes) into bytes; throws
+ * one line naming the units for anything else (a budget from a flag or a config).
  *
  * @example
  * ```ts
@@ -26,14 +51,13 @@ const UNITS: Record<string, number> = {
  * ```
  */
 export function parseSize(text: string): number {
-  const match = /^\s*(\d+(?:\.\d+)?)\s*([a-z]*)\s*$/i.exec(text);
-  const factor = match ? UNITS[(match[2] || "b").toLowerCase()] : undefined;
-  if (!match || factor === undefined) {
+  const bytes = sizeInBytes(text);
+  if (bytes === undefined) {
     throw new Error(
       `Invalid size "${text}": use a number with an optional unit B, kB, MB, GB, KiB, MiB or GiB`,
     );
   }
-  return Math.round(Number(match[1]) * factor);
+  return bytes;
 }
 
 /**

@@ -1,6 +1,6 @@
 /**
  * The tasks' shared kernel: processes, docker, project facts, waiting, formatting, the step
- * runner and the command-line conventions. Tasks and tests import from here.
+ * runner, clean-up and the command-line conventions. Tasks and tests import from here.
  *
  * @example
  * ```ts
@@ -9,6 +9,7 @@
  *
  * @module
  */
+export * from "./cleanup.ts";
 export * from "./cli.ts";
 export * from "./docker.ts";
 export * from "./format.ts";

@@ -1,6 +1,7 @@
 /**
- * Running programs: one result shape for every child process the tasks start, and a
- * registry of running children so a signal handler can stop them.
+ * Running programs: one result shape for every child process the tasks start, run-or-throw
+ * with one error format, a registry of running children so a signal handler can stop them,
+ * and free ports for the servers they start.
  *
  * @module
  */
@@ -23,6 +24,8 @@ export interface RunOptions {
   cwd?: string;
   /** Extra environment variables (the parent's environment is inherited). */
   env?: Record<string, string>;
+  /** Start from an empty environment, with only `env` (default: inherit the parent's). */
+  clearEnv?: boolean;
   /** Called with every output line (stdout and stderr) as it arrives. */
   onLine?: (line: string) => void;
   /** Text written to the program's stdin (default: no stdin). */
@@ -88,6 +91,7 @@ export async function run(
       args,
       cwd: options.cwd,
       env: options.env,
+      clearEnv: options.clearEnv,
       stdin: options.input === undefined ? "null" : "piped",
       stdout: "piped",
       stderr: "piped",
@@ -116,6 +120,72 @@ export async function run(
   } finally {
     running.delete(child);
   }
+}
+
+/** A program that exited with a non-zero code (or could not start), with its output. */
+export class CommandError extends Error {
+  /** Always `"CommandError"`. */
+  override name = "CommandError";
+  /** What the program printed, its exit code and time. */
+  readonly result: RunResult;
+
+  /** An error for `result`, with `message` as its one line. */
+  constructor(message: string, result: RunResult) {
+    super(message);
+    this.result = result;
+  }
+}
+
+/** `cmd` and its leading sub-commands (up to two words before the first flag): `docker image rm`. */
+function commandName(cmd: string, args: string[]): string {
+  const words = [];
+  for (const arg of args.slice(0, 2)) {
+    if (arg.startsWith("-")) break;
+    words.push(arg);
+  }
+  return [cmd, ...words].join(" ");
+}
+
+/**
+ * Runs `cmd ...args` like {@linkcode run} and returns its trimmed stdout; throws a
+ * {@linkcode CommandError} with its last words on one line when it fails: `Cannot run
+ * docker image inspect: Error: No such image: x`.
+ *
+ * @example
+ * ```ts
+ * const revision = await runOk("git", ["rev-parse", "HEAD"]);
+ * ```
+ */
+export async function runOk(
+  cmd: string,
+  args: string[],
+  options: RunOptions = {},
+): Promise<string> {
+  const result = await run(cmd, args, options);
+  if (result.code === 0) return result.stdout.trim();
+  // Code 127: run() says why it could not start the program.
+  const detail = result.code === 127
+    ? result.stderr
+    : `Cannot run ${commandName(cmd, args)}: ${
+      lastLines(result.stderr || result.stdout, 3) || `exit ${result.code}`
+    }`;
+  throw new CommandError(detail, result);
+}
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, for a server a task or test starts (the
+ * system picks it; pass port 0 to the server itself where it can report what it bound).
+ *
+ * @example
+ * ```ts
+ * const url = `http://127.0.0.1:${freePort()}`;
+ * ```
+ */
+export function freePort(): number {
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const { port } = listener.addr as Deno.NetAddr;
+  listener.close();
+  return port;
 }
 
 /**

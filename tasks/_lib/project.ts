@@ -71,6 +71,18 @@ export const STANDIN_IMAGES: BaseImages = {
 };
 
 /**
+ * The Dockerfile's build arguments that choose `images` as the bases.
+ *
+ * @example
+ * ```ts
+ * baseImageArgs(STANDIN_IMAGES).DENO_IMAGE; // "swft-standin/deno:2.9.6"
+ * ```
+ */
+export function baseImageArgs(images: BaseImages): Record<string, string> {
+  return { DENO_IMAGE: images.deno, RUNTIME_IMAGE: images.runtime };
+}
+
+/**
  * The real bases: the defaults of the Dockerfile's `DENO_IMAGE` and `RUNTIME_IMAGE` build
  * arguments, read from the Dockerfile so they are written in one place.
  */

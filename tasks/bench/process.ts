@@ -96,14 +96,6 @@ export async function seedPython(): Promise<string | null> {
   return null;
 }
 
-/** A free TCP port on 127.0.0.1. */
-export function freePort(): number {
-  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
-  const { port } = listener.addr as Deno.NetAddr;
-  listener.close();
-  return port;
-}
-
 /** The server's environment in the bench: production defaults, loopback, JSON access log. */
 export function serverEnv(port: number): Record<string, string> {
   return {

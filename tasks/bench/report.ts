@@ -395,6 +395,39 @@ function goalValue(check: GoalCheck): string {
   return `${check.value.toFixed(digits)}${check.unit ? " " + check.unit : ""}`;
 }
 
+const BASELINES = new Set(["baseline", "replay"]);
+
+/**
+ * What a smoke run checks, the tool's health: every server target started and was measured,
+ * every path answered with no error. The targets are left to a full run.
+ *
+ * @example
+ * ```ts
+ * smokeHealth(report)[0]; // "Tool health (smoke): ok: start, baseline started; ..."
+ * ```
+ */
+export function smokeHealth(report: Pick<BenchReport, "load" | "processes" | "errors">): string[] {
+  const problems: string[] = [];
+  // The baselines are the yardstick, not the tool's subject: only the servers must be measured.
+  for (const row of report.processes.filter((r) => !BASELINES.has(r.target))) {
+    if (row.startupMs === null) problems.push(`${row.target}: no start-up measured`);
+    if (row.rssAfterLoadBytes === null) problems.push(`${row.target}: no RSS read`);
+  }
+  const answered = report.processes.reduce((sum, row) => sum + row.requestsAnswered, 0);
+  const paths = new Set(report.load.map((row) => row.path));
+  if (answered === 0) problems.push("no request was answered");
+  if (report.errors.length) problems.push(`${report.errors.length} error(s), listed below`);
+  const started = report.processes.map((row) => row.target).join(", ") || "none";
+  const head = problems.length === 0
+    ? `Tool health (smoke): ok: ${started} started and measured; ${paths.size} path(s) ` +
+      `answered ${answered} requests with no error`
+    : `Tool health (smoke): FAILED: ${problems.join("; ")}`;
+  return [
+    head,
+    "The performance targets are not judged on a smoke run (too short): run `deno task bench`",
+  ];
+}
+
 /** The human report: load, processes, targets, skipped targets and errors. */
 export function renderReport(report: BenchReport): string {
   const { meta } = report;
@@ -471,7 +504,10 @@ export function renderReport(report: BenchReport): string {
       [false, true, true, true, true, true, true],
     ));
   }
-  if (report.goals.length) {
+  if (meta.smoke) {
+    // A smoke run is too short to judge any target: it reports whether the tool works.
+    parts.push("", ...smokeHealth(report));
+  } else if (report.goals.length) {
     parts.push("\nTargets (production defaults: security headers and access log on)");
     parts.push(renderTable(
       ["target", "goal", "value", "limit", "at", "result"],

@@ -28,7 +28,7 @@ export interface ImageRef {
 export function parseImageRef(ref: string): ImageRef {
   if (!ref.includes("/")) {
     throw new Error(
-      `"${ref}" names no registry: use REGISTRY/REPO:TAG, e.g. ghcr.io/acme/swft:1.0.0`,
+      `Cannot read "${ref}": it names no registry; use REGISTRY/REPO:TAG, e.g. ghcr.io/acme/swft:1.0.0`,
     );
   }
   const match =
@@ -36,14 +36,14 @@ export function parseImageRef(ref: string): ImageRef {
       .exec(ref);
   if (!match) {
     throw new Error(
-      `"${ref}" is not an image reference of the form REGISTRY/REPO:TAG (lower-case repository)`,
+      `Cannot read "${ref}": it is not an image reference of the form REGISTRY/REPO:TAG (lower-case repository)`,
     );
   }
   const [, registry, repo, tag, digest] = match;
   // Docker's own rule: the first part is a registry only with a dot, a port or "localhost".
   if (!/[.:]/.test(registry) && registry !== "localhost") {
     throw new Error(
-      `"${ref}" names no registry: the first part must be a host such as ghcr.io or 127.0.0.1:5000`,
+      `Cannot read "${ref}": it names no registry; the first part must be a host such as ghcr.io or 127.0.0.1:5000`,
     );
   }
   return { registry, name: `${registry}/${repo}`, tag, digest };

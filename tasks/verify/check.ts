@@ -48,14 +48,15 @@ export function verdict(v: { ok: boolean; detail: string }): Outcome {
   return v.ok ? pass(v.detail) : fail(v.detail);
 }
 
-/** Everything verify created, so it can be removed on success, failure and Ctrl-C. */
-export interface Resources {
-  /** Container names. */
-  containers: Set<string>;
-  /** Image tags this run created (never a tag that existed before). */
-  images: Set<string>;
-  /** Temporary folders. */
-  dirs: Set<string>;
+/**
+ * Registers what a run creates for removal when it ends, on success, failure and Ctrl-C (on
+ * the kernel's clean-up stack). Images and containers stay with `--keep`.
+ */
+export interface Created {
+  /** An image tag this run creates (never a tag that existed before). */
+  image(tag: string): void;
+  /** A container this run creates. */
+  container(name: string): void;
 }
 
 /** What a check's run function gets. */
@@ -70,8 +71,8 @@ export interface Context {
   facts: Facts;
   /** Where build output and check lines go. */
   progress: Progress;
-  /** What the run created. */
-  resources: Resources;
+  /** Registers what the run creates, to remove it at the end. */
+  created: Created;
   /** Tags and names unique to this run. */
   names: { builder: string; runtime: string; rebuild: string; container: string };
   /** Creates a temp dir that the clean-up removes. */

@@ -1,5 +1,12 @@
 /** Checks up to and including the builds: engine, dockerfile-lint, builds, rebuild-cache. */
-import { docker, formatMs, lastLines, usesBuildKit } from "../_lib/mod.ts";
+import {
+  docker,
+  type DockerBuild,
+  dockerBuildArgs,
+  formatMs,
+  lastLines,
+  usesBuildKit,
+} from "../_lib/mod.ts";
 import { judgeCacheReuse, parseBuildLog } from "./build_log.ts";
 import { type Check, type Context, fail, pass } from "./check.ts";
 import { copyContext, listContext, pickProbeFile, probeSuffix } from "./context.ts";
@@ -15,17 +22,14 @@ async function readOptional(path: string): Promise<string | undefined> {
   }
 }
 
-function buildArgs(ctx: Context, target: string, tag: string, context: string, file: string) {
-  const args = ["build", "-f", file, "--target", target, "-t", tag];
-  for (const [key, value] of Object.entries(ctx.options.buildArgs)) {
-    args.push("--build-arg", `${key}=${value}`);
-  }
-  if (ctx.options.noCache) args.push("--no-cache");
-  if (ctx.facts.engine?.buildKit) args.push("--progress=plain");
-  // The legacy builder leaves the container of a failed RUN step behind unless told not to.
-  else args.push("--force-rm");
-  args.push(context);
-  return args;
+/** The run's `docker build`: its build args, `--no-cache` and builder, unless `build` says. */
+function buildArgs(ctx: Context, build: DockerBuild): string[] {
+  return dockerBuildArgs({
+    buildArgs: ctx.options.buildArgs,
+    noCache: ctx.options.noCache,
+    buildKit: ctx.facts.engine?.buildKit,
+    ...build,
+  });
 }
 
 /** Builds `target` as `tag` (a tag of this run only) and reports time and cache use. */
@@ -38,8 +42,9 @@ function buildCheck(id: string, which: "builder" | "runtime"): Check {
       const { options, names, report } = ctx;
       const target = which === "builder" ? options.builderTarget : options.target;
       const tag = names[which];
-      ctx.resources.images.add(tag);
-      const result = await docker(buildArgs(ctx, target, tag, options.context, options.file), {
+      ctx.created.image(tag);
+      const { context, file } = options;
+      const result = await docker(buildArgs(ctx, { target, tag, context, file }), {
         onLine: (line) => ctx.progress.log(line),
       });
       report.builds[which === "builder" ? "builderMs" : "runtimeMs"] = Math.round(result.ms);
@@ -132,9 +137,15 @@ export const BUILD_CHECKS: readonly Check[] = [
       // the original Dockerfile: Docker reads it even when .dockerignore leaves it out of the
       // context, and the CLI sends one from outside the context along with it
       const file = await Deno.realPath(options.file);
-      ctx.resources.images.add(names.rebuild);
-      const args = buildArgs(ctx, options.target, names.rebuild, dir, file)
-        .filter((a) => a !== "--no-cache");
+      ctx.created.image(names.rebuild);
+      // A warm rebuild: --no-cache would defeat the check.
+      const args = buildArgs(ctx, {
+        target: options.target,
+        tag: names.rebuild,
+        context: dir,
+        file,
+        noCache: false,
+      });
       const result = await docker(args, { onLine: (line) => ctx.progress.log(line) });
       report.builds.rebuildMs = Math.round(result.ms);
       if (result.code !== 0) {

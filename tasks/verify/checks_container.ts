@@ -36,7 +36,7 @@ const start: Check = {
     const { options, report, names } = ctx;
     const port = await containerPort(ctx);
     report.container.port = port;
-    ctx.resources.containers.add(names.container);
+    ctx.created.container(names.container);
     const started = performance.now();
     const result = await docker([
       "run",

@@ -141,7 +141,7 @@ const isEmptyTar = (head: Uint8Array) => head.length >= 512 && head.every((b) =>
 export async function loadImageFs(ref: string, dir: string): Promise<ImageFs> {
   const path = `${dir}/image.tar`;
   const saved = await docker(["save", "-o", path, ref]);
-  if (saved.code !== 0) throw new Error(`docker save failed: ${lastLines(saved.stderr, 2)}`);
+  if (saved.code !== 0) throw new Error(`Cannot save the image: ${lastLines(saved.stderr, 2)}`);
   try {
     const file = await Deno.open(path);
     const outer = tarStream.extract();
@@ -163,7 +163,7 @@ export async function loadImageFs(ref: string, dir: string): Promise<ImageFs> {
       }
       const { head, rest } = await peek(raw, 512);
       if (head[0] === 0x1f && head[1] === 0x8b) {
-        throw new Error(`layer ${name} is compressed; only uncompressed layers are supported`);
+        throw new Error(`Cannot read layer ${name}: only uncompressed layers are supported`);
       }
       if (isTar(head) || isEmptyTar(head)) {
         layerByName.set(name, await readLayer(concat(head, rest), index++));
@@ -177,7 +177,7 @@ export async function loadImageFs(ref: string, dir: string): Promise<ImageFs> {
       return at;
     };
     const manifestText = jsonByName.get(resolve("manifest.json"));
-    if (!manifestText) throw new Error("docker save output has no manifest.json");
+    if (!manifestText) throw new Error("Cannot read docker save's output: it has no manifest.json");
     const manifest = JSON.parse(manifestText) as { Config: string; Layers: string[] }[];
     const configText = jsonByName.get(resolve(manifest[0].Config));
     const config = configText ? JSON.parse(configText) : {};
@@ -188,7 +188,7 @@ export async function loadImageFs(ref: string, dir: string): Promise<ImageFs> {
     let passwd: string | undefined;
     for (const [i, layerName] of manifest[0].Layers.entries()) {
       const layer = layerByName.get(resolve(layerName));
-      if (!layer) throw new Error(`layer ${layerName} is missing from docker save output`);
+      if (!layer) throw new Error(`Cannot find layer ${layerName} in docker save's output`);
       // the same blob may serve twice; entries carry the position in this image
       layers.push(layer.entries.map((e) => ({ ...e, layer: i })));
       if (layer.entries.some((e) => e.path === "/etc/passwd")) {

@@ -15,16 +15,18 @@
  * @module
  */
 import {
+  CleanupStack,
   docker,
   finishReport,
   inspectContainer,
   inspectImage,
   startReport,
+  tempDir,
   uniqueName,
   UsageError,
 } from "../_lib/mod.ts";
 import type { VerifyOptions } from "./args.ts";
-import { type Check, type Context, type Resources, runChecks } from "./check.ts";
+import { type Check, type Context, runChecks } from "./check.ts";
 import { BUILD_CHECKS } from "./checks_build.ts";
 import { containerChecks } from "./checks_container.ts";
 import { IMAGE_CHECKS } from "./checks_image.ts";
@@ -34,7 +36,7 @@ import { createProgress } from "./progress.ts";
 import { exitCode, type Report } from "./report.ts";
 
 export { parseVerifyArgs, type VerifyOptions } from "./args.ts";
-export type { Check, Context, Fact, Facts, Outcome, Resources } from "./check.ts";
+export type { Check, Context, Created, Fact, Facts, Outcome } from "./check.ts";
 export type { Probe, VerifyConfig } from "./config.ts";
 export type { CheckResult, ImageFigures, Report, Status } from "./report.ts";
 export type { Dockerfile, Instruction, Stage } from "./dockerfile.ts";
@@ -71,7 +73,10 @@ export interface VerifyRun {
   ctx: Context;
   /** The registry for this run's config. */
   checks: Check[];
-  /** Removes what the run created (images and container kept with `--keep`). */
+  /**
+   * Removes what the run created (images and container kept with `--keep`); `runVerify` calls
+   * it, and so does Ctrl-C under `runTask` (the kernel's clean-up stack).
+   */
   cleanup(): Promise<void>;
 }
 
@@ -95,7 +100,11 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
     rebuild: tag(`${options.target}-rebuild`),
     container: `${options.image.replace(/[^a-zA-Z0-9_.-]/g, "-")}-verify-${id}`,
   };
-  const resources: Resources = { containers: new Set(), images: new Set(), dirs: new Set() };
+  // Removed newest first: the container before the images, the images before the folders.
+  const cleanup = new CleanupStack();
+  const unlessKept = (remove: () => Promise<unknown>) => {
+    if (!options.keep) cleanup.defer(async () => void await remove());
+  };
   const { context, file, target, builderTarget, image, buildArgs } = options;
   const report: Report = {
     ...startReport("swft-verify") as Report,
@@ -118,20 +127,21 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
       verbose: options.verbose,
       write: io.write ?? stderr,
     }),
-    resources,
-    names,
-    async tempDir(prefix) {
-      const dir = await Deno.makeTempDir({ prefix });
-      resources.dirs.add(dir);
-      return dir;
+    created: {
+      // --no-prune keeps the untagged parent layers: they are Docker's build cache. The tags
+      // are this run's own, so a user's IMAGE:TARGET is never removed.
+      image: (tag) => unlessKept(() => docker(["rmi", "--no-prune", tag])),
+      container: (name) => unlessKept(() => docker(["rm", "-f", name])),
     },
+    names,
+    tempDir: (prefix) => tempDir(cleanup, prefix),
     runtimeInfo: () => inspectImage(names.runtime),
     layers() {
       return layers ??= (async () => {
         try {
           return await loadImageFs(names.runtime, await ctx.tempDir("swft-verify-image-"));
         } catch (error) {
-          throw new Error(`cannot read the image's layers: ${(error as Error).message}`);
+          throw new Error(`Cannot read the image's layers: ${(error as Error).message}`);
         }
       })();
     },
@@ -140,18 +150,7 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
   return {
     ctx,
     checks,
-    async cleanup() {
-      if (!options.keep) {
-        for (const name of resources.containers) await docker(["rm", "-f", name]);
-        // --no-prune keeps the untagged parent layers: they are Docker's build cache. The
-        // tags are this run's own, so a user's IMAGE:TARGET is never removed.
-        for (const ref of resources.images) await docker(["rmi", "--no-prune", ref]);
-        resources.containers.clear();
-        resources.images.clear();
-      }
-      for (const dir of resources.dirs) await Deno.remove(dir, { recursive: true }).catch(() => {});
-      resources.dirs.clear();
-    },
+    cleanup: () => cleanup.disposeAsync(),
   };
 }
 

@@ -3,6 +3,7 @@ import {
   formatBytes,
   formatMs,
   type ReportHead,
+  STANDIN_IMAGES,
   type StepResult,
   type StepStatus,
 } from "../_lib/mod.ts";
@@ -74,6 +75,56 @@ export interface Report extends ReportHead {
 /** 0 when every check passed, else 1: a skipped check means something did not run. */
 export function exitCode(checks: CheckResult[]): number {
   return checks.length > 0 && checks.every((c) => c.status === "pass") ? 0 : 1;
+}
+
+/**
+ * Build output that says a base image could not be pulled: the legacy builder's failing step
+ * is a `FROM` (its error is the line after it), or BuildKit could not resolve or pull a base.
+ *
+ * @example
+ * ```ts
+ * pullFailed('Step 1/9 : FROM denoland/deno:2.9.6 | Get "https://..." : no such host'); // true
+ * ```
+ */
+export function pullFailed(detail: string): boolean {
+  const steps = [...detail.matchAll(/Step \d+\/\d+ : (\S+)/g)];
+  if (steps.length > 0 && /^FROM$/i.test(steps[steps.length - 1][1])) return true;
+  return /failed to resolve source metadata|load metadata for|pull access denied|manifest unknown|manifest for \S+ not found/i
+    .test(detail);
+}
+
+/**
+ * The command docs/verify.md gives for a machine where no registry is reachable: the
+ * stand-in bases, then verify of the target that needs no download (`runtime-deno`).
+ */
+export const STANDIN_COMMAND: string =
+  `deno task images:standin && deno task verify --target runtime-deno --builder-target app ` +
+  `--build-arg DENO_IMAGE=${STANDIN_IMAGES.deno} --build-arg RUNTIME_IMAGE=${STANDIN_IMAGES.runtime}`;
+
+/**
+ * The lines a failed run ends with: the first failure's reason in full (the table clips it),
+ * and, when a base image could not be pulled, the stand-in command. Empty when nothing failed.
+ *
+ * @example
+ * ```ts
+ * failureNotes([{ id: "build-builder", status: "fail", detail: "build failed: ...", ms: 1 }]);
+ * // ["first failure: build-builder: build failed: ..."]
+ * ```
+ */
+export function failureNotes(checks: readonly CheckResult[]): string[] {
+  const first = checks.find((c) => c.status === "fail");
+  if (!first) return [];
+  const notes = [`first failure: ${first.id}: ${first.detail.replace(/\s+/g, " ")}`];
+  const pull = checks.find((c) =>
+    c.status === "fail" && /^build-/.test(c.id) && pullFailed(c.detail)
+  );
+  if (pull) {
+    notes.push(
+      `hint: a base image cannot be pulled (no registry reachable?); use local stand-ins: ` +
+        `${STANDIN_COMMAND} (docs/verify.md)`,
+    );
+  }
+  return notes;
 }
 
 /** Colour helpers, identity functions when colour is off. */
@@ -157,6 +208,7 @@ export function renderSummary(report: Report, options: { color: boolean; width?:
   for (const check of report.checks) counts[check.status]++;
   const verdict = report.ok ? p.pass("VERIFIED") : p.fail("NOT VERIFIED");
   lines.push("", ...figures.map((f) => p.dim(f)));
+  lines.push(...failureNotes(report.checks).map((note, i) => i === 0 ? p.fail(note) : note));
   lines.push(
     `${verdict}: ${counts.pass} passed, ${counts.fail} failed, ${counts.skip} skipped` +
       (report.totalMs !== undefined ? ` in ${formatMs(report.totalMs)}` : ""),
