@@ -6,6 +6,8 @@
  */
 import type { Logger } from "./logger.ts";
 import { localHost } from "./_healthcheck.ts";
+import { ConnectionTable, SWEEP_MS } from "./_connections.ts";
+import { type ServeConnection, serveConnection } from "./_serve_connection.ts";
 
 export { checkHealth, type HealthcheckOptions, localHost } from "./_healthcheck.ts";
 
@@ -45,10 +47,18 @@ export interface ServerOptions {
    */
   idleTimeoutMs?: number;
   /**
-   * Connections served at once; one more is closed as soon as it is accepted, so clients
-   * cannot use up the process's file descriptors. Default {@linkcode MAX_CONNECTIONS}.
+   * Connections served at once, which bounds the memory they take. At the limit a new
+   * connection first closes the connection idle longest (no handler running); it is closed
+   * itself only when every connection has a handler running. Default
+   * {@linkcode MAX_CONNECTIONS}.
    */
   maxConnections?: number;
+  /**
+   * Deno's per-connection server (`_serve_connection.ts`), which the limits above need; by
+   * default this Deno's. `null` serves with public `Deno.serve` instead, without them, as
+   * happens when this Deno has none (a warning says what is lost).
+   */
+  serveConnection?: ServeConnection | null;
 }
 
 /** Default of {@linkcode ServerOptions.headerTimeoutMs}: 10 s, as most proxies allow. */
@@ -96,72 +106,8 @@ export interface RunningServer {
  */
 export const SHUTDOWN_GRACE_MS = 250;
 
-/** How often connections are checked against their timeouts: the timeouts' granularity. */
-const SWEEP_MS = 1000;
-
-/**
- * Deno's own server for one accepted connection: what Deno.serve runs for each of its
- * listener's connections (the same native HTTP stack), reached through `Deno[Deno.internal]`.
- * Deno.serve (2.9) has no header-read or idle timeout, no connection limit, and ends its
- * accept loop for good on `Too many open files`; serving each connection ourselves gives
- * all three. Measured: the same requests/s as Deno.serve (wrk -c32 /health: 84-88k both).
- * Internal, so Deno is pinned (2.9.6) and tests/timeouts_test.ts fails if it goes away.
- */
-type ServeOnConnection = (
-  conn: Deno.Conn,
-  signal: AbortSignal,
-  handler: Handler,
-  onError: (error: unknown) => Response,
-  onListen: () => void,
-) => { finished: Promise<void>; shutdown(): Promise<void> };
-
-// deno-lint-ignore no-explicit-any
-const internals = (Deno as any)[(Deno as any).internal] as
-  | { serveHttpOnConnection?: ServeOnConnection }
-  | undefined;
-
 /** Whether this Deno serves single connections (see {@linkcode startServer}). */
-export const canServeConnections: boolean = typeof internals?.serveHttpOnConnection === "function";
-
-/**
- * Closing a connection at once aborts its serve, and Deno's abort handler throws BadResource
- * (reported as an uncaught error in an event listener, which would end the process) when the
- * connection had closed an instant before. That one error, raised while {@linkcode closeNow}
- * runs, is expected and dropped; anything else still surfaces.
- */
-let closing = false;
-let guardInstalled = false;
-function installCloseGuard() {
-  if (guardInstalled) return;
-  guardInstalled = true;
-  globalThis.addEventListener("error", (event) => {
-    if (closing && event.error instanceof Deno.errors.BadResource) event.preventDefault();
-  });
-}
-
-function closeNow(conn: Connection) {
-  if (conn.finished) return;
-  conn.finished = true;
-  closing = true;
-  try {
-    conn.abort.abort();
-  } finally {
-    closing = false;
-  }
-}
-
-/** One served connection: its handlers running now, and when it last had none. */
-interface Connection {
-  /** Its serve ended, or it was closed: never abort it (again). */
-  finished: boolean;
-  running: number;
-  /** Requests it has answered; 0 means it is still within its header-read timeout. */
-  requests: number;
-  /** The sweep count when `running` last fell to 0 (or when it was accepted). */
-  idleSince: number;
-  abort: AbortController;
-  served: { finished: Promise<void>; shutdown(): Promise<void> };
-}
+export const canServeConnections: boolean = serveConnection !== undefined;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -212,205 +158,247 @@ export function withAccessLog(handler: Handler, logger: Logger): Handler {
  * ```
  *
  * With `host`, the request's Host header, the URL's authority is taken as exactly that text,
- * whatever it holds.
+ * whatever it holds, so the path logged is the request target and never part of the Host.
  */
 export function logPath(url: string, host: string | null = null): string {
   const authority = url.indexOf("//") + 2;
-  const start = host !== null && url.startsWith(host, authority)
-    ? url.indexOf("/", authority + host.length)
-    : url.indexOf("/", authority);
+  let start = -1;
+  if (host !== null) {
+    // Deno decodes the URL as UTF-8 and the header as Latin-1: try the header both ways.
+    const written = url.startsWith(host, authority) ? host : utf8(host);
+    // Not there at all: the URL's authority came from an absolute-form target, not the Host.
+    start = url.startsWith(written, authority)
+      ? url.indexOf("/", authority + written.length)
+      : url.indexOf("/", authority);
+  } else start = url.indexOf("/", authority);
   if (start === -1) return "/";
   const query = url.indexOf("?", start);
   return query === -1 ? url.slice(start) : url.slice(start, query);
 }
 
+/** A header value (one byte per character) read as the UTF-8 it was sent as. */
+function utf8(latin1: string): string {
+  return new TextDecoder().decode(Uint8Array.from(latin1, (char) => char.charCodeAt(0)));
+}
+
 /**
  * Listen and serve `handler`; resolves once the socket is bound, rejects when it cannot be.
  *
- * Each connection is served on its own (see `ServeOnConnection`), so that clients cannot
+ * Each connection is served on its own (`_serve_connection.ts`), so that clients cannot
  * stop the server: one that sends no whole request within
  * {@linkcode ServerOptions.headerTimeoutMs}, or sits idle (or stalled mid-body, or not
- * reading) {@linkcode ServerOptions.idleTimeoutMs} after its last response, is closed; past
- * {@linkcode ServerOptions.maxConnections} new connections are closed at once; and when
- * accepting fails (such as on `Too many open files`) the failure is logged once and accepting
- * goes on, with pauses doubling up to {@linkcode ServerOptions.retryMaxDelayMs}.
+ * reading) {@linkcode ServerOptions.idleTimeoutMs} after its last response, is closed; at
+ * {@linkcode ServerOptions.maxConnections} a new connection closes the one idle longest, or
+ * is closed itself when none is idle; and when accepting fails (such as on
+ * `Too many open files`) the failure is logged once and accepting goes on, with pauses
+ * doubling up to {@linkcode ServerOptions.retryMaxDelayMs}. Where this Deno has no
+ * per-connection server, public `Deno.serve` serves instead, without these limits, and a
+ * warning says so once.
  */
 export function startServer(handler: Handler, options: ServerOptions): Promise<RunningServer> {
-  if (!canServeConnections) {
-    return Promise.reject(new Error(`this Deno (${Deno.version.deno}) cannot serve connections`));
-  }
-  const serveOn = internals!.serveHttpOnConnection!;
-  installCloseGuard();
-  const { logger } = options;
-  const maxDelay = options.retryMaxDelayMs ?? 1000;
-  const headerTicks = Math.max(
-    1,
-    Math.ceil((options.headerTimeoutMs ?? HEADER_TIMEOUT_MS) / SWEEP_MS),
-  );
-  const idleTicks = Math.max(1, Math.ceil((options.idleTimeoutMs ?? IDLE_TIMEOUT_MS) / SWEEP_MS));
-  const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
-  let inFlight = 0;
-  let whenIdle: (() => void) | undefined;
-  const done = () => {
-    if (--inFlight === 0) whenIdle?.();
-  };
-  const connections = new Set<Connection>();
-  /** Set by a shutdown waiting for the last connection to close. */
-  let whenClosed: (() => void) | undefined;
-  let stopping = false;
-  let tick = 0;
-  const onError = (error: unknown) => {
-    logger.error("unhandled error", { error: String(error) });
-    return new Response("Internal server error", { status: 500 });
-  };
-
-  let listener: Deno.TcpListener;
+  const serveOn = options.serveConnection === undefined
+    ? serveConnection
+    : options.serveConnection ?? undefined;
   try {
-    listener = Deno.listen({ port: options.port, hostname: options.host });
+    return Promise.resolve(
+      serveOn ? serveConnections(handler, serveOn, options) : servePublic(handler, options),
+    );
   } catch (error) {
     return Promise.reject(error);
   }
+}
 
-  // Timeouts are counted in sweeps, not timers: a request costs two integer updates. A
-  // connection is closed between its timeout and one sweep later, never before.
-  const sweeper = setInterval(() => {
-    tick++;
-    for (const conn of connections) {
-      if (conn.running > 0) continue;
-      const limit = conn.requests === 0 ? headerTicks : idleTicks;
-      if (tick - conn.idleSince > limit) closeNow(conn);
-    }
-  }, SWEEP_MS);
-  Deno.unrefTimer(sweeper);
+function ticks(ms: number): number {
+  return Math.max(1, Math.ceil(ms / SWEEP_MS));
+}
 
-  function serve(tcp: Deno.Conn) {
-    const abort = new AbortController();
-    const conn: Connection = {
-      finished: false,
-      running: 0,
-      requests: 0,
-      idleSince: tick,
-      abort,
-      served: undefined!,
-    };
-    const release = () => {
-      if (--conn.running === 0) conn.idleSince = tick;
-    };
-    const onRequest: Handler = (request, info) => {
-      conn.running++;
-      conn.requests++;
-      let result;
-      try {
-        result = handler(request, info);
-      } catch (error) {
-        release();
-        throw error;
-      }
-      if (result instanceof Response) {
-        release();
-        return result;
-      }
-      inFlight++;
-      return result.finally(() => {
-        release();
-        done();
-      });
-    };
-    conn.served = serveOn(tcp, abort.signal, onRequest, onError, () => {});
-    connections.add(conn);
-    const forget = () => {
-      conn.finished = true;
-      connections.delete(conn);
-      if (connections.size === 0) whenClosed?.();
-    };
-    conn.served.finished.then(forget, forget);
-  }
+/** The server on Deno's per-connection server: accept loop, connection table, shutdown. */
+function serveConnections(
+  handler: Handler,
+  serveOn: ServeConnection,
+  options: ServerOptions,
+): RunningServer {
+  const { logger } = options;
+  const listener = Deno.listen({ port: options.port, hostname: options.host });
+  const table = new ConnectionTable({
+    serveOn,
+    handler,
+    onError: (error) => {
+      logger.error("unhandled error", { error: String(error) });
+      return new Response("Internal server error", { status: 500 });
+    },
+    headerTicks: ticks(options.headerTimeoutMs ?? HEADER_TIMEOUT_MS),
+    idleTicks: ticks(options.idleTimeoutMs ?? IDLE_TIMEOUT_MS),
+  });
+  const state = { stopping: false };
+  acceptLoop(listener, table, state, options);
+  return {
+    addr: listener.addr,
+    url: serverUrl(listener.addr),
+    get inFlight() {
+      return table.inFlight;
+    },
+    shutdown: () => {
+      state.stopping = true;
+      listener.close();
+      return drain(table, options.shutdownTimeoutMs);
+    },
+  };
+}
 
+function serverUrl(addr: Deno.NetAddr): string {
+  return `http://${localHost(addr.hostname)}:${addr.port}`;
+}
+
+/**
+ * Accept connections until the server stops: a failure to accept is logged once and retried
+ * with pauses doubling up to `retryMaxDelayMs`; at the connection limit the connection idle
+ * longest makes room, or the new one is closed when none is idle.
+ */
+async function acceptLoop(
+  listener: Deno.TcpListener,
+  table: ConnectionTable,
+  state: { stopping: boolean },
+  options: ServerOptions,
+): Promise<void> {
+  const { logger } = options;
+  const maxDelay = options.retryMaxDelayMs ?? 1000;
+  const maxConnections = options.maxConnections ?? MAX_CONNECTIONS;
+  const port = listener.addr.port;
   let failing: { since: number; delay: number } | undefined;
-  let refusedWarned = false;
-  (async () => {
-    while (!stopping) {
-      let tcp: Deno.Conn;
-      try {
-        tcp = await listener.accept();
-      } catch (error) {
-        if (stopping) return;
-        if (!failing) {
-          failing = { since: performance.now(), delay: 50 };
-          logger.warn("accepting connections failed, retrying until it works", {
-            error: error instanceof Error ? error.message : String(error),
-            port: listener.addr.port,
-            hint: "raise the open-files limit (nofile) or limit connections in a proxy in front",
-          });
-        }
-        await sleep(failing.delay);
-        failing.delay = Math.min(failing.delay * 2, maxDelay);
-        continue;
-      }
-      if (failing) {
-        logger.info("accepting connections again", {
-          port: listener.addr.port,
-          afterMs: Math.round(performance.now() - failing.since),
-        });
-        failing = undefined;
-      }
-      if (stopping) {
-        tcp.close();
-        return;
-      }
-      if (connections.size >= maxConnections) {
-        tcp.close();
-        if (!refusedWarned) {
-          refusedWarned = true;
-          logger.warn("too many connections, closing new ones", { maxConnections });
-        }
-        continue;
-      }
-      refusedWarned = false;
-      serve(tcp);
-    }
-  })();
-
-  async function shutdown(): Promise<ShutdownResult> {
-    stopping = true;
-    listener.close();
-    clearInterval(sweeper);
-    // Graceful: idle keep-alive connections close now, the others after their response.
-    for (const conn of connections) conn.served.shutdown().catch(() => {});
-    const closed = connections.size === 0
-      ? Promise.resolve("drained" as const)
-      : new Promise<"drained">((resolve) => whenClosed = () => resolve("drained"));
-    const idle = inFlight === 0
-      ? Promise.resolve("idle" as const)
-      : new Promise<"idle">((resolve) => whenIdle = () => resolve("idle"));
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timedOut = new Promise<"timed-out">((resolve) => {
-      timer = setTimeout(() => resolve("timed-out"), options.shutdownTimeoutMs);
-    });
+  let atLimit = false;
+  while (!state.stopping) {
+    let tcp: Deno.Conn;
     try {
-      const first = await Promise.race([closed, idle, timedOut]);
-      if (first === "timed-out") return { outcome: "timed-out", running: inFlight };
-      if (first === "drained") return { outcome: "drained", running: 0 };
-      clearTimeout(timer);
-      const grace = new Promise<"closed-slow-clients">((resolve) => {
-        timer = setTimeout(() => resolve("closed-slow-clients"), SHUTDOWN_GRACE_MS);
-      });
-      const outcome = await Promise.race([closed, grace]);
-      return { outcome, running: 0 };
-    } finally {
-      clearTimeout(timer);
-      // Whatever is still open (clients not reading, stalled mid-body) is closed now.
-      for (const conn of connections) closeNow(conn);
+      tcp = await listener.accept();
+    } catch (error) {
+      if (state.stopping) return;
+      if (!failing) {
+        failing = { since: performance.now(), delay: 50 };
+        logger.warn("accepting connections failed, retrying until it works", {
+          error: error instanceof Error ? error.message : String(error),
+          port,
+          hint: "raise the open-files limit (nofile) or limit connections in a proxy in front",
+        });
+      }
+      await sleep(failing.delay);
+      failing.delay = Math.min(failing.delay * 2, maxDelay);
+      continue;
     }
+    if (failing) {
+      logger.info("accepting connections again", {
+        port,
+        afterMs: Math.round(performance.now() - failing.since),
+      });
+      failing = undefined;
+    }
+    if (state.stopping) {
+      tcp.close();
+      return;
+    }
+    if (table.size < maxConnections) {
+      atLimit = false;
+    } else {
+      if (!atLimit) {
+        atLimit = true;
+        logger.warn("connection limit reached, closing the connections idle longest", {
+          maxConnections,
+        });
+      }
+      if (!table.evictIdlest()) {
+        tcp.close();
+        continue;
+      }
+    }
+    table.add(tcp);
   }
+}
 
-  const addr = listener.addr;
-  return Promise.resolve({
+/**
+ * Stop: idle connections close now, the others after their response; wait for running
+ * handlers at most `timeoutMs`, give connections that remain {@linkcode SHUTDOWN_GRACE_MS},
+ * then close what is still open.
+ */
+async function drain(table: ConnectionTable, timeoutMs: number): Promise<ShutdownResult> {
+  table.shutdown();
+  const closed = table.size === 0
+    ? Promise.resolve("drained" as const)
+    : new Promise<"drained">((resolve) => table.whenEmpty = () => resolve("drained"));
+  const idle = table.inFlight === 0
+    ? Promise.resolve("idle" as const)
+    : new Promise<"idle">((resolve) => table.whenIdle = () => resolve("idle"));
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timedOut = new Promise<"timed-out">((resolve) => {
+    timer = setTimeout(() => resolve("timed-out"), timeoutMs);
+  });
+  try {
+    const first = await Promise.race([closed, idle, timedOut]);
+    if (first === "timed-out") return { outcome: "timed-out", running: table.inFlight };
+    if (first === "drained") return { outcome: "drained", running: 0 };
+    clearTimeout(timer);
+    const grace = new Promise<"closed-slow-clients">((resolve) => {
+      timer = setTimeout(() => resolve("closed-slow-clients"), SHUTDOWN_GRACE_MS);
+    });
+    return { outcome: await Promise.race([closed, grace]), running: 0 };
+  } finally {
+    clearTimeout(timer);
+    table.closeAll();
+  }
+}
+
+/** What the public fallback cannot do, said once when it serves. */
+export const LOST_WITHOUT_CONNECTIONS =
+  "header-read timeout, idle timeout, connection limit, accepting again after a failure";
+
+/**
+ * The fallback: public `Deno.serve`, which serves the same app and drains on shutdown, but
+ * has none of the per-connection limits; a warning names what is lost.
+ */
+function servePublic(handler: Handler, options: ServerOptions): RunningServer {
+  const { logger } = options;
+  let inFlight = 0;
+  let whenIdle: (() => void) | undefined;
+  const counted: Handler = (request, info) => {
+    const result = handler(request, info);
+    if (result instanceof Response) return result;
+    inFlight++;
+    return result.finally(() => {
+      if (--inFlight === 0) whenIdle?.();
+    });
+  };
+  const server = Deno.serve({
+    port: options.port,
+    hostname: options.host,
+    onListen() {},
+    onError(error) {
+      logger.error("unhandled error", { error: String(error) });
+      return new Response("Internal server error", { status: 500 });
+    },
+  }, counted);
+  logger.warn("serving without connection limits: this Deno has no per-connection server", {
+    deno: Deno.version.deno,
+    lost: LOST_WITHOUT_CONNECTIONS,
+    hint: "use the Deno version the project pins, or bound connections in a proxy in front",
+  });
+  const addr = server.addr;
+  return {
     addr,
-    url: `http://${localHost(addr.hostname)}:${addr.port}`,
+    url: serverUrl(addr),
     get inFlight() {
       return inFlight;
     },
-    shutdown,
-  });
+    async shutdown() {
+      const stopped = server.shutdown().then(() => "drained" as const);
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = new Promise<"timed-out">((resolve) => {
+        timer = setTimeout(() => resolve("timed-out"), options.shutdownTimeoutMs);
+      });
+      try {
+        const outcome = await Promise.race([stopped, timedOut]);
+        return { outcome, running: outcome === "drained" ? 0 : inFlight };
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+  };
 }

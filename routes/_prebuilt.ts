@@ -14,12 +14,6 @@ import type { HeaderList } from "./_security_headers.ts";
 /** A handler that needs nothing but the request, so it can answer before any router runs. */
 export type RawHandler = (request: Request) => Response;
 
-/**
- * GET handlers by exact path, which `createApp` answers before Hono routes anything (see
- * routes/mod.ts). Route factories add their constant routes here as well as to their Hono app.
- */
-export type ExactRoutes = Map<string, RawHandler>;
-
 /** A body a prebuilt response can hold. */
 export type Body = string | Uint8Array<ArrayBuffer>;
 
@@ -52,6 +46,25 @@ export function etagMatches(ifNoneMatch: string, etag: string): boolean {
   return false;
 }
 
+/**
+ * Whether an `If-Match` value holds for a resource whose tag is `etag` (RFC 9110 13.1.1): `*`,
+ * or one of its tags equal to `etag` by strong comparison, so a weak tag (`W/"..."`) never
+ * matches.
+ *
+ * @example
+ * ```ts
+ * ifMatchHolds('"a", "b"', '"b"'); // true
+ * ifMatchHolds('W/"b"', '"b"'); // false
+ * ```
+ */
+export function ifMatchHolds(ifMatch: string, etag: string): boolean {
+  if (ifMatch === etag || ifMatch.trim() === "*") return true;
+  for (const candidate of ifMatch.split(",")) {
+    if (candidate.trim() === etag) return true;
+  }
+  return false;
+}
+
 /** Options of {@linkcode prebuilt}. */
 export interface PrebuiltOptions {
   /** Headers of the 200 answer, without `ETag` and `Content-Length`. */
@@ -61,8 +74,9 @@ export interface PrebuiltOptions {
 }
 
 /**
- * A handler answering `body` from a response built once: a 200, or a 304 when the client's
- * `If-None-Match` matches the ETag. The 304 keeps the security and cache headers.
+ * A handler answering `body` from a response built once: a 200; with an ETag, a 412 when the
+ * client's `If-Match` does not hold (checked first, RFC 9110 13.2.2), else a bodiless 304 when
+ * its `If-None-Match` matches. The 304 and the 412 keep the security and cache headers.
  *
  * @example
  * ```ts
@@ -79,12 +93,20 @@ export function prebuilt(body: Body, options: PrebuiltOptions): RawHandler {
     return () => response.clone();
   }
   const response = fixedResponse(body, [...options.headers, ["etag", etag]]);
-  const notModified = new Response(null, {
-    status: 304,
-    headers: [...options.headers.filter(([name]) => name !== "content-type"), ["etag", etag]],
-  });
+  const bodiless: HeaderList = [
+    ...options.headers.filter(([name]) => name !== "content-type"),
+    ["etag", etag],
+  ];
+  const notModified = new Response(null, { status: 304, headers: bodiless });
+  const preconditionFailed = fixedResponse("Precondition failed\n", [
+    ...bodiless,
+    ["content-type", "text/plain; charset=utf-8"],
+  ], 412);
   return (request) => {
-    const ifNoneMatch = request.headers.get("if-none-match");
+    const { headers } = request;
+    const ifMatch = headers.get("if-match");
+    if (ifMatch !== null && !ifMatchHolds(ifMatch, etag)) return preconditionFailed.clone();
+    const ifNoneMatch = headers.get("if-none-match");
     return ifNoneMatch !== null && etagMatches(ifNoneMatch, etag)
       ? notModified.clone()
       : response.clone();

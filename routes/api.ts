@@ -5,7 +5,8 @@
  */
 import { Hono } from "hono";
 import type { HonoApp } from "./_hono.ts";
-import { type ExactRoutes, fixedResponse } from "./_prebuilt.ts";
+import { getRaw } from "./_fast_path.ts";
+import { fixedResponse } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
 
 /** Dependencies of {@linkcode createApiRoutes}. */
@@ -14,8 +15,6 @@ export interface ApiOptions {
   headers: HeaderList;
   /** The clock; tests pass a fixed one. */
   now?: () => Date;
-  /** Filled with the constant routes' handlers, for the app's fast path. */
-  exact?: ExactRoutes;
   /** Whether `/ready` answers 200 (else 503); always, when not given. */
   ready?: () => boolean;
 }
@@ -57,23 +56,17 @@ export function createApiRoutes(options: ApiOptions): HonoApp {
   const ready = options.ready ?? (() => true);
   const readyResponse = fixedResponse(JSON.stringify({ status: "ready" }), json);
   const stopping = fixedResponse(JSON.stringify({ status: "stopping" }), json, 503);
-  const routes: ExactRoutes = new Map([
-    ["/health", () => health.clone()],
-    ["/ready", () => (ready() ? readyResponse : stopping).clone()],
-    ["/time", () => {
-      const date = now();
-      const second = Math.floor(date.getTime() / 1000);
-      if (second !== timeSecond) {
-        timeSecond = second;
-        time = fixedResponse(JSON.stringify({ time: formatTime(date) }), json);
-      }
-      return time.clone();
-    }],
-  ]);
   const app = new Hono();
-  for (const [path, handler] of routes) {
-    app.get(path, (c) => handler(c.req.raw));
-    options.exact?.set(path, handler);
-  }
+  getRaw(app, "/health", () => health.clone());
+  getRaw(app, "/ready", () => (ready() ? readyResponse : stopping).clone());
+  getRaw(app, "/time", () => {
+    const date = now();
+    const second = Math.floor(date.getTime() / 1000);
+    if (second !== timeSecond) {
+      timeSecond = second;
+      time = fixedResponse(JSON.stringify({ time: formatTime(date) }), json);
+    }
+    return time.clone();
+  });
   return app;
 }

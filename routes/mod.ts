@@ -22,8 +22,9 @@ import { createPageRoutes, renderPages } from "./pages.ts";
 import { createStaticRoutes } from "./static.ts";
 import { type Metrics, UNMATCHED_ROUTE } from "./metrics.ts";
 import { routePath } from "hono/route";
-import { validHost } from "./_host.ts";
-import { type ExactRoutes, fixedResponse } from "./_prebuilt.ts";
+import { acceptableHost } from "./_host.ts";
+import { fixedResponse } from "./_prebuilt.ts";
+import { type FastPath, fastPath } from "./_fast_path.ts";
 import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
 
 /** Where the app finds its files: beside this project, also inside a `deno compile` binary. */
@@ -84,7 +85,6 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
   const methodNotAllowed = (c: Context) => problem(c, 405);
 
   // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
-  const exact: ExactRoutes = new Map();
   const app = new Hono();
   const { metrics } = options;
   if (metrics) {
@@ -103,8 +103,8 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
       return fixedResponse(body, [...metricsHeaders, ["content-type", contentType]]);
     });
   }
-  app.route("/", createPageRoutes({ pages, headers: documents, exact }));
-  app.route("/", createApiRoutes({ headers: api, now: options.now, ready: options.ready, exact }));
+  app.route("/", createPageRoutes({ pages, headers: documents }));
+  app.route("/", createApiRoutes({ headers: api, now: options.now, ready: options.ready }));
   app.route(
     "/",
     createStaticRoutes({
@@ -112,7 +112,6 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
       headers: documents,
       methodNotAllowed,
       warn: options.warn,
-      exact,
     }),
   );
 
@@ -133,24 +132,28 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
 
   // Before routing: a Host that is not a plain host[:port] would rewrite request.url (see
   // routes/_host.ts). One header read per request; the answer is a constant.
-  const badHost = fixedResponse("Bad request: invalid or missing Host header\n", [
+  const badHost = fixedResponse("Bad request: invalid Host header\n", [
     ...api,
     ["content-type", "text/plain; charset=utf-8"],
   ], 400);
   const route = app.fetch;
-  // The fast path: a GET of an exact constant route, with no query string, is answered from a
-  // map, without Hono's path parsing, router and Context (measured with `deno task bench`:
-  // see docs/bench.md). Everything else (HEAD, queries, other methods, encoded paths, 404)
-  // goes through Hono, which also holds every route, so app.request() tests see the same app.
+  // The fast path: a GET of a route marked in routes/_fast_path.ts, with no query string, is
+  // answered by its raw handler, without Hono's path parsing, router and Context (measured
+  // with `deno task bench`: see docs/bench.md). Everything else (HEAD, queries, other methods,
+  // encoded paths, 404) goes through Hono, which holds every route, so app.request() tests see
+  // the same app. Read from Hono's routes at the first request, once every route is added
+  // (routes added by createApp's callers count too).
+  let fast: FastPath | undefined;
   app.fetch = (request, env, executionCtx) => {
-    if (!validHost(request.headers.get("host"), isServeInfo(env))) {
+    if (!acceptableHost(request)) {
       metrics?.start()(request.method, UNMATCHED_ROUTE, 400);
       return badHost.clone();
     }
     if (request.method === "GET") {
       const url = request.url;
       const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
-      const handler = exact.get(path);
+      fast ??= fastPath(app);
+      const handler = fast.handler(path);
       if (handler !== undefined) {
         if (!metrics) {
           try {
@@ -162,11 +165,7 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
           const done = metrics.start();
           try {
             const response = handler(request);
-            done(
-              "GET",
-              path.startsWith(STATIC_PREFIX) ? `${STATIC_PREFIX}*` : path,
-              response.status,
-            );
+            done("GET", fast.pattern(path), response.status);
             return response;
           } catch {
             done("GET", path); // Not answered here: Hono's retry is the one counted.
@@ -177,11 +176,4 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
     return route(request, env, executionCtx);
   };
   return app;
-}
-
-const STATIC_PREFIX = "/static/";
-
-/** Whether Hono's `env` is the connection info Deno.serve passes: the request came on a socket. */
-function isServeInfo(env: unknown): boolean {
-  return typeof env === "object" && env !== null && "remoteAddr" in env;
 }

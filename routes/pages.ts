@@ -9,7 +9,8 @@ import { Hono } from "hono";
 import type { HonoApp } from "./_hono.ts";
 import { Eta as EtaCore } from "eta/core";
 import { contentTag } from "./_content_tag.ts";
-import { type ExactRoutes, prebuilt } from "./_prebuilt.ts";
+import { getRaw } from "./_fast_path.ts";
+import { prebuilt } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
 import { themeCss, themeFor } from "./_theme.ts";
 
@@ -78,8 +79,6 @@ export interface PageOptions {
   pages: RenderedPages;
   /** The security headers every page answer carries. */
   headers: HeaderList;
-  /** Filled with the routes' handlers, for the app's fast path. */
-  exact?: ExactRoutes;
 }
 
 /** `GET /`: the start page; `GET /theme.css`: its configured colours. */
@@ -94,17 +93,9 @@ export function createPageRoutes(options: PageOptions): HonoApp {
     ["content-type", "text/css; charset=utf-8"],
     ["cache-control", "no-cache"],
   ];
-  const routes: ExactRoutes = new Map([
-    ["/", prebuilt(options.pages.index, { headers: html })],
-    [
-      "/theme.css",
-      prebuilt(options.pages.themeCss, { headers: css, etag: contentTag(options.pages.themeCss) }),
-    ],
-  ]);
+  const { index, themeCss } = options.pages;
   const app = new Hono();
-  for (const [path, handler] of routes) {
-    app.get(path, (c) => handler(c.req.raw));
-    options.exact?.set(path, handler);
-  }
+  getRaw(app, "/", prebuilt(index, { headers: html }));
+  getRaw(app, "/theme.css", prebuilt(themeCss, { headers: css, etag: contentTag(themeCss) }));
   return app;
 }

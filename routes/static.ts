@@ -18,7 +18,8 @@ import { Hono } from "hono";
 import type { HonoApp, HonoContext } from "./_hono.ts";
 import { getMimeType } from "hono/utils/mime";
 import { contentTag } from "./_content_tag.ts";
-import { type ExactRoutes, prebuilt, type RawHandler } from "./_prebuilt.ts";
+import { filesUnder } from "./_fast_path.ts";
+import { prebuilt, type RawHandler } from "./_prebuilt.ts";
 import type { HeaderList } from "./_security_headers.ts";
 
 /** Refuse to hold more than this in memory: static/ is for a page's assets, not a CDN. */
@@ -92,8 +93,6 @@ export interface StaticOptions {
   headers: HeaderList;
   /** The answer to a method other than GET or HEAD on a file that exists. */
   methodNotAllowed: (c: HonoContext) => Response;
-  /** Filled with each file's handler, for the app's fast path. */
-  exact?: ExactRoutes;
   /** Told once about what was skipped, such as symbolic links. */
   warn?: (message: string, fields: Record<string, unknown>) => void;
 }
@@ -135,15 +134,7 @@ export function createStaticRoutes(options: StaticOptions): HonoApp {
       }),
     );
   }
-  for (const [path, handler] of handlers) options.exact?.set(path, handler);
   const app = new Hono();
-  // One route and a map lookup rather than a route per file: a file name may hold characters
-  // that the router reads as patterns (":", "*", "{"). Hono answers HEAD through GET.
-  app.all(`${prefix}/*`, (c) => {
-    const handler = handlers.get(c.req.path);
-    if (handler === undefined) return c.notFound();
-    const method = c.req.method;
-    return method === "GET" || method === "HEAD" ? handler(c.req.raw) : options.methodNotAllowed(c);
-  });
+  filesUnder(app, prefix, handlers, options.methodNotAllowed);
   return app;
 }

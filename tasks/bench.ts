@@ -25,6 +25,8 @@ import {
   containerUnavailable,
   launch,
   readProcStatus,
+  SEED_INSTALL_HINT,
+  seedPython,
   type ServerHandle,
   type TargetName,
   waitHealthy,
@@ -38,6 +40,7 @@ import {
 } from "./bench/report.ts";
 import { growthPercent, median, pairedRatio } from "./bench/stats.ts";
 import { captureResponses } from "./bench/baseline.ts";
+import { type ConnectionRow, measureConnections } from "./bench/connections.ts";
 import { errorCount, runWrk, WRK_INSTALL_HINT, type WrkResult, wrkVersion } from "./bench/wrk.ts";
 
 /** Servers started by this run, stopped on exit, on error and on SIGINT/SIGTERM. */
@@ -62,6 +65,7 @@ async function startServer(
     port: freePort(),
     image: options.image,
     replayFile: options.replayFile,
+    python: seed ?? undefined,
     otlpEndpoint: `http://127.0.0.1:${freePort()}`,
   });
   live.add(server);
@@ -86,6 +90,9 @@ async function measureStartup(name: TargetName, options: BenchOptions): Promise<
   return samples;
 }
 
+/** The seed target's python3, once found. */
+let seed: string | null | undefined;
+
 async function skipReason(name: TargetName, options: BenchOptions): Promise<string | null> {
   if (name === "binary") {
     try {
@@ -96,6 +103,10 @@ async function skipReason(name: TargetName, options: BenchOptions): Promise<stri
     }
   }
   if (name === "container") return await containerUnavailable(options.image);
+  if (name === "seed") {
+    seed ??= await seedPython();
+    return seed ? null : `needs ${SEED_INSTALL_HINT}`;
+  }
   return null;
 }
 
@@ -126,47 +137,79 @@ function emptyProcessRow(name: TargetName): ProcessRow {
   };
 }
 
-/** Run the bench; resolves to the report (its `errors` say whether the run failed). */
-async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport> {
-  const head = startReport("swft-bench");
+/** What one run has: its options, its servers and what they measured so far. */
+interface Run {
+  options: BenchOptions;
+  /** Server targets that run (the skipped ones are in `skipped`). */
+  targets: TargetName[];
+  /** Every process loaded: the baselines, then the targets. */
+  names: TargetName[];
+  skipped: BenchReport["skipped"];
+  servers: Map<TargetName, ServerHandle>;
+  processes: Map<TargetName, ProcessRow>;
+  /** wrk results by `name path connections`. */
+  results: Map<string, WrkResult[]>;
+  connections: ConnectionRow[];
+  errors: string[];
+}
+
+function resultKey(name: string, path: string, connections: number): string {
+  return `${name} ${path} ${connections}`;
+}
+
+/** The targets that can run here, the others with the reason. */
+async function planRun(options: BenchOptions): Promise<Run> {
   const skipped: BenchReport["skipped"] = [];
-  const targets: BenchOptions["targets"] = [];
+  const targets: TargetName[] = [];
   for (const name of options.targets) {
     const reason = await skipReason(name, options);
     if (reason) skipped.push({ target: name, reason });
     else targets.push(name);
   }
-  // The replay baseline answers with the bytes of the first target, captured below.
+  // The replay baseline answers with the bytes of the first target, captured at the start:
+  // the server's own, so the seed goes last.
+  targets.sort((a, b) => Number(a === "seed") - Number(b === "seed"));
   const names: TargetName[] = [
     "baseline",
     ...(targets.length ? ["replay" as const] : []),
     ...targets,
   ];
-  const errors: string[] = [];
-  const processes = new Map<TargetName, ProcessRow>();
-  for (const name of names) {
-    if (name === "replay") {
-      processes.set(name, emptyProcessRow(name));
-      continue;
-    }
-    progress(`startup: ${name}, ${options.starts} starts after a warm-up start`);
-    const samples = await measureStartup(name, options);
-    processes.set(name, {
-      ...emptyProcessRow(name),
-      startupMs: median(samples),
-      startupSamplesMs: samples.map((ms) => Math.round(ms * 10) / 10),
-    });
-  }
+  return {
+    options,
+    targets,
+    names,
+    skipped,
+    servers: new Map(),
+    processes: new Map(names.map((name) => [name, emptyProcessRow(name)])),
+    results: new Map(),
+    connections: [],
+    errors: [],
+  };
+}
 
-  const servers = new Map<TargetName, ServerHandle>();
+/** Startup times of every process but the replay (it needs a capture first). */
+async function measureStartups(run: Run): Promise<void> {
+  for (const name of run.names) {
+    if (name === "replay") continue;
+    progress(`startup: ${name}, ${run.options.starts} starts after a warm-up start`);
+    const samples = await measureStartup(name, run.options);
+    const row = run.processes.get(name)!;
+    row.startupMs = median(samples);
+    row.startupSamplesMs = samples.map((ms) => Math.round(ms * 10) / 10);
+  }
+}
+
+/** Start the servers that are loaded, the replay with the first target's captured bytes. */
+async function startServers(run: Run): Promise<void> {
+  const { options, servers } = run;
   let replayFile: string | undefined;
   try {
-    for (const name of names) {
+    for (const name of run.names) {
       if (name === "replay") continue;
       servers.set(name, (await startServer(name, options, 10_000)).server);
     }
-    if (targets.length) {
-      const replay = await captureResponses(servers.get(targets[0])!.url, options.paths);
+    if (run.targets.length) {
+      const replay = await captureResponses(servers.get(run.targets[0])!.url, options.paths);
       replayFile = await Deno.makeTempFile({ dir: "/tmp", prefix: "swft-bench-replay-" });
       await Deno.writeTextFile(replayFile, JSON.stringify(replay));
       servers.set(
@@ -181,44 +224,47 @@ async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport
   await delay(1000);
   for (const [name, server] of servers) {
     const status = await rss(server);
-    const row = processes.get(name)!;
+    const row = run.processes.get(name)!;
     row.processName = status.name;
     row.rssIdleBytes = status.rssBytes;
   }
+}
 
-  function record(name: TargetName, result: WrkResult, where: string) {
-    processes.get(name)!.requestsAnswered += result.requests;
-    if (errorCount(result) > 0) {
-      errors.push(`${name} ${where}: ${errorCount(result)} errors (${describeErrors(result)})`);
+function record(run: Run, name: TargetName, result: WrkResult, where: string): void {
+  run.processes.get(name)!.requestsAnswered += result.requests;
+  if (errorCount(result) > 0) {
+    run.errors.push(`${name} ${where}: ${errorCount(result)} errors (${describeErrors(result)})`);
+  }
+}
+
+/** 1 s per path and server at 32 connections, not counted. */
+async function warmUp(run: Run): Promise<void> {
+  progress("warm-up: 1 s per path and server at 32 connections");
+  for (const [name, server] of run.servers) {
+    for (const path of run.options.paths) {
+      const result = await runWrk(server.url + path, { connections: 32, durationSec: 1 });
+      record(run, name, result, path);
     }
   }
+}
 
-  if (!options.smoke) {
-    progress("warm-up: 1 s per path and server at 32 connections");
-    for (const [name, server] of servers) {
-      for (const path of options.paths) {
-        record(name, await runWrk(server.url + path, { connections: 32, durationSec: 1 }), path);
-      }
-    }
-  }
-
-  const results = new Map<string, WrkResult[]>();
-  const key = (name: string, path: string, connections: number) => `${name} ${path} ${connections}`;
+/** The measured rounds: every path and concurrency, servers alternating; then RSS. */
+async function loadRounds(run: Run): Promise<void> {
+  const { options, names } = run;
   for (let round = 0; round < options.rounds; round++) {
     for (const path of options.paths) {
       for (const connections of options.connections) {
         // Alternate who goes first, so neither always runs on the warmer or cooler machine.
         const order = round % 2 === 0 ? names : [...names].reverse();
         for (const name of order) {
-          const server = servers.get(name)!;
+          const server = run.servers.get(name)!;
           const result = await runWrk(server.url + path, {
             connections,
             durationSec: options.durationSec,
           });
-          record(name, result, `${path} at ${connections} connections, round ${round + 1}`);
-          const list = results.get(key(name, path, connections)) ?? [];
-          list.push(result);
-          results.set(key(name, path, connections), list);
+          record(run, name, result, `${path} at ${connections} connections, round ${round + 1}`);
+          const key = resultKey(name, path, connections);
+          run.results.set(key, [...run.results.get(key) ?? [], result]);
           progress(
             `round ${round + 1}/${options.rounds}  ${path.padEnd(18)} c=${
               String(connections).padEnd(4)
@@ -229,60 +275,90 @@ async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport
       }
     }
   }
-
-  for (const [name, server] of servers) {
-    processes.get(name)!.rssAfterLoadBytes = (await rss(server)).rssBytes;
+  for (const [name, server] of run.servers) {
+    run.processes.get(name)!.rssAfterLoadBytes = (await rss(server)).rssBytes;
   }
+}
 
-  if (options.soakSec > 0) {
-    for (const name of targets) {
-      const server = servers.get(name)!;
-      const row = processes.get(name)!;
-      progress(`soak: ${name}, ${options.soakSec} s of mixed load at 32 connections`);
-      let peak = row.rssAfterLoadBytes ?? 0;
-      let soaking = true;
-      const sampler = (async () => {
-        while (soaking) {
-          await delay(Math.min(5000, Math.max(500, options.soakSec * 100)));
-          if (soaking) peak = Math.max(peak, (await rss(server)).rssBytes);
-        }
-      })();
-      try {
-        const result = await runWrk(server.url + "/", {
-          connections: 32,
-          durationSec: options.soakSec,
-          paths: options.paths,
-        });
-        record(name, result, "soak");
-      } finally {
-        soaking = false;
-        await sampler;
+/** Mixed load on each target for `options.soakSec`, sampling RSS. */
+async function soak(run: Run): Promise<void> {
+  const { soakSec, paths } = run.options;
+  for (const name of run.targets) {
+    const server = run.servers.get(name)!;
+    const row = run.processes.get(name)!;
+    progress(`soak: ${name}, ${soakSec} s of mixed load at 32 connections`);
+    let peak = row.rssAfterLoadBytes ?? 0;
+    let soaking = true;
+    const sampler = (async () => {
+      while (soaking) {
+        await delay(Math.min(5000, Math.max(500, soakSec * 100)));
+        if (soaking) peak = Math.max(peak, (await rss(server)).rssBytes);
       }
-      const after = (await rss(server)).rssBytes;
-      row.soakSec = options.soakSec;
-      row.rssAfterSoakBytes = after;
-      row.rssSoakPeakBytes = Math.max(peak, after);
-      row.soakGrowthPct = growthPercent(row.rssAfterLoadBytes ?? 0, after);
+    })();
+    try {
+      const result = await runWrk(server.url + "/", {
+        connections: 32,
+        durationSec: soakSec,
+        paths,
+      });
+      record(run, name, result, "soak");
+    } finally {
+      soaking = false;
+      await sampler;
+    }
+    const after = (await rss(server)).rssBytes;
+    row.soakSec = soakSec;
+    row.rssAfterSoakBytes = after;
+    row.rssSoakPeakBytes = Math.max(peak, after);
+    row.soakGrowthPct = growthPercent(row.rssAfterLoadBytes ?? 0, after);
+  }
+}
+
+/** Idle connections held and closed again, on the bare baseline and each target (not in containers). */
+async function connectionStorms(run: Run): Promise<void> {
+  const count = run.options.storm;
+  for (const name of run.names) {
+    if (name === "replay" || name === "container" || name === "seed") continue;
+    const server = run.servers.get(name)!;
+    progress(`connections: ${name}, ${count} idle keep-alive connections held, then closed`);
+    try {
+      run.connections.push(
+        await measureConnections(name, server.url, {
+          count,
+          rss: async () => (await rss(server)).rssBytes,
+        }),
+      );
+    } catch (error) {
+      run.errors.push(`${name} connections: ${error instanceof Error ? error.message : error}`);
     }
   }
+}
 
+/** Servers that died during the run are errors; what each wrote to its access log. */
+async function collectLogs(run: Run): Promise<void> {
   // The access log is flushed every 50 ms: give it time to reach the pipe.
   await delay(200);
-  for (const [name, server] of servers) {
+  for (const [name, server] of run.servers) {
     if (server.exitCode() !== null) {
-      errors.push(`${name} ${server.exitReason()} during the run: ${server.stderr().slice(-500)}`);
+      run.errors.push(
+        `${name} ${server.exitReason()} during the run: ${server.stderr().slice(-500)}`,
+      );
     }
-    processes.get(name)!.accessLog = server.log ? { ...server.log } : null;
+    run.processes.get(name)!.accessLog = server.log ? { ...server.log } : null;
   }
+}
 
+/** Medians and paired ratios of every path, concurrency and process. */
+function loadRows(run: Run): LoadRow[] {
+  const { names, results } = run;
   const load: LoadRow[] = [];
-  for (const path of options.paths) {
-    for (const connections of options.connections) {
+  for (const path of run.options.paths) {
+    for (const connections of run.options.connections) {
       const rateOf = (name: TargetName) =>
-        (results.get(key(name, path, connections)) ?? []).map((run) => run.requestsPerSec);
+        (results.get(resultKey(name, path, connections)) ?? []).map((one) => one.requestsPerSec);
       for (const name of names) {
-        const runs = results.get(key(name, path, connections)) ?? [];
-        const rates = runs.map((run) => run.requestsPerSec);
+        const runs = results.get(resultKey(name, path, connections)) ?? [];
+        const rates = runs.map((one) => one.requestsPerSec);
         const isBaseline = name === "baseline" || name === "replay";
         load.push({
           target: name,
@@ -293,15 +369,31 @@ async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport
           sameBytesRatio: isBaseline || !names.includes("replay")
             ? null
             : pairedRatio(rates, rateOf("replay")),
-          p50Ms: median(runs.map((run) => run.latencyUs.p50 / 1000)),
-          p99Ms: median(runs.map((run) => run.latencyUs.p99 / 1000)),
-          errors: runs.reduce((sum, run) => sum + errorCount(run), 0),
+          p50Ms: median(runs.map((one) => one.latencyUs.p50 / 1000)),
+          p99Ms: median(runs.map((one) => one.latencyUs.p99 / 1000)),
+          errors: runs.reduce((sum, one) => sum + errorCount(one), 0),
           roundsRequestsPerSec: rates.map((rate) => Math.round(rate)),
         });
       }
     }
   }
-  const processRows = names.map((name) => processes.get(name)!);
+  return load;
+}
+
+/** Run the bench; resolves to the report (its `errors` say whether the run failed). */
+async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport> {
+  const head = startReport("swft-bench");
+  const run = await planRun(options);
+  await measureStartups(run);
+  await startServers(run);
+  if (!options.smoke) await warmUp(run);
+  await loadRounds(run);
+  if (options.soakSec > 0) await soak(run);
+  if (options.storm > 0) await connectionStorms(run);
+  await collectLogs(run);
+  const load = loadRows(run);
+  const processes = run.names.map((name) => run.processes.get(name)!);
+  const measured = { load, processes, connections: run.connections };
   return finishReport({
     ...head,
     tool: "swft-bench" as const,
@@ -316,13 +408,14 @@ async function runBench(options: BenchOptions, wrk: string): Promise<BenchReport
       connections: options.connections,
       paths: options.paths,
       soakSec: options.soakSec,
+      storm: options.storm,
     },
-    load,
-    processes: processRows,
-    goals: evaluateGoals({ load, processes: processRows }, targets),
-    skipped,
-    errors,
-  }, errors.length === 0);
+    ...measured,
+    // The seed is a yardstick (the `seed` goal), not judged against the server's own goals.
+    goals: evaluateGoals(measured, run.targets.filter((name) => name !== "seed")),
+    skipped: run.skipped,
+    errors: run.errors,
+  }, run.errors.length === 0);
 }
 
 /** Runs the bench with command-line `args`; resolves to the exit code. */

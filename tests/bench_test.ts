@@ -85,6 +85,12 @@ Deno.test("parseBenchArgs gives full and smoke defaults and names a bad flag", (
   const custom = parseBenchArgs(["--connections", "8,8,64", "--soak", "0", "--json", "r.json"]);
   assert.deepEqual(custom.connections, [8, 64]);
   assert.equal(custom.soakSec, 0);
+  assert.deepEqual([full.storm, smoke.storm], [2000, 200]);
+  assert.equal(parseBenchArgs(["--storm", "0"]).storm, 0, "0 skips the connection figures");
+  assert.throws(
+    () => parseBenchArgs(["--storm", "6000"]),
+    /--storm must be an integer from 0 to 5000/,
+  );
   assert.equal(custom.json, "r.json");
   assert.throws(() => parseBenchArgs(["--rounds", "0"]), /--rounds must be an integer from 1/);
   assert.throws(() => parseBenchArgs(["--duration", "600"]), /--duration must be an integer/);
@@ -94,6 +100,11 @@ Deno.test("parseBenchArgs gives full and smoke defaults and names a bad flag", (
     ["start", "quiet", "metrics", "otel", "otel-metrics"],
     "the start task's variants are opt-in targets",
   );
+  assert.deepEqual(parseBenchArgs(["--targets", "start,node,seed"]).targets, [
+    "start",
+    "node",
+    "seed",
+  ]);
   assert.ok(full.paths.includes("/theme.css"), "every page asset is loaded by default");
   assert.throws(() => parseBenchArgs(["--bogus"]), /bogus/);
   assert.deepEqual(parseBenchArgs(["--paths", "/health, /"]).paths, ["/health", "/"]);
@@ -164,6 +175,91 @@ Deno.test("evaluateGoals adds a same-bytes goal per path once the replay baselin
   assert.equal(byId["same-bytes /health"].met, true);
   assert.equal(byId["same-bytes /"].met, false, "0.85 < 0.90");
   assert.equal(byId["same-bytes /"].label, "/ req/s / same bytes");
+});
+
+Deno.test("measureConnections holds idle keep-alive connections, reads RSS around them, closes them", async () => {
+  const { measureConnections } = await import("../tasks/bench/connections.ts");
+  let open = 0;
+  let answered = 0;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, () => {
+    answered++;
+    return new Response("ok");
+  });
+  const readings = [100, 100 + 50 * 2048, 100 + 10];
+  let reading = 0;
+  try {
+    const row = await measureConnections("start", `http://127.0.0.1:${server.addr.port}`, {
+      count: 50,
+      settleMs: 50,
+      rss: () => {
+        // While held, the server has answered one request on each connection.
+        if (reading === 1) open = answered;
+        return Promise.resolve(readings[reading++]);
+      },
+    });
+    assert.equal(open, 50, "each connection was answered once before RSS was read");
+    assert.deepEqual(row, {
+      target: "start",
+      connections: 50,
+      rssBeforeBytes: 100,
+      rssHeldBytes: 100 + 50 * 2048,
+      rssAfterBytes: 110,
+      perConnectionBytes: 2048,
+      afterStormBytes: 10,
+    });
+    await assert.rejects(
+      measureConnections("x", "http://localhost:1", { count: 1, rss: () => Promise.resolve(0) }),
+      /Cannot storm http:\/\/localhost:1: the bench only opens connections to 127\.0\.0\.1/,
+    );
+  } finally {
+    await server.shutdown();
+  }
+});
+
+Deno.test("connection goals compare a target with the bare baseline of the same run", () => {
+  const row = (target: string, perConnectionBytes: number, afterStormBytes: number) => ({
+    target,
+    connections: 100,
+    rssBeforeBytes: 0,
+    rssHeldBytes: perConnectionBytes * 100,
+    rssAfterBytes: afterStormBytes,
+    perConnectionBytes,
+    afterStormBytes,
+  });
+  const goals = evaluateGoals({
+    load: [],
+    processes: [PROCESS],
+    connections: [row("baseline", 16 * 1024, 40 * 2 ** 20), row("start", 28 * 1024, 20 * 2 ** 20)],
+  }, ["start"]);
+  const perConnection = goals.find((goal) => goal.id === "connection-rss")!;
+  assert.equal(perConnection.value, 28 / 16);
+  assert.equal(perConnection.met, false);
+  assert.match(perConnection.detail, /28\.0 KiB against 16\.0 KiB/);
+  const afterStorm = goals.find((goal) => goal.id === "after-storm")!;
+  assert.equal(afterStorm.value, 0.5);
+  assert.equal(afterStorm.met, true);
+  assert.deepEqual(
+    evaluateGoals({ load: [], processes: [PROCESS] }, ["start"]).filter((goal) =>
+      goal.id === "connection-rss"
+    ),
+    [],
+    "no goal without connections held",
+  );
+});
+
+Deno.test("the seed goal pairs / of a target with the seed's, round by round; the seed is not judged itself", () => {
+  const load = [
+    loadRow({ target: "start", roundsRequestsPerSec: [20_000, 10_000, 30_000] }),
+    loadRow({ target: "seed", roundsRequestsPerSec: [1_000, 2_000, 2_000], requestsPerSec: 2_000 }),
+  ];
+  const goals = evaluateGoals({ load, processes: [PROCESS] }, ["start"]);
+  const seed = goals.find((goal) => goal.id === "root-vs-seed")!;
+  assert.equal(seed.value, 15, "median of 20, 5 and 15");
+  assert.equal(seed.met, true);
+  assert.match(seed.detail, /seed 2000 req\/s/);
+  assert.equal(goals.filter((goal) => goal.target === "seed").length, 0);
+  const without = evaluateGoals({ load: [load[0]], processes: [PROCESS] }, ["start"]);
+  assert.equal(without.find((goal) => goal.id === "root-vs-seed"), undefined);
 });
 
 Deno.test("replay baseline answers each captured path with the server's exact status, headers and body", async () => {
@@ -384,7 +480,18 @@ Deno.test({
         "rss-after-load",
         "soak-growth",
         ...report.meta.paths.map((path) => `same-bytes ${path}`),
+        "connection-rss",
+        "after-storm",
       ]);
+      // Idle connections were held on the bare baseline and on the server, figures per connection.
+      assert.deepEqual(report.connections!.map((row) => [row.target, row.connections]), [
+        ["baseline", 200],
+        ["start", 200],
+      ]);
+      for (const row of report.connections!) {
+        assert.ok(row.rssHeldBytes > row.rssBeforeBytes, `${row.target} grew with connections`);
+        assert.ok(row.perConnectionBytes > 0);
+      }
       assert.ok(report.goals.every((goal) => typeof goal.met === "boolean"));
     } finally {
       await Deno.remove(dir, { recursive: true });

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import http2 from "node:http2";
 import { parseConfig } from "../config.ts";
 import { createApp } from "../routes/mod.ts";
 import { formatTime } from "../routes/api.ts";
@@ -146,6 +147,32 @@ Deno.test("GET /static/* answers 304 to a matching If-None-Match, 200 to a stale
   assert.ok((await stale.text()).length > 0);
 });
 
+Deno.test("GET /static/* and /theme.css: If-Match that does not hold gets 412 (RFC 9110 13.1.1)", async () => {
+  for (const path of ["/static/style.css", "/theme.css"]) {
+    const first = await app.request(path);
+    const tag = first.headers.get("etag")!;
+    await first.body?.cancel();
+    for (const ifMatch of ['"other"', `W/${tag}`, '"a", "b"']) {
+      const refused = await app.request(path, { headers: { "if-match": ifMatch } });
+      assert.equal(refused.status, 412, `${path} If-Match: ${ifMatch}`);
+      assert.equal(refused.headers.get("etag"), tag);
+      assert.match(await refused.text(), /Precondition failed/);
+      assertSecurityHeaders(refused);
+      const head = await app.request(path, { method: "HEAD", headers: { "if-match": ifMatch } });
+      assert.equal(head.status, 412, `HEAD ${path} If-Match: ${ifMatch}`);
+    }
+    for (const ifMatch of ["*", tag, `"a", ${tag}`]) {
+      const served = await app.request(path, { headers: { "if-match": ifMatch } });
+      assert.equal(served.status, 200, `${path} If-Match: ${ifMatch}`);
+      assert.ok((await served.text()).length > 0);
+    }
+    // If-Match is evaluated first: a failing one wins over a matching If-None-Match.
+    const both = await app.request(path, { headers: { "if-match": '"x"', "if-none-match": tag } });
+    assert.equal(both.status, 412);
+    await both.body?.cancel();
+  }
+});
+
 Deno.test("GET /static/* never leaves static/, whatever the encoding", async () => {
   const attempts = [
     "/static/../deno.json",
@@ -266,6 +293,8 @@ Deno.test("a Host that is not host[:port] gets 400 before routing", async () => 
     "",
     "[::1",
     "x:port",
+    "a:99999",
+    "a:65536",
   ];
   for (const host of hostile) {
     const response = await app.request("/health", { headers: { host } });
@@ -273,7 +302,8 @@ Deno.test("a Host that is not host[:port] gets 400 before routing", async () => 
     assert.match(await response.text(), /Host/);
     assertSecurityHeaders(response);
   }
-  for (const host of ["localhost", "example.com:8080", "10.0.0.1:80", "[::1]:8080", "my_app"]) {
+  const valid = ["localhost", "example.com:8080", "10.0.0.1:80", "[::1]:8080", "my_app", "a:65535"];
+  for (const host of valid) {
     const response = await app.request("/health", { headers: { host } });
     assert.equal(response.status, 200, host);
     assert.deepEqual(await response.json(), { status: "ok" });
@@ -383,10 +413,10 @@ Deno.test("static files: symbolic links are skipped with one warning at start-up
 });
 
 /** Send raw request bytes to a server on 127.0.0.1 and read the answer's head. */
-async function rawRequest(port: number, text: string): Promise<string> {
+async function rawRequest(port: number, text: string | Uint8Array): Promise<string> {
   const connection = await Deno.connect({ hostname: "127.0.0.1", port });
   try {
-    await connection.write(new TextEncoder().encode(text));
+    await connection.write(typeof text === "string" ? new TextEncoder().encode(text) : text);
     let answer = "";
     const buffer = new Uint8Array(16 * 1024);
     const decoder = new TextDecoder();
@@ -401,7 +431,7 @@ async function rawRequest(port: number, text: string): Promise<string> {
   }
 }
 
-Deno.test("over a real socket: Host cannot change the route, a missing Host is 400, HEAD has the length", async () => {
+Deno.test("over a real socket: Host cannot change the route, a request with no Host is answered, HEAD has the length", async () => {
   const { startServer, withAccessLog } = await import("../server.ts");
   const { createLogger } = await import("../logger.ts");
   const lines: string[] = [];
@@ -428,9 +458,32 @@ Deno.test("over a real socket: Host cannot change the route, a missing Host is 4
       const answer = await ask(`GET /health HTTP/1.1\r\nHost: ${host}`);
       assert.equal(status(answer), "HTTP/1.1 400 Bad Request", JSON.stringify(host));
     }
-    assert.equal(status(await ask("GET /health HTTP/1.1")), "HTTP/1.1 400 Bad Request");
-    // Deno does not tell the HTTP version to the handler: HTTP/1.0 must send Host too.
-    assert.match(status(await ask("GET /health HTTP/1.0")), /^HTTP\/1\.[01] 400 Bad Request$/);
+    // No Host at all: Deno fills in localhost:PORT, nothing of the client's reaches the URL.
+    // HTTP/1.0 health checks send none (HAProxy: `OPTIONS / HTTP/1.0`). Deno does not tell the
+    // handler the HTTP version, so an HTTP/1.1 request without Host is answered the same way.
+    assert.equal(status(await ask("GET /health HTTP/1.0")), "HTTP/1.0 200 OK");
+    assert.equal(status(await ask("OPTIONS / HTTP/1.0")), "HTTP/1.0 405 Method Not Allowed");
+    assert.equal(status(await ask("GET /health HTTP/1.1")), "HTTP/1.1 200 OK");
+    assert.equal(
+      status(await ask("GET /health HTTP/1.1\r\nHost: a:99999")),
+      "HTTP/1.1 400 Bad Request",
+    );
+    // An absolute-form target puts its authority in the URL: held to the same rule.
+    assert.equal(
+      status(await ask("GET http://x:99999/health HTTP/1.1\r\nHost: localhost")),
+      "HTTP/1.1 400 Bad Request",
+    );
+    // A Host whose bytes are not ASCII: the log must still name the request target.
+    for (const bytes of [[0xc2, 0xa0], [0xff]]) {
+      await rawRequest(
+        port,
+        new Uint8Array([
+          ...new TextEncoder().encode("GET /health HTTP/1.1\r\nConnection: close\r\nHost: x"),
+          ...bytes,
+          ...new TextEncoder().encode("/wp-admin/install.php?\r\n\r\n"),
+        ]),
+      );
+    }
     const head = await ask("HEAD /static/style.css HTTP/1.1\r\nHost: localhost");
     const size = (await Deno.stat(new URL("../static/style.css", import.meta.url))).size;
     assert.equal(status(head), "HTTP/1.1 200 OK");
@@ -448,6 +501,8 @@ Deno.test("over a real socket: Host cannot change the route, a missing Host is 4
   const paths = logged.map((line) => `${line.method} ${line.path} ${line.status}`);
   assert.ok(paths.some((path) => /^CONNECT \/ \d{3}$/.test(path)), paths.join("; "));
   assert.equal(paths[1], "GET /health 400", "the refused Host is not logged as the path");
+  assert.ok(!paths.some((path) => path.includes("wp-admin")), paths.join("; "));
+  assert.equal(paths.filter((path) => path === "GET /health 400").length, 10, paths.join("; "));
   assert.ok(paths.includes("GET /time 200"), "the query string is not logged");
   assert.doesNotMatch(lines.join(""), /secret/);
 });
@@ -463,6 +518,27 @@ Deno.test("the fast path and Hono's routes answer alike: with a query string, en
   const encoded = await app.request("/static/%73tyle.css");
   assert.equal(encoded.status, 200);
   assert.match(await encoded.text(), /--bg/);
+});
+
+Deno.test("one route table: the fast path is read from Hono's routes, so a route is registered once", async () => {
+  const { fastPath, getRaw } = await import("../routes/_fast_path.ts");
+  const routed = createApp(parseConfig({}), { now: () => FIXED });
+  // Added after createApp, as a caller would: one registration, on the fast path too.
+  getRaw(routed, "/extra", () => new Response("extra"));
+  const fast = fastPath(routed);
+  for (const path of ["/", "/health", "/ready", "/time", "/theme.css", "/extra"]) {
+    assert.equal(typeof fast.handler(path), "function", path);
+    assert.equal(fast.pattern(path), path);
+  }
+  assert.equal(typeof fast.handler("/static/style.css"), "function");
+  assert.equal(fast.pattern("/static/style.css"), "/static/*", "the pattern comes from the route");
+  assert.equal(fast.handler("/static/missing.css"), undefined);
+  assert.equal(fast.handler("/missing"), undefined);
+  const extra = await routed.request("/extra");
+  assert.equal(await extra.text(), "extra");
+  const head = await routed.request("/extra", { method: "HEAD" });
+  assert.equal(head.status, 200, "Hono holds the route: HEAD through GET");
+  await head.body?.cancel();
 });
 
 Deno.test("METRICS=prometheus: /metrics counts and times requests by route pattern, never the raw path", async () => {
@@ -602,4 +678,67 @@ Deno.test("the page and author.html use the theme, with no inline style", async 
   const css = await (await app.request("/static/style.css")).text();
   assert.match(css, /body \{[^}]*color: var\(--fg\)/);
   assert.match(css, /\na \{\s*color: var\(--link\)/);
+});
+
+/** One HTTP/2 cleartext (prior knowledge) request with these pseudo-headers and headers. */
+function h2Request(
+  port: number,
+  headers: Record<string, string>,
+): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const session = http2.connect(`http://127.0.0.1:${port}`);
+    session.on("error", (error) => resolve({ error: String(error) }));
+    const stream = session.request({ ":method": "GET", ...headers });
+    let status = 0;
+    let body = "";
+    stream.on("response", (head) => status = Number(head[":status"]));
+    stream.setEncoding("utf8");
+    stream.on("data", (chunk) => body += chunk);
+    stream.on("end", () => {
+      session.close();
+      resolve({ status, body });
+    });
+    stream.on("error", (error) => {
+      session.close();
+      resolve({ error: String(error) });
+    });
+    stream.end();
+  });
+}
+
+Deno.test("h2c (HTTP/2 prior knowledge): answered like HTTP/1.1, validated on :authority", async () => {
+  const { startServer } = await import("../server.ts");
+  const { createLogger } = await import("../logger.ts");
+  const logger = createLogger({ level: "error", format: "json", write: () => {} });
+  const server = await startServer(app.fetch, {
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    shutdownTimeoutMs: 2000,
+  });
+  const { port } = server.addr;
+  try {
+    const authority = `127.0.0.1:${port}`;
+    const health = await h2Request(port, { ":path": "/health", ":authority": authority });
+    assert.deepEqual(health, { status: 200, body: '{"status":"ok"}' });
+    const css = await h2Request(port, { ":path": "/static/style.css", ":authority": authority });
+    assert.ok("status" in css && css.status === 200 && css.body.includes("--bg"));
+    // The authority is the client's choice, as a Host is: held to the same rule.
+    const badPort = await h2Request(port, { ":path": "/health", ":authority": "a:99999" });
+    assert.ok("status" in badPort && badPort.status === 400, JSON.stringify(badPort));
+    const badHost = await h2Request(port, {
+      ":path": "/health",
+      ":authority": authority,
+      host: "x/static/style.css?",
+    });
+    assert.ok("status" in badHost && badHost.status === 400, JSON.stringify(badHost));
+    // Deno's HTTP/2 stack refuses an authority that is not one (the stream is reset)...
+    const broken = await h2Request(port, { ":path": "/health", ":authority": "x/static?" });
+    assert.ok("error" in broken, JSON.stringify(broken));
+    // ...and goes on serving.
+    const after = await h2Request(port, { ":path": "/health", ":authority": authority });
+    assert.deepEqual(after, { status: 200, body: '{"status":"ok"}' });
+  } finally {
+    await server.shutdown();
+  }
 });

@@ -1,13 +1,21 @@
 /**
  * Connections are bounded: one that sends no whole request in time (idle socket, slowloris),
- * or stays idle, stalled mid-body or not reading after its last response, is closed; past the
- * connection limit new ones are closed at once. Real sockets on 127.0.0.1, short timeouts.
+ * or stays idle, stalled mid-body or not reading after its last response, is closed; at the
+ * connection limit a new one closes the one idle longest, or is closed at once when none is
+ * idle; without Deno's per-connection server, public Deno.serve serves. Real sockets on
+ * 127.0.0.1, short timeouts.
  *
  * @module
  */
 import assert from "node:assert/strict";
 import { createLogger } from "../logger.ts";
-import { canServeConnections, type RunningServer, startServer } from "../server.ts";
+import {
+  canServeConnections,
+  LOST_WITHOUT_CONNECTIONS,
+  type RunningServer,
+  startServer,
+} from "../server.ts";
+import { findServeConnection } from "../_serve_connection.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 const encoder = new TextEncoder();
@@ -17,8 +25,11 @@ const IDLE_MS = 2000;
 /** How late past its timeout a connection may close: one sweep, plus a loaded machine's slack. */
 const SLACK_MS = 3000;
 
-function serve(options: { maxConnections?: number } = {}): Promise<RunningServer> {
-  return startServer(() => new Response("ok"), {
+function serve(
+  options: { maxConnections?: number } = {},
+  handler: () => Response | Promise<Response> = () => new Response("ok"),
+): Promise<RunningServer> {
+  return startServer(handler, {
     port: 0,
     host: "127.0.0.1",
     logger: quiet,
@@ -105,17 +116,57 @@ Deno.test("an idle keep-alive connection, or one stalled mid-body, is closed aft
   }
 });
 
-Deno.test("past the connection limit new connections are closed at once, and serving goes on", async () => {
+/** Send one request on `conn` and read its answer's status line. */
+async function ask(conn: Deno.TcpConn, path = "/health"): Promise<string> {
+  await conn.write(encoder.encode(`GET ${path} HTTP/1.1\r\nHost: a\r\n\r\n`));
+  const buffer = new Uint8Array(4096);
+  const n = await conn.read(buffer);
+  return n === null ? "" : new TextDecoder().decode(buffer.subarray(0, n)).split("\r\n")[0];
+}
+
+Deno.test("at the connection limit a new connection closes the one idle longest, and is served", async () => {
   const server = await serve({ maxConnections: 2 });
-  const held = [await connect(server), await connect(server)];
+  const first = await connect(server);
+  const second = await connect(server);
   try {
-    // Let the server accept both before the third arrives.
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal(await ask(first), "HTTP/1.1 200 OK");
+    // A second later, so that `first` has been idle for longer (idle time is counted per sweep).
+    await new Promise((resolve) => setTimeout(resolve, 1100));
+    assert.equal(await ask(second), "HTTP/1.1 200 OK");
+    const third = await connect(server);
+    try {
+      const evicted = await untilClosed(first, HEADER_MS * 10);
+      assert.ok(evicted.ms < HEADER_MS * 0.9, `closed at once (${Math.round(evicted.ms)} ms)`);
+      assert.equal(await ask(third), "HTTP/1.1 200 OK", "the new connection is served");
+      assert.equal(await ask(second), "HTTP/1.1 200 OK", "the other one is left alone");
+    } finally {
+      third.close();
+    }
+  } finally {
+    second.close();
+    await server.shutdown();
+  }
+});
+
+Deno.test("at the connection limit with a handler running on every connection, new connections are closed at once, and serving goes on", async () => {
+  const release = Promise.withResolvers<void>();
+  let started = 0;
+  const server = await serve({ maxConnections: 2 }, async () => {
+    started++;
+    await release.promise;
+    return new Response("ok");
+  });
+  const held = [await connect(server), await connect(server)];
+  const answers = held.map((conn) => ask(conn));
+  try {
+    while (started < 2) await new Promise((resolve) => setTimeout(resolve, 10));
     const third = await connect(server);
     const { ms, text } = await untilClosed(third, HEADER_MS * 10);
     assert.equal(text, "");
     assert.ok(ms < HEADER_MS * 0.9, `closed at once (${Math.round(ms)} ms), not by a timeout`);
   } finally {
+    release.resolve();
+    assert.deepEqual(await Promise.all(answers), ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
     for (const conn of held) conn.close();
   }
   // Once the held ones are gone, new clients are served again.
@@ -135,4 +186,49 @@ Deno.test("past the connection limit new connections are closed at once, and ser
   }
   await server.shutdown();
   assert.equal(status, 200);
+});
+
+Deno.test("without Deno's per-connection server, public Deno.serve serves and says once what is lost", async () => {
+  const lines: string[] = [];
+  const logger = createLogger({
+    level: "info",
+    format: "json",
+    write: (bytes) => void lines.push(new TextDecoder().decode(bytes)),
+  });
+  const server = await startServer(() => new Response("ok"), {
+    port: 0,
+    host: "127.0.0.1",
+    logger,
+    shutdownTimeoutMs: 1000,
+    serveConnection: null,
+  });
+  try {
+    for (let i = 0; i < 3; i++) {
+      const response = await fetch(`${server.url}/health`);
+      assert.equal(response.status, 200);
+      assert.equal(await response.text(), "ok");
+    }
+  } finally {
+    assert.deepEqual(await server.shutdown(), { outcome: "drained", running: 0 });
+  }
+  logger.flush();
+  const warnings = lines.join("").trim().split("\n").map((line) => JSON.parse(line))
+    .filter((line) => line.level === "warn");
+  assert.equal(warnings.length, 1, "said once");
+  assert.match(warnings[0].msg, /^serving without connection limits/);
+  assert.equal(warnings[0].lost, LOST_WITHOUT_CONNECTIONS);
+});
+
+Deno.test("the adapter finds Deno's per-connection server, and reports none where it is gone", () => {
+  assert.equal(typeof findServeConnection(Deno), "function");
+  const internal = Symbol("internal");
+  assert.equal(findServeConnection({ internal, [internal]: {} }), undefined);
+  assert.equal(findServeConnection({}), undefined);
+  const throwing = {
+    internal,
+    get [internal]() {
+      throw new Error("moved");
+    },
+  };
+  assert.equal(findServeConnection(throwing), undefined);
 });

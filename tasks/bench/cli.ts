@@ -20,6 +20,8 @@ export interface BenchOptions {
   rounds: number;
   /** Seconds of mixed load for the memory soak; 0 skips it. */
   soakSec: number;
+  /** Idle connections held for the per-connection memory figures; 0 skips them. */
+  storm: number;
   /** Server targets, without the baselines, which always run. */
   targets: Exclude<TargetName, "baseline" | "replay">[];
   /** Image of the container target. */
@@ -49,21 +51,36 @@ Options:
   --connections LIST     Concurrency levels, comma separated (default 1,32,128; smoke 32)
   --rounds N             Alternating baseline/server rounds (default 3; smoke 1)
   --soak SECONDS         Mixed load for the memory soak, 0 to skip (default 30; smoke 2)
+  --storm N              Idle keep-alive connections held at once, then closed, on the bare
+                         baseline and each target: RSS per connection and after the storm,
+                         0 to skip (default 2000; smoke 200; at most 5000)
   --targets LIST         Servers to load: start,binary,container (default: these three, skipping
                          those absent; smoke: start). binary = dist/swft, container = --image.
                          Also: metrics (start with METRICS=prometheus), otel (start with
                          OTEL_DENO=true, OTLP to an unused port), otel-metrics (the same with
                          OTEL_DENO_TRACING=false), quiet (start with LOG_LEVEL=warn: no
-                         access log)
+                         access log), node (the app on node:http through Hono's Node
+                         adapter, with node:http's timeouts and connection limit), seed (a
+                         reconstruction of the FastAPI app SWFT re-implements, one uvicorn
+                         worker: tasks/bench/seed/; needs python3 with FastAPI, uvicorn, Jinja2)
   --image NAME           Image for the container target (default swft:runtime-deno)
   --paths LIST           Paths to load, comma separated
                          (default /,/health,/time,/theme.css,/static/style.css)
   --help                 Show this help
 
-Bounded: at most 60 s per wrk run, 10 rounds and 600 s of soak. Only 127.0.0.1 is loaded.`;
+Bounded: at most 60 s per wrk run, 10 rounds, 600 s of soak and 5000 connections held. Only
+127.0.0.1 is loaded.`;
 
 const DEFAULT_TARGETS = ["start", "binary", "container"] as const;
-const ALL_TARGETS = [...DEFAULT_TARGETS, "metrics", "otel", "otel-metrics", "quiet"] as const;
+const ALL_TARGETS = [
+  ...DEFAULT_TARGETS,
+  "metrics",
+  "otel",
+  "otel-metrics",
+  "quiet",
+  "node",
+  "seed",
+] as const;
 const PATHS = ["/", "/health", "/time", "/theme.css", "/static/style.css"];
 
 function integer(name: string, text: string, range: { min: number; max: number }): number {
@@ -94,6 +111,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     connections: { type: "string" },
     rounds: { type: "string" },
     soak: { type: "string" },
+    storm: { type: "string" },
     targets: { type: "string" },
     image: { type: "string" },
     paths: { type: "string" },
@@ -107,7 +125,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
       const name = text.trim();
       if (!(ALL_TARGETS as readonly string[]).includes(name)) {
         throw new UsageError(
-          `--targets takes start, binary, container, metrics, otel, otel-metrics or quiet, got "${name}"`,
+          `--targets takes start, binary, container, metrics, otel, otel-metrics, quiet, node or seed, got "${name}"`,
         );
       }
       return name as BenchOptions["targets"][number];
@@ -120,6 +138,7 @@ export function parseBenchArgs(args: string[]): BenchOptions {
     connections: [...new Set(connections)],
     rounds: integer("rounds", values.rounds ?? (smoke ? "1" : "3"), { min: 1, max: 10 }),
     soakSec: integer("soak", values.soak ?? (smoke ? "2" : "30"), { min: 0, max: 600 }),
+    storm: integer("storm", values.storm ?? (smoke ? "200" : "2000"), { min: 0, max: 5000 }),
     targets: [...new Set(targets)],
     image: values.image ?? "swft:runtime-deno",
     starts: smoke ? 2 : 5,

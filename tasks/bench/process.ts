@@ -28,6 +28,8 @@ export type TargetName =
   | "otel"
   | "otel-metrics"
   | "quiet"
+  | "node"
+  | "seed"
   | "binary"
   | "container";
 
@@ -73,6 +75,25 @@ export interface LaunchOptions {
   otlpEndpoint?: string;
   /** Docker image for the `container` target. */
   image?: string;
+  /** For `seed`: the python3 that has FastAPI, uvicorn and Jinja2 ({@linkcode seedPython}). */
+  python?: string;
+}
+
+/** Where the seed target may find its Python: the first on PATH, then the system's. */
+export const SEED_PYTHONS: readonly string[] = ["python3", "/usr/bin/python3"];
+
+/** How to get what the seed target needs. */
+export const SEED_INSTALL_HINT: string =
+  "python3 with FastAPI, uvicorn and Jinja2 (Debian: apt-get install python3-fastapi " +
+  "python3-uvicorn python3-jinja2)";
+
+/** The first of {@linkcode SEED_PYTHONS} that imports FastAPI, uvicorn and Jinja2, or `null`. */
+export async function seedPython(): Promise<string | null> {
+  for (const python of SEED_PYTHONS) {
+    const { code } = await run(python, ["-c", "import fastapi, uvicorn, jinja2"]);
+    if (code === 0) return python;
+  }
+  return null;
 }
 
 /** The server's environment in the bench: production defaults, loopback, JSON access log. */
@@ -264,6 +285,33 @@ export function launch(name: TargetName, options: LaunchOptions): ServerHandle {
       }
       return spawnProcess(name, "deno", { args: startTask().args, env }, port);
     }
+    case "node":
+      return spawnProcess(name, "deno", {
+        args: [
+          "run",
+          "--allow-net=127.0.0.1",
+          "--allow-read=./templates,./static",
+          "--allow-env",
+          "tasks/bench/node_server.ts",
+        ],
+        env: serverEnv(port),
+      }, port);
+    case "seed":
+      if (!options.python) throw new Error("The seed target needs python3 with FastAPI");
+      return spawnProcess(name, options.python, {
+        args: [
+          "-m",
+          "uvicorn",
+          "main:app",
+          "--app-dir",
+          "tasks/bench/seed",
+          "--host",
+          "127.0.0.1",
+          "--port",
+          String(port),
+        ],
+        env: serverEnv(port),
+      }, port);
     case "binary":
       return spawnProcess(name, "./dist/swft", { args: [], env: serverEnv(port) }, port);
     case "container":

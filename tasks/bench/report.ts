@@ -5,6 +5,9 @@
  * @module
  */
 import type { ReportHead } from "../_lib/mod.ts";
+import type { ConnectionRow } from "./connections.ts";
+
+export type { ConnectionRow };
 
 /** Load figures of one target on one path at one concurrency, over all rounds. */
 export interface LoadRow {
@@ -99,11 +102,15 @@ export interface BenchReport extends ReportHead {
     connections: number[];
     paths: string[];
     soakSec: number;
+    /** Idle connections held per server for {@linkcode BenchReport.connections}; 0: none. */
+    storm?: number;
   };
   /** Load figures, a row per target, path and concurrency. */
   load: LoadRow[];
   /** Start-up and memory, a row per target. */
   processes: ProcessRow[];
+  /** What idle connections cost each server, the bare baseline first (`--storm`). */
+  connections?: ConnectionRow[];
   /** Each goal judged for each target. */
   goals: GoalCheck[];
   /** Targets not run, and why. */
@@ -115,6 +122,9 @@ export interface BenchReport extends ReportHead {
 /** Concurrency at which the load targets are judged. */
 export const GOAL_CONNECTIONS = 32;
 const MIB = 1024 * 1024;
+
+/** What the goals are judged on. */
+export type Measured = Pick<BenchReport, "load" | "processes"> & { connections?: ConnectionRow[] };
 
 /** A performance target: what {@linkcode GoalCheck} judges, and how to measure it. */
 export interface GoalSpec {
@@ -129,7 +139,7 @@ export interface GoalSpec {
   /** Unit of the value and `limit`. */
   unit: string;
   /** Reads the value for `target` from a report's figures. */
-  measure(target: string, report: Pick<BenchReport, "load" | "processes">): {
+  measure(target: string, report: Measured): {
     value: number | null;
     detail: string;
   };
@@ -242,17 +252,94 @@ export function sameBytesGoals(paths: readonly string[]): GoalSpec[] {
   }));
 }
 
+/** At least this many times the seed's requests/s on `/`. */
+export const SEED_LIMIT = 10;
+
+/** `/` requests/s of a target over the seed's, paired by round, when the seed ran. */
+function seedGoal(): GoalSpec["measure"] {
+  return (target, report) => {
+    const own = loadAt(report.load, { target, path: "/" });
+    const seed = loadAt(report.load, { target: "seed", path: "/" });
+    if (!own || !seed) return { value: null, detail: "seed not loaded" };
+    const rounds = own.roundsRequestsPerSec.map((rate, i) => rate / seed.roundsRequestsPerSec[i]);
+    const value = rounds.sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
+    return {
+      value,
+      detail: `${own.connections} connections, seed ${Math.round(seed.requestsPerSec)} req/s`,
+    };
+  };
+}
+
+/** The goal against the seed app, judged when the `seed` target ran. */
+export const SEED_GOALS: readonly GoalSpec[] = [{
+  id: "root-vs-seed",
+  label: "/ req/s / seed's",
+  comparator: ">=",
+  limit: SEED_LIMIT,
+  unit: "",
+  measure: seedGoal(),
+}];
+
+/** At most this many times the bare baseline's RSS per idle connection. */
+export const CONNECTION_RSS_LIMIT = 1.3;
+
+/** A target's connection figure over the bare baseline's, from the same run. */
+function connectionGoal(field: "perConnectionBytes" | "afterStormBytes"): GoalSpec["measure"] {
+  return (target, report) => {
+    const rows = report.connections ?? [];
+    const own = rows.find((row) => row.target === target);
+    const bare = rows.find((row) => row.target === "baseline");
+    if (!own || !bare) return { value: null, detail: "no connections held" };
+    const detail = `${own.connections} connections, ${size(own[field])} against ${
+      size(bare[field])
+    }`;
+    return { value: bare[field] > 0 ? own[field] / bare[field] : null, detail };
+  };
+}
+
+function size(bytes: number): string {
+  return Math.abs(bytes) < MIB
+    ? `${(bytes / 1024).toFixed(1)} KiB`
+    : `${(bytes / MIB).toFixed(1)} MiB`;
+}
+
+/** The goals on what connections cost, judged when `--storm` held some. */
+export const CONNECTION_GOALS: readonly GoalSpec[] = [
+  {
+    id: "connection-rss",
+    label: "RSS per idle connection / bare",
+    comparator: "<=",
+    limit: CONNECTION_RSS_LIMIT,
+    unit: "",
+    measure: connectionGoal("perConnectionBytes"),
+  },
+  {
+    id: "after-storm",
+    label: "RSS left after the storm / bare",
+    comparator: "<=",
+    limit: 1,
+    unit: "",
+    measure: connectionGoal("afterStormBytes"),
+  },
+];
+
 /**
- * Judge each non-baseline target against {@linkcode GOALS} and, where the replay baseline ran,
- * against {@linkcode sameBytesGoals} for each path loaded.
+ * Judge each non-baseline target against {@linkcode GOALS}; where the replay baseline ran,
+ * against {@linkcode sameBytesGoals} for each path loaded; where connections were held,
+ * against {@linkcode CONNECTION_GOALS}.
  */
 export function evaluateGoals(
-  report: Pick<BenchReport, "load" | "processes">,
+  report: Measured,
   targets: readonly string[],
 ): GoalCheck[] {
   const replayed = report.load.some((row) => row.sameBytesRatio !== null);
   const paths = [...new Set(report.load.map((row) => row.path))];
-  const goals = replayed ? [...GOALS, ...sameBytesGoals(paths)] : GOALS;
+  const goals = [
+    ...GOALS,
+    ...(replayed ? sameBytesGoals(paths) : []),
+    ...(report.connections?.length ? CONNECTION_GOALS : []),
+    ...(report.load.some((row) => row.target === "seed") ? SEED_GOALS : []),
+  ];
   return targets.filter((target) => target !== "baseline" && target !== "replay").flatMap((
     target,
   ) =>
@@ -399,6 +486,24 @@ export function renderReport(report: BenchReport): string {
     ]),
     [false, false, true, true, true, true, true, true, true, true],
   ));
+  if (report.connections?.length) {
+    parts.push(
+      `\nConnections: ${report.meta.storm} idle keep-alive connections held, then closed; RSS in MiB`,
+    );
+    parts.push(renderTable(
+      ["target", "held", "RSS before", "RSS held", "RSS after", "KiB/conn", "left MiB"],
+      report.connections.map((row) => [
+        row.target,
+        String(row.connections),
+        mib(row.rssBeforeBytes),
+        mib(row.rssHeldBytes),
+        mib(row.rssAfterBytes),
+        (row.perConnectionBytes / 1024).toFixed(1),
+        mib(row.afterStormBytes),
+      ]),
+      [false, true, true, true, true, true, true],
+    ));
+  }
   if (meta.smoke) {
     // A smoke run is too short to judge any target: it reports whether the tool works.
     parts.push("", ...smokeHealth(report));

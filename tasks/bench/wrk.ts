@@ -111,10 +111,10 @@ export async function wrkVersion(): Promise<string | null> {
 export async function runWrk(url: string, options: WrkOptions): Promise<WrkResult> {
   const host = new URL(url).hostname;
   if (host !== "127.0.0.1" && host !== "localhost" && host !== "[::1]") {
-    throw new Error(`Refusing to load ${url}: the bench only loads loopback addresses`);
+    throw new Error(`Cannot load ${url}: the bench only loads loopback addresses`);
   }
   const env: Record<string, string> = { SWFT_BENCH_PATHS: (options.paths ?? []).join(" ") };
   const { code, stdout, stderr } = await run("wrk", wrkArgs(url, options), { env });
-  if (code !== 0) throw new Error(`wrk failed with exit code ${code}: ${stderr || stdout}`.trim());
+  if (code !== 0) throw new Error(`Cannot run wrk: exit code ${code}: ${stderr || stdout}`.trim());
   return parseWrkOutput(stdout);
 }

@@ -1,0 +1,124 @@
+/**
+ * The fast path, derived from the one route table: Hono's `app.routes`. A route whose answer
+ * needs nothing but the request is registered with {@linkcode getRaw} (one exact path) or
+ * {@linkcode filesUnder} (a folder of files behind one wildcard route); its Hono handler then
+ * carries the raw handler, and {@linkcode fastPath} collects them once every route is added.
+ * `createApp` answers a GET of such a path before Hono parses the path, routes and builds a
+ * Context; Hono still holds the route, for HEAD, queries, encoded paths and `app.request()`.
+ * Adding a route is one registration.
+ *
+ * @module
+ */
+import type { HonoApp as Hono, HonoContext as Context } from "./_hono.ts";
+import type { RawHandler } from "./_prebuilt.ts";
+
+/** Finds the raw handler of a path under a route, or `undefined` when it has none. */
+type Lookup = (path: string) => RawHandler | undefined;
+
+/** Where a Hono handler keeps its raw handler. */
+const RAW = Symbol("raw handler");
+
+type Marked = ((c: Context) => Response | Promise<Response>) & { [RAW]?: Lookup };
+
+/**
+ * Register `handler` for `GET path` (and HEAD, which Hono answers through GET) on `app`, and
+ * mark it for the fast path.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const app = new Hono();
+ * getRaw(app, "/health", () => new Response("ok"));
+ * ```
+ */
+export function getRaw(app: Hono, path: string, handler: RawHandler): void {
+  const route: Marked = (c) => handler(c.req.raw);
+  route[RAW] = (asked) => asked === path ? handler : undefined;
+  app.get(path, route);
+}
+
+/**
+ * Register one route, `prefix/*`, answering each of `files` (keyed by their full URL path)
+ * for GET and HEAD (other methods get `methodNotAllowed`, other paths the app's 404), and
+ * mark it for the fast path. One route and a map lookup rather than a
+ * route per file: a file name may hold characters that the router reads as patterns (`:`,
+ * `*`, `{`).
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const app = new Hono();
+ * const files = new Map([["/static/a.txt", () => new Response("a")]]);
+ * filesUnder(app, "/static", files, () => new Response(null, { status: 405 }));
+ * ```
+ */
+export function filesUnder(
+  app: Hono,
+  prefix: string,
+  files: ReadonlyMap<string, RawHandler>,
+  methodNotAllowed: (c: Context) => Response,
+): void {
+  const route: Marked = (c) => {
+    const handler = files.get(c.req.path);
+    if (handler === undefined) return c.notFound();
+    const method = c.req.method;
+    return method === "GET" || method === "HEAD" ? handler(c.req.raw) : methodNotAllowed(c);
+  };
+  route[RAW] = (path) => files.get(path);
+  app.all(`${prefix}/*`, route);
+}
+
+/** The raw handlers of an app's marked routes, by path. */
+export interface FastPath {
+  /** The raw handler answering `GET path`, or `undefined` for Hono to route. */
+  handler(path: string): RawHandler | undefined;
+  /** The route pattern of `path` (such as `/static/*`), for metrics labels. */
+  pattern(path: string): string;
+}
+
+/**
+ * Collect the marked routes of `app` (read once: call it after every route is added). The
+ * first route of a path wins, as in Hono's router; middleware is not a route.
+ *
+ * @example
+ * ```ts
+ * import { Hono } from "hono";
+ * const app = new Hono();
+ * getRaw(app, "/health", () => new Response("ok"));
+ * fastPath(app).handler("/health"); // the raw handler
+ * ```
+ */
+export function fastPath(app: Hono): FastPath {
+  const exact = new Map<string, RawHandler>();
+  const folders: { prefix: string; pattern: string; lookup: Lookup }[] = [];
+  const seen = new Set<string>();
+  for (const route of app.routes) {
+    if (route.method !== "GET" && route.method !== "ALL") continue;
+    const lookup = (route.handler as Marked)[RAW];
+    if (seen.has(route.path) || lookup === undefined) {
+      seen.add(route.path);
+      continue;
+    }
+    seen.add(route.path);
+    if (route.path.endsWith("/*")) {
+      folders.push({ prefix: route.path.slice(0, -1), pattern: route.path, lookup });
+    } else {
+      const handler = lookup(route.path);
+      if (handler) exact.set(route.path, handler);
+    }
+  }
+  return {
+    handler(path) {
+      const handler = exact.get(path);
+      if (handler !== undefined || folders.length === 0) return handler;
+      for (const folder of folders) {
+        if (path.startsWith(folder.prefix)) return folder.lookup(path);
+      }
+      return undefined;
+    },
+    pattern(path) {
+      if (exact.has(path)) return path;
+      return folders.find((folder) => path.startsWith(folder.prefix))?.pattern ?? path;
+    },
+  };
+}
