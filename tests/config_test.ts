@@ -175,13 +175,13 @@ Deno.test("config: unset MAX_CONNECTIONS follows the memory limit; set, it wins"
   const set = parseConfig({ MAX_CONNECTIONS: "5000" }, { memoryLimit });
   assert.equal(set.maxConnections, 5000, "an explicit value is not capped by the limit");
   assert.equal(set.maxConnectionsFrom, "MAX_CONNECTIONS");
-  assert.equal(parseConfig({ MAX_CONNECTIONS: "" }, { memoryLimit }).maxConnections, 384);
+  assert.equal(parseConfig({ MAX_CONNECTIONS: "" }, { memoryLimit }).maxConnections, 128);
 });
 
 Deno.test("config: MAX_CONNECTIONS' default for 64 MiB, 256 MiB and 1 GiB, bounded both ways", () => {
-  assert.equal(connectionsForMemory(64 * MiB), 384);
-  assert.equal(connectionsForMemory(256 * MiB), 3456);
-  assert.equal(connectionsForMemory(1024 * MiB), 15744);
+  assert.equal(connectionsForMemory(64 * MiB), 128);
+  assert.equal(connectionsForMemory(256 * MiB), 3200);
+  assert.equal(connectionsForMemory(1024 * MiB), 15488);
   assert.equal(connectionsForMemory(16 * 1024 * MiB), 16_384, "never above the old default");
   assert.equal(connectionsForMemory(32 * MiB), 64, "a limit below the baseline still serves some");
   assert.equal(DEFAULT_MAX_CONNECTIONS, MAX_CONNECTIONS, "the server's own default");
@@ -192,7 +192,7 @@ Deno.test("config: the memory limit as Deno reports it: 0 and cgroup v1's huge '
   assert.equal(memoryLimitOf(0), undefined, "no limit, or none readable");
   assert.equal(memoryLimitOf(9223372036854771712), undefined, "v1 without a limit");
   const sized = parseConfig({}, { memoryLimit: memoryLimitOf(256 * MiB) });
-  assert.equal(sized.maxConnections, 3456);
+  assert.equal(sized.maxConnections, 3200);
   assert.equal(sized.maxConnectionsFrom, "memory limit 256 MiB (cgroup)");
 });
 
