@@ -13,6 +13,7 @@ import { createLogger } from "../logger.ts";
 import { createApp } from "../routes/mod.ts";
 import { SHUTDOWN_GRACE_MS, startServer } from "../server.ts";
 import { type ServerProcess, spawnServer } from "./_server_process.ts";
+import { delay, poll, run } from "../tasks/_lib/mod.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 const encoder = new TextEncoder();
@@ -52,6 +53,32 @@ Deno.test("SIGTERM: a client stalled mid-body does not delay the exit", async ()
   }
 });
 
+/** Bytes queued between the two ends of `conn` (`ss`: Recv-Q and Send-Q of both sockets). */
+async function queuedBytes(conn: Deno.TcpConn): Promise<number | undefined> {
+  const port = (conn.localAddr as Deno.NetAddr).port;
+  const { code, stdout } = await run("ss", ["-tnH", `( sport = :${port} or dport = :${port} )`]);
+  if (code !== 0) return undefined;
+  return stdout.trim().split("\n").map((line) => line.trim().split(/\s+/))
+    .reduce((sum, [, recv, send]) => sum + Number(recv) + Number(send), 0);
+}
+
+/**
+ * Waits (at most 10 s) until what the server sent `conn` stops growing: the socket buffers are
+ * full and the server is blocked writing. Without `ss`, a pause of 1 s.
+ */
+async function untilBlocked(conn: Deno.TcpConn): Promise<void> {
+  let last = -1;
+  const stable = await poll(async () => {
+    const queued = await queuedBytes(conn);
+    if (queued === undefined) return "no ss";
+    const done = queued > 0 && queued === last;
+    last = queued;
+    return done || undefined;
+  }, { timeoutMs: 10_000, intervalMs: 200 });
+  if (stable === "no ss") await delay(1000);
+  else assert.equal(stable, true, `the server never blocked (${last} bytes queued)`);
+}
+
 Deno.test("SIGTERM: a client that never reads its responses does not delay the exit", async () => {
   const server = await spawnServer({ SHUTDOWN_TIMEOUT_MS: String(TIMEOUT_MS) });
   const conn = await connect(server.url);
@@ -59,7 +86,9 @@ Deno.test("SIGTERM: a client that never reads its responses does not delay the e
     // 5,000 pipelined requests whose ~20 MB of answers outgrow the socket buffers: the server
     // blocks writing to a client that reads nothing.
     await conn.write(encoder.encode("GET / HTTP/1.1\r\nHost: a\r\n\r\n".repeat(5000)));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    // Until the server is blocked: a fixed pause was too short on a loaded machine, and a
+    // server not yet blocked closes the connection after its current answer (drained).
+    await untilBlocked(conn);
     const { code, ms, last, stderr } = await stopTimed(server);
     assert.equal(code, 0, stderr);
     assert.ok(ms < TIMEOUT_MS / 4, `exit in ${Math.round(ms)} ms, far below the timeout`);
