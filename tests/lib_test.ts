@@ -229,6 +229,18 @@ runTask("probe", async () => {
 Deno.test("lastLines keeps the last words and drops the legacy builder's banner", () => {
   assert.equal(lastLines("a\n\nb\nc\n", 2), "b | c");
   assert.equal(lastLines("boom\nDEPRECATED: The legacy builder is deprecated\n", 1), "boom");
+  // A build that fails at its first step, as verify's build checks read it (stdout + stderr).
+  const firstStep = "Sending build context to Docker daemon  2.048kB\n" +
+    "Step 1/1 : FROM 127.0.0.1:1/nope:1\n" +
+    "DEPRECATED: The legacy builder is deprecated and will be removed in a future release.\n" +
+    "            Install the buildx component to build images with BuildKit:\n" +
+    "            https://docs.docker.com/go/buildx/\n\n" +
+    'Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: connect: connection refused\n';
+  assert.equal(
+    lastLines(firstStep, 3),
+    'Step 1/1 : FROM 127.0.0.1:1/nope:1 | Get "http://127.0.0.1:1/v2/": dial tcp 127.0.0.1:1: ' +
+      "connect: connection refused",
+  );
 });
 
 Deno.test("poll returns the first defined value, or undefined when the time is up", async () => {

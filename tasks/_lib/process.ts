@@ -205,9 +205,11 @@ export async function succeeds(cmd: string, args: string[]): Promise<boolean> {
   return (await run(cmd, args)).code === 0;
 }
 
-// The legacy builder's deprecation banner says nothing about a failure.
+// The legacy builder's deprecation banner and its "Sending build context" line (the first of
+// every build's output, so one of a build failing at its first step's last lines) say nothing
+// about a failure.
 const NOISE =
-  /^(DEPRECATED: The legacy builder|Install the buildx component|https:\/\/docs\.docker\.com\/go\/buildx)/;
+  /^(DEPRECATED: The legacy builder|Install the buildx component|https:\/\/docs\.docker\.com\/go\/buildx|Sending build context to Docker daemon)/;
 
 /**
  * The last `n` non-empty lines of some output joined with " | ", for one-line error details.
