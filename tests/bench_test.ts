@@ -255,6 +255,16 @@ Deno.test("the seed goal pairs / of a target with the seed's, round by round; th
   const goals = evaluateGoals({ load, processes: [PROCESS] }, ["start"]);
   const seed = goals.find((goal) => goal.id === "root-vs-seed")!;
   assert.equal(seed.value, 15, "median of 20, 5 and 15");
+  // An even count of rounds: the mean of the two middle ratios, as every paired ratio here.
+  const twoRounds = [
+    loadRow({ target: "start", roundsRequestsPerSec: [20_000, 10_000] }),
+    loadRow({ target: "seed", roundsRequestsPerSec: [1_000, 2_000] }),
+  ];
+  assert.equal(
+    evaluateGoals({ load: twoRounds, processes: [PROCESS] }, ["start"])
+      .find((goal) => goal.id === "root-vs-seed")!.value,
+    pairedRatio([20_000, 10_000], [1_000, 2_000]),
+  );
   assert.equal(seed.met, true);
   assert.match(seed.detail, /seed 2000 req\/s/);
   assert.equal(goals.filter((goal) => goal.target === "seed").length, 0);

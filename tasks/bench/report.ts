@@ -6,6 +6,7 @@
  */
 import type { ReportHead } from "../_lib/mod.ts";
 import type { ConnectionRow } from "./connections.ts";
+import { pairedRatio } from "./stats.ts";
 
 export type { ConnectionRow };
 
@@ -261,10 +262,8 @@ function seedGoal(): GoalSpec["measure"] {
     const own = loadAt(report.load, { target, path: "/" });
     const seed = loadAt(report.load, { target: "seed", path: "/" });
     if (!own || !seed) return { value: null, detail: "seed not loaded" };
-    const rounds = own.roundsRequestsPerSec.map((rate, i) => rate / seed.roundsRequestsPerSec[i]);
-    const value = rounds.sort((a, b) => a - b)[Math.floor(rounds.length / 2)];
     return {
-      value,
+      value: pairedRatio(own.roundsRequestsPerSec, seed.roundsRequestsPerSec),
       detail: `${own.connections} connections, seed ${Math.round(seed.requestsPerSec)} req/s`,
     };
   };
