@@ -303,11 +303,15 @@ Deno.test("renderTable aligns columns, numbers to the right", () => {
   assert.equal(table, "path     req/s\n/            5\n/health  12345");
 });
 
-Deno.test("renderReport shows load, processes, each target met or NOT MET, skips and errors", () => {
-  const load = [loadRow({ target: "baseline", ratio: null }), loadRow({ ratio: 0.5 })];
-  const report: BenchReport = {
+/** A report of `measured` with its goals judged for `start`; `meta` and the rest as `fields` say. */
+function benchReport(
+  measured: { load: LoadRow[]; processes: ProcessRow[] },
+  fields: Omit<Partial<BenchReport>, "meta"> & { meta?: Partial<BenchReport["meta"]> } = {},
+): BenchReport {
+  const { meta, ...rest } = fields;
+  return {
     tool: "swft-bench",
-    ok: false,
+    ok: true,
     startedAt: "2026-01-01T00:00:00.000Z",
     meta: {
       date: "2026-01-01T00:00:00.000Z",
@@ -320,13 +324,23 @@ Deno.test("renderReport shows load, processes, each target met or NOT MET, skips
       connections: [32],
       paths: ["/"],
       soakSec: 0,
+      ...meta,
     },
-    load,
-    processes: [PROCESS],
-    goals: evaluateGoals({ load, processes: [PROCESS] }, ["start"]),
+    ...measured,
+    goals: evaluateGoals(measured, ["start"]),
+    skipped: [],
+    errors: [],
+    ...rest,
+  };
+}
+
+Deno.test("renderReport shows load, processes, each target met or NOT MET, skips and errors", () => {
+  const load = [loadRow({ target: "baseline", ratio: null }), loadRow({ ratio: 0.5 })];
+  const report = benchReport({ load, processes: [PROCESS] }, {
+    ok: false,
     skipped: [{ target: "binary", reason: "dist/swft not found" }],
     errors: ["start / at 32 connections, round 1: 3 errors"],
-  };
+  });
   const text = renderReport(report);
   assert.match(text, /^\/\s+32\s+baseline\s+1000\s+-\s+-\s+0\.50\s+1\.00\s+0$/m);
   assert.match(
@@ -351,7 +365,7 @@ function processRow(target: string, startupMs: number | null): ProcessRow {
 }
 
 /** A smoke run whose figures miss every target, as a 1 s run on a busy machine does. */
-function smokeReport(fields: Partial<BenchReport> = {}): BenchReport {
+function smokeReport(fields: Omit<Partial<BenchReport>, "meta"> = {}): BenchReport {
   // p99 30 ms is far above the 2 ms target: a full run would say NOT MET.
   const load = [
     loadRow({ target: "baseline", ratio: null, p99Ms: 30 }),
@@ -363,29 +377,10 @@ function smokeReport(fields: Partial<BenchReport> = {}): BenchReport {
     processRow("replay", null),
     processRow("start", 190),
   ];
-  return {
-    tool: "swft-bench",
-    ok: true,
-    startedAt: "2026-01-01T00:00:00.000Z",
-    meta: {
-      date: "2026-01-01T00:00:00.000Z",
-      deno: "2.9.6",
-      wrk: "4.1.0",
-      cpus: 2,
-      smoke: true,
-      durationSec: 1,
-      rounds: 1,
-      connections: [32],
-      paths: ["/"],
-      soakSec: 2,
-    },
-    load,
-    processes,
-    goals: evaluateGoals({ load, processes }, ["start"]),
-    skipped: [],
-    errors: [],
+  return benchReport({ load, processes }, {
+    meta: { smoke: true, durationSec: 1, rounds: 1, soakSec: 2 },
     ...fields,
-  };
+  });
 }
 
 Deno.test("bench --smoke reports the tool's health, not targets it never tried to meet", () => {
