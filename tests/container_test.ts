@@ -23,6 +23,7 @@ import {
 import { pruneLock } from "../tasks/_lib/image_lock.ts";
 import { parseVerifyArgs, type Report, verify } from "../tasks/verify/mod.ts";
 import { loadImageFs } from "../tasks/verify/image_fs.ts";
+import { HARDENED_RUN_FLAGS } from "../tasks/verify/checks_container.ts";
 import {
   baseImageFlags,
   containerTest,
@@ -148,11 +149,7 @@ containerTest("runtime-deno's server runs as uid 65532 with no capabilities", as
     "-d",
     "--name",
     name,
-    "--read-only",
-    "--cap-drop",
-    "ALL",
-    "--security-opt",
-    "no-new-privileges",
+    ...HARDENED_RUN_FLAGS,
     "-p",
     "127.0.0.1::80",
     report.images.runtime.ref,

@@ -27,6 +27,19 @@ async function logsTail(name: string, n = 3): Promise<string> {
   return lastLines(logs.stdout + logs.stderr, n);
 }
 
+/**
+ * The `docker run` flags of a hardened container: read-only root file system, no capabilities,
+ * no privilege escalation. container-start runs the image with them; a test that runs it as
+ * verify does takes them from here.
+ */
+export const HARDENED_RUN_FLAGS: readonly string[] = [
+  "--read-only",
+  "--cap-drop",
+  "ALL",
+  "--security-opt",
+  "no-new-privileges",
+];
+
 /** container-start: read-only, no capabilities, no-new-privileges; time to the first answer. */
 const start: Check = {
   id: "container-start",
@@ -43,11 +56,7 @@ const start: Check = {
       "-d",
       "--name",
       names.container,
-      "--read-only",
-      "--cap-drop",
-      "ALL",
-      "--security-opt",
-      "no-new-privileges",
+      ...HARDENED_RUN_FLAGS,
       // a short interval so health is known in seconds; start period = our start timeout
       "--health-interval",
       "1s",
