@@ -5,7 +5,7 @@
  * p50/p99 latency, the ratios to both, startup time and memory. Rounds alternate baselines and
  * server so that a noisy machine's drift hits them alike.
  *
- * Run `deno task bench --help` for the options; `--smoke` checks the tool in about 15 s.
+ * Run `deno task bench --help` for the options; `--smoke` checks the tool in about 25 s.
  *
  * @module
  */

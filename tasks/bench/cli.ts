@@ -45,7 +45,7 @@ baselines, startup time and memory.
 
 Options:
   --smoke                One short round per path at 32 connections, 2 starts, 2 s soak: checks
-                         the tool end to end in about 15 s (CI). Exit 1 on any error.
+                         the tool end to end in about 25 s (CI). Exit 1 on any error.
   --json PATH            Also write the report as JSON to PATH (in this folder or /tmp)
   --duration SECONDS     Length of each wrk run (default 2; smoke 1)
   --connections LIST     Concurrency levels, comma separated (default 1,32,128; smoke 32)
