@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { progress } from "./_lib/mod.ts";
+import { delay, progress } from "./_lib/mod.ts";
 import { type EnvFile, parseEnvFile, serverEnv } from "./dev/env_file.ts";
 
 /** Files beside the module graph whose change restarts the server. */
@@ -184,7 +184,7 @@ function startWatcher(run: number, env: Record<string, string>, push: (event: Ev
       const finished = new Promise<"finished">((resolve) =>
         finishedWaiters.add(() => resolve("finished"))
       );
-      const wait = (ms: number) => new Promise<"late">((r) => setTimeout(() => r("late"), ms));
+      const wait = (ms: number) => delay(ms).then(() => "late" as const);
       const gone = exited.then(() => "exited" as const);
       signalChild(signal);
       if (await Promise.race([gone, finished, wait(STOP_GRACE_MS)]) !== "exited") {
