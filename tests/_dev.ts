@@ -5,7 +5,7 @@
  *
  * @module
  */
-import { cleanEnv } from "./_project.ts";
+import { cleanEnv, copyProject } from "./_project.ts";
 
 /** Every descendant of `pid`, from /proc (Linux). */
 export function descendants(pid: number): number[] {
@@ -118,6 +118,35 @@ export function startDev(cwd: string, env: Record<string, string>): DevRun {
       await child.status;
       await reading;
       return left;
+    },
+  };
+}
+
+/** A {@linkcode DevRun} in a copy of its own: `await using` ends it and removes the copy. */
+export interface DevInCopy extends DevRun, AsyncDisposable {
+  /** The copy of the project it runs in. */
+  dir: string;
+}
+
+/**
+ * `deno task dev` in a fresh copy of the project (so a developer's own `.env` plays no part),
+ * with `files` (path to text, such as a `.env`) written into the copy before it starts.
+ */
+export async function startDevInCopy(
+  env: Record<string, string>,
+  files: Record<string, string> = {},
+): Promise<DevInCopy> {
+  const dir = await copyProject("swft-dev-test-");
+  for (const [path, text] of Object.entries(files)) {
+    await Deno.writeTextFile(`${dir}/${path}`, text);
+  }
+  const dev = startDev(dir, env);
+  return {
+    ...dev,
+    dir,
+    async [Symbol.asyncDispose]() {
+      await dev.cleanup();
+      await Deno.remove(dir, { recursive: true });
     },
   };
 }
