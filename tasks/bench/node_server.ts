@@ -5,7 +5,8 @@
  * `requestTimeout` and `maxConnections`. The public alternative to Deno's per-connection
  * server, measured side by side with it (docs/bench.md). Not a way to run the service.
  *
- * Run: `deno run --allow-net=127.0.0.1 --allow-read=./templates,./static --allow-env tasks/bench/node_server.ts`
+ * Run: `deno run --allow-net=127.0.0.1 --allow-read=./templates,./static --allow-env=PORT,HOST,...`
+ * (the start task's variables) `tasks/bench/node_server.ts`; `deno task bench --targets node` does.
  *
  * @module
  */
@@ -13,7 +14,7 @@
 // (and so out of the image's npm layer, as tasks/_lib/deps.ts explains), and out of deps.ts so
 // that the measured process loads nothing but the server
 import { serve } from "npm:@hono/node-server@1.19.19";
-import { parseConfig } from "../../config.ts";
+import { parseConfig, readEnv } from "../../config.ts";
 import { createLogger } from "../../logger.ts";
 import { createApp } from "../../routes/mod.ts";
 import {
@@ -27,7 +28,7 @@ import {
 export const REQUEST_TIMEOUT_MS = 30_000;
 
 if (import.meta.main) {
-  const config = parseConfig(Deno.env.toObject());
+  const config = parseConfig(readEnv());
   const logger = createLogger({ level: config.logLevel, format: "json" });
   const app = createApp(config, { warn: (message, fields) => logger.warn(message, fields) });
   const handler = withAccessLog(app.fetch, logger);

@@ -290,8 +290,8 @@ export function launch(name: TargetName, options: LaunchOptions): ServerHandle {
         args: [
           "run",
           "--allow-net=127.0.0.1",
-          "--allow-read=./templates,./static",
-          "--allow-env",
+          // what the server reads, as the start task grants it: its templates and its variables
+          ...startTask().permissions.filter((flag) => /^--allow-(read|env)=/.test(flag)),
           "tasks/bench/node_server.ts",
         ],
         env: serverEnv(port),
