@@ -118,7 +118,7 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
       buildArgs,
       config: options.config,
       ...(options.from ? { from: options.from } : {}),
-    } as Report["options"],
+    },
     checks: [],
     images: { builder: { ref: names.builder }, runtime: { ref: names.runtime } },
     builds: {},

@@ -36,7 +36,7 @@ export interface Report extends ReportHead {
   /** The options that decide what was verified. */
   options: Pick<
     VerifyOptions,
-    "context" | "file" | "target" | "builderTarget" | "image" | "buildArgs" | "config"
+    "context" | "file" | "target" | "builderTarget" | "image" | "buildArgs" | "config" | "from"
   >;
   /** The engine's versions and builder. */
   engine?: { serverVersion?: string; clientVersion?: string; builder?: string };
