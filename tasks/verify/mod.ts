@@ -101,7 +101,7 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
     rebuild: tag(`${options.target}-rebuild`),
     container: `${options.image.replace(/[^a-zA-Z0-9_.-]/g, "-")}-verify-${id}`,
   };
-  // Removed newest first: the container before the images, the images before the folders.
+  // Removed newest first: the container before the images it runs.
   const cleanup = new CleanupStack();
   const unlessKept = (remove: () => Promise<unknown>) => {
     if (!options.keep) cleanup.defer(async () => void await remove());
