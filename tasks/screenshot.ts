@@ -14,7 +14,7 @@
 import { dirname, resolve } from "node:path";
 import { parseConfig } from "../config.ts";
 import { createApp } from "../routes/mod.ts";
-import { lastLines, parseFlags, ROOT, run, runTask } from "./_lib/mod.ts";
+import { CleanupStack, lastLines, parseFlags, ROOT, run, runTask, tempDir } from "./_lib/mod.ts";
 
 const USAGE =
   "Usage: deno task screenshot [--out docs/screenshot.png] [--color NAME] [--message TEXT]";
@@ -88,59 +88,57 @@ export async function main(args: string[], io: ScreenshotIo = {}): Promise<numbe
     HOSTNAME: "3f2a9c1d7b4e",
   });
   const app = createApp(config);
+  // Ctrl-C / SIGTERM too: the kernel disposes this before it exits 130 / 143.
+  await using cleanup = new CleanupStack();
   const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, app.fetch);
-  const profile = await Deno.makeTempDir({ prefix: "swft-screenshot-" });
+  cleanup.defer(() => server.shutdown());
   // Chromium writes into the profile folder and the task copies the picture: Chromium exits
   // 0 even when it cannot write, and this way a failed run leaves the old picture alone.
+  const profile = await tempDir(cleanup, "swft-screenshot-");
   const picture = `${profile}/screenshot.png`;
-  try {
-    const chromium = io.chromium ?? Deno.env.get("CHROMIUM") ?? "chromium";
-    // The flags a closed network needs: no background fetches, updates or sync at start-up.
-    const { code, stderr } = await run(chromium, [
-      "--headless",
-      "--no-sandbox",
-      "--disable-gpu",
-      "--disable-quic",
-      "--no-first-run",
-      "--disable-background-networking",
-      "--disable-component-update",
-      "--disable-sync",
-      "--hide-scrollbars",
-      `--user-data-dir=${profile}`,
-      "--window-size=1100,720",
-      // Lets the clock script fetch /time and draw before the picture is taken.
-      "--virtual-time-budget=3000",
-      `--screenshot=${picture}`,
-      `http://127.0.0.1:${server.addr.port}/`,
-    ]);
-    if (code === 127) {
-      console.error(
-        `screenshot: Cannot run ${chromium}: install Chromium (apt-get install chromium) ` +
-          "or name it with CHROMIUM=path",
-      );
-      return 1;
-    }
-    if (code !== 0) {
-      console.error(
-        `screenshot: Cannot take the picture: chromium failed: ${lastLines(stderr, 1)}`,
-      );
-      return 1;
-    }
-    try {
-      await Deno.copyFile(picture, out);
-    } catch (error) {
-      const reason = error instanceof Deno.errors.NotFound && !await exists(picture)
-        ? `chromium wrote no picture (${lastLines(stderr, 1) || "no message"})`
-        : (error as Error).message;
-      console.error(`screenshot: Cannot write ${out}: ${reason}`);
-      return 1;
-    }
-    console.log(out);
-    return 0;
-  } finally {
-    await server.shutdown();
-    await Deno.remove(profile, { recursive: true });
+  const chromium = io.chromium ?? Deno.env.get("CHROMIUM") ?? "chromium";
+  // The flags a closed network needs: no background fetches, updates or sync at start-up.
+  const { code, stderr } = await run(chromium, [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--hide-scrollbars",
+    `--user-data-dir=${profile}`,
+    "--window-size=1100,720",
+    // Lets the clock script fetch /time and draw before the picture is taken.
+    "--virtual-time-budget=3000",
+    `--screenshot=${picture}`,
+    `http://127.0.0.1:${server.addr.port}/`,
+  ]);
+  if (code === 127) {
+    console.error(
+      `screenshot: Cannot run ${chromium}: install Chromium (apt-get install chromium) ` +
+        "or name it with CHROMIUM=path",
+    );
+    return 1;
   }
+  if (code !== 0) {
+    console.error(
+      `screenshot: Cannot take the picture: chromium failed: ${lastLines(stderr, 1)}`,
+    );
+    return 1;
+  }
+  try {
+    await Deno.copyFile(picture, out);
+  } catch (error) {
+    const reason = error instanceof Deno.errors.NotFound && !await exists(picture)
+      ? `chromium wrote no picture (${lastLines(stderr, 1) || "no message"})`
+      : (error as Error).message;
+    console.error(`screenshot: Cannot write ${out}: ${reason}`);
+    return 1;
+  }
+  console.log(out);
+  return 0;
 }
 
 async function exists(path: string): Promise<boolean> {
