@@ -47,7 +47,7 @@ import {
 } from "../tasks/release/predicates.ts";
 import { fileSha256 } from "../tasks/release/provenance.ts";
 import { requiring, withoutRule, withParams } from "./_policy.ts";
-import { PREDICATE_REFUSALS, type Predicates } from "./_trust_fixtures.ts";
+import { PREDICATE_REFUSALS, type Predicates, refusedPredicate } from "./_trust_fixtures.ts";
 
 const LOCK = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.lock`));
 const DIGEST_A = `sha256:${"a".repeat(64)}`;
@@ -829,7 +829,9 @@ const REFUSED: RefusedImage[] = [
     name: refusal.name,
     rule: refusal.rule,
     attest: (r) =>
-      all(r, { [refusal.attestation]: refusal.change(r.predicates as unknown as Predicates) }),
+      all(r, {
+        [refusal.attestation]: refusedPredicate(refusal, r.predicates as unknown as Predicates),
+      }),
     without: (text) => withoutRule(text, refusal.rule),
   })),
 ];
