@@ -211,9 +211,12 @@ requiredTest(
 // ---- Kyverno's conditions on the predicates the round refuses ----------------------------
 
 /**
- * Kyverno's condition operators as its documentation defines them (`{{ }}` is JMESPath; the
- * In operators take a single value or a list, values may hold `*` wildcards). A model for
- * checking our conditions offline, not Kyverno itself.
+ * Kyverno's condition operators as its code evaluates them (pkg/engine/variables/operator,
+ * ext/wildcard): `{{ }}` is JMESPath; the In operators take a single value or a list; `*`
+ * matches any run of characters and `?` one. Equals treats only the value as a pattern, but
+ * the In operators match both ways: a KEY holding `*` matches every value, so a predicate's
+ * own `*` (a bare flag's `["*"]`) is a wildcard there. A model for checking our conditions
+ * offline, not Kyverno itself.
  */
 function holds(condition: { key: unknown; operator: string; value: unknown }, data: unknown) {
   const resolve = (x: unknown): unknown =>
@@ -223,17 +226,24 @@ function holds(condition: { key: unknown; operator: string; value: unknown }, da
   const key = resolve(condition.key);
   const value = resolve(condition.value);
   const list = (x: unknown) => Array.isArray(x) ? x : [x];
-  const match = (k: unknown, v: unknown) =>
-    typeof v === "string" && typeof k === "string" && v.includes("*")
-      ? new RegExp(
-        `^${v.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`,
-      )
-        .test(k)
-      : JSON.stringify(k) === JSON.stringify(v);
-  const inValue = (k: unknown) => list(value).some((v) => match(k, v));
+  const wildcard = (pattern: string, text: string) =>
+    new RegExp(
+      `^${
+        [...pattern].map((c) =>
+          c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        ).join("")
+      }$`,
+      "s",
+    ).test(text);
+  const same = (k: unknown, v: unknown) => JSON.stringify(k) === JSON.stringify(v);
+  const equals = (k: unknown, v: unknown) =>
+    typeof k === "string" && typeof v === "string" ? wildcard(v, k) : same(k, v);
+  const member = (k: unknown, v: unknown) =>
+    typeof k === "string" && typeof v === "string" ? wildcard(v, k) || wildcard(k, v) : same(k, v);
+  const inValue = (k: unknown) => list(value).some((v) => member(k, v));
   switch (condition.operator) {
     case "Equals":
-      return match(key, value);
+      return equals(key, value);
     case "AnyIn":
       return list(key).some(inValue);
     case "AllIn":

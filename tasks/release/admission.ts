@@ -157,6 +157,13 @@ export function kyvernoConditions(
           cond(jp("runtime"), "Equals", c.runtime),
           cond(jp("keys(allow)"), "AllNotIn", forbiddenKinds),
           cond(jp("keys(allow)"), "AllIn", Object.keys(c.ceiling)),
+          // Kyverno's In operators read `*` and `?` as wildcards on either side, so a bare
+          // flag's ["*"] would be within any ceiling below: refused first, as the CUE does.
+          cond(
+            jp("length(values(allow)[] | [?contains(@, '*') || contains(@, '?')])"),
+            "Equals",
+            0,
+          ),
           ...Object.entries(c.ceiling).map(([kind, allowed]) =>
             cond(jp(`allow.${kind} || \`[]\``), "AllIn", allowed)
           ),
