@@ -335,7 +335,7 @@ Deno.test("release --scan: a fixable CRITICAL or HIGH finding refuses, an unfixe
             FixedVersion: "2",
           }]),
         ),
-      /fixable CRITICAL\/HIGH vulnerabilities: CVE-1 \(libc6\)/,
+      /^Error: Cannot attest the scan: fixable CRITICAL\/HIGH vulnerabilities: CVE-1 \(libc6\)$/,
     );
     const ok = await attempt(
       scan([{ VulnerabilityID: "CVE-2", PkgName: "tzdata", Severity: "CRITICAL" }]),
@@ -343,6 +343,12 @@ Deno.test("release --scan: a fixable CRITICAL or HIGH finding refuses, an unfixe
     assert.equal(ok.result.status, "pass");
     assert.ok(ok.r.predicates.vuln, "kept for the vuln attestation");
     await assert.rejects(() => attempt({ results: [] }), /not a cosign vuln predicate/);
+    await Deno.writeTextFile(`${dir}/trivy.txt`, "Total: 0 (CRITICAL: 0)\n");
+    const text = { options: { scan: `${dir}/trivy.txt` }, predicates: {} } as unknown as TrustRun;
+    await assert.rejects(
+      () => scanStep.run(text),
+      /^Error: Cannot read .*trivy\.txt: not a cosign vuln predicate/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

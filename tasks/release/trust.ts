@@ -402,7 +402,12 @@ export const scanStep: TrustStep = {
   when: (o) => publishing(o) && o.scan !== undefined,
   async run(r) {
     const path = r.options.scan!;
-    const scan = JSON.parse(await Deno.readTextFile(path));
+    let scan;
+    try {
+      scan = JSON.parse(await Deno.readTextFile(path));
+    } catch {
+      scan = undefined; // not JSON: refused below, as any other file that is not a scan
+    }
     const results = scan?.scanner?.result?.Results;
     if (!Array.isArray(results)) {
       throw new Error(
@@ -416,7 +421,7 @@ export const scanStep: TrustStep = {
     );
     if (fixable.length > 0) {
       throw new Error(
-        `fixable CRITICAL/HIGH vulnerabilities: ${
+        `Cannot attest the scan: fixable CRITICAL/HIGH vulnerabilities: ${
           fixable.slice(0, 5).map((v: Record<string, string>) =>
             `${v.VulnerabilityID} (${v.PkgName})`
           ).join(", ")
