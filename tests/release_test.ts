@@ -468,10 +468,11 @@ function verifyOnly(ref: string, options: { pub?: string; policy?: string } = {}
 }
 
 /**
- * Releases the round's first image again under `image`, with the round's key, offline; its
- * verify proof is the first release's (the same image), so verify does not run again.
+ * Releases the round's first image again as `image`: `--from` it, or for `REPO:TAG@DIGEST`
+ * as pushed before; with the round's key, offline. Its verify proof is the first release's
+ * (the same image), so verify does not run again.
  */
-async function releaseFrom(
+async function releaseAgain(
   r: Round,
   image: string,
   json: string,
@@ -479,9 +480,14 @@ async function releaseFrom(
 ) {
   const proof = `${r.dir}/proof.json`;
   await Deno.writeTextFile(proof, JSON.stringify(r.predicates!["verify-proof"]));
-  const args = ["--from", r.report!.reference!, "--image", image, "--key", r.key, "--no-tlog"];
+  const source = /@sha256:/.test(image)
+    ? ["--image", image, "--target", "runtime-deno"]
+    : ["--from", r.report!.reference!, "--image", image];
   return release([
-    ...args,
+    ...source,
+    "--key",
+    r.key,
+    "--no-tlog",
     ...baseImageFlags(BASES.images!),
     "--verify-report",
     proof,
@@ -1018,22 +1024,7 @@ roundTest(
   async () => {
     const r = await setUp();
     const json = `${r.dir}/pushed.json`;
-    const proof = `${r.dir}/proof.json`;
-    await Deno.writeTextFile(proof, JSON.stringify(r.predicates!["verify-proof"]));
-    const result = await release([
-      "--image",
-      `${r.image}@${r.report!.digest}`,
-      "--target",
-      "runtime-deno",
-      ...baseImageFlags(BASES.images!),
-      "--key",
-      r.key,
-      "--no-tlog",
-      "--verify-report",
-      proof,
-      "--json",
-      json,
-    ]);
+    const result = await releaseAgain(r, `${r.image}@${r.report!.digest}`, json);
     assert.equal(result.code, 0, result.stderr.slice(-2000));
     const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
     assert.deepEqual(
@@ -1051,7 +1042,7 @@ roundTest(
     const image = `${r.repo}:race`;
     own(r, image);
     const json = `${r.dir}/race.json`;
-    const running = releaseFrom(r, image, json);
+    const running = releaseAgain(r, image, json);
     // As soon as the task's push has landed (it then spends seconds on the SBOM before
     // signing), another image is pushed to the same tag, as an attacker or a mistaken push would.
     const landed = await poll(async () => {
@@ -1087,7 +1078,7 @@ roundTest(
     const json = `${r.dir}/unreachable.json`;
     const image = `127.0.0.1:${freePort()}/${REPO_NAME}:1.0.0`;
     own(r, image);
-    const result = await releaseFrom(r, image, json);
+    const result = await releaseAgain(r, image, json);
     assert.equal(result.code, 1);
     assert.match(result.stderr, /release: failed at step push: docker push /);
     assert.equal(result.stdout.trim(), "", "no reference printed");
@@ -1111,7 +1102,7 @@ roundTest(
     const r = await setUp();
     const json = `${r.dir}/password.json`;
     const image = `${r.repo}:wrong-password`;
-    const result = await releaseFrom(r, image, json, { COSIGN_PASSWORD: "not-the-password" });
+    const result = await releaseAgain(r, image, json, { COSIGN_PASSWORD: "not-the-password" });
     assert.equal(result.code, 1);
     assert.match(result.stderr, /release: failed at step key: cosign public-key .*decrypt/i);
     const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
