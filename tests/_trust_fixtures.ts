@@ -2,12 +2,24 @@
  * The refused images of the trust tests, as changes to an accepted image's predicates: the
  * release round attests them with cosign and checks cosign's verdict under the CUE policy;
  * tests/policy_test.ts checks the Kyverno conditions' verdict on the same predicates. One
- * definition of each refusal, so both enforcers are asked about the same thing.
+ * definition of each refusal, so both enforcers are asked about the same thing. Also the
+ * accepted image's own permissions as the Dockerfile writes them.
  *
  * @module
  */
+import { ROOT } from "../tasks/_lib/mod.ts";
 import type { PermissionsPredicate, Provenance, VerifyProof } from "../tasks/release/predicates.ts";
 import { groupFlags } from "../tasks/release/permissions.ts";
+import { parseDockerfile } from "../tasks/verify/dockerfile.ts";
+
+/** The `runtime-deno` stage's ENTRYPOINT in the Dockerfile (by stage, with verify's parser). */
+export function runtimeDenoEntrypoint(): string[] {
+  const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
+  const stage = dockerfile.stages.find((s) => s.name === "runtime-deno");
+  const entrypoint = stage?.instructions.find((i) => i.keyword === "ENTRYPOINT");
+  if (!entrypoint) throw new Error("Cannot find the runtime-deno stage's ENTRYPOINT");
+  return JSON.parse(entrypoint.args);
+}
 
 /** An image's predicates by attestation name (`provenance`, `verify-proof`, `permissions`). */
 export interface Predicates {

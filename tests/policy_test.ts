@@ -26,7 +26,12 @@ import { registry } from "../tasks/verify/mod.ts";
 import type { Report } from "../tasks/verify/report.ts";
 import { requiredTest } from "./_container.ts";
 import { kubectlVersion, type KubeObject, render, validateAgainst } from "./_kubernetes.ts";
-import { PREDICATE_REFUSALS, type Predicates, refusedPredicate } from "./_trust_fixtures.ts";
+import {
+  PREDICATE_REFUSALS,
+  type Predicates,
+  refusedPredicate,
+  runtimeDenoEntrypoint,
+} from "./_trust_fixtures.ts";
 
 const TEXT = Deno.readTextFileSync(POLICY_FILE);
 const PARAMS = readPolicyParams(TEXT, POLICY_FILE);
@@ -42,8 +47,7 @@ Deno.test("policy: its verify checks are verify's ids, its build checks those --
 });
 
 Deno.test("policy: the image's own permissions are within its ceiling (runtime-deno and compiled)", () => {
-  const dockerfile = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
-  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+  const entrypoint = runtimeDenoEntrypoint();
   const compiled = permissionFlags(taskCommand("start"));
   for (const flags of [entrypointFlags(entrypoint), compiled]) {
     const { allow } = groupFlags(flags);
@@ -274,8 +278,7 @@ function kyvernoRefusal(predicateType: string, predicate: unknown): string | und
 
 /** An accepted image's predicates, made by the release's own builders. */
 function acceptedPredicates(): Predicates {
-  const dockerfile = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
-  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+  const entrypoint = runtimeDenoEntrypoint();
   const id = `sha256:${"c".repeat(64)}`;
   const report = {
     tool: "swft-verify",

@@ -31,12 +31,10 @@ import { toolCommand } from "../tasks/release/tools.ts";
 import type { Report } from "../tasks/verify/report.ts";
 import { parseVerifyArgs } from "../tasks/verify/args.ts";
 import { scanStep, type TrustRun } from "../tasks/release/trust.ts";
-
-const DOCKERFILE = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
+import { runtimeDenoEntrypoint } from "./_trust_fixtures.ts";
 
 Deno.test("permissions: runtime-deno's are read from the image's ENTRYPOINT, in long form", () => {
-  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(DOCKERFILE)![1]) as string[];
-  const flags = entrypointFlags(entrypoint);
+  const flags = entrypointFlags(runtimeDenoEntrypoint());
   assert.ok(flags.length >= 3 && flags.every((f) => /^--(allow|deny)-/.test(f)), `${flags}`);
   assert.ok(!flags.includes("--cached-only"), "not a permission");
   assert.deepEqual(
