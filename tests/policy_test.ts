@@ -14,7 +14,14 @@ import Ajv from "npm:ajv@8.17.1";
 import jmespath from "npm:jmespath@0.16.0";
 import { ROOT, taskCommand } from "../tasks/_lib/mod.ts";
 import { permissionFlags } from "../tasks/build.ts";
-import { ADMISSION_DIR, kyvernoConditions, renderAdmission } from "../tasks/release/admission.ts";
+import {
+  ADMISSION_DIR,
+  clusterImagePolicy,
+  IDENTITY_REGEXP,
+  kyvernoConditions,
+  kyvernoPolicy,
+  renderAdmission,
+} from "../tasks/release/admission.ts";
 import { entrypointFlags, groupFlags, permissionsPredicate } from "../tasks/release/permissions.ts";
 import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
 import { ATTESTATIONS } from "../tasks/release/predicates.ts";
@@ -100,6 +107,31 @@ Deno.test("policy: a file without its parameters block is refused in one line", 
       ),
     /Cannot read x.cue: its parameters are not JSON/,
   );
+});
+
+Deno.test("admission component: both controllers admit the release workflow at a version tag, and only there", () => {
+  const keyless = (object: unknown): string[] =>
+    JSON.stringify(object).match(/"subjectRegExp":"(?:[^"\\]|\\.)*"/g)!.map((m) =>
+      JSON.parse(`{${m}}`).subjectRegExp
+    );
+  const expressions = [
+    ...keyless(clusterImagePolicy(TEXT, PARAMS)),
+    ...keyless(kyvernoPolicy(PARAMS)),
+  ];
+  assert.ok(expressions.length >= 2, "an identity in each object");
+  assert.deepEqual([...new Set(expressions)], [IDENTITY_REGEXP], "one expression for both");
+  const identity = new RegExp(IDENTITY_REGEXP);
+  const workflow = "https://github.com/ACME/SWFT/.github/workflows/release.yml@refs";
+  assert.ok(identity.test(`${workflow}/tags/v1.0.0`));
+  for (
+    const other of [
+      `${workflow}/heads/main`,
+      `${workflow}/tags/v1.0.0-rc.1`,
+      `${workflow}/tags/latest`,
+    ]
+  ) {
+    assert.ok(!identity.test(other), other);
+  }
 });
 
 Deno.test("admission component: the committed files are what the policy generates", () => {

@@ -33,6 +33,22 @@ export const PLACEHOLDERS = {
   keySecret: "swft-cosign-pub",
 };
 
+/**
+ * The release workflow's identity as a regular expression, for both controllers: the
+ * placeholder's trailing `*` is a version tag `vX.Y.Z`, as the workflow releases them (a
+ * Kyverno `subject` wildcard would admit any tag the policy-controller refuses).
+ *
+ * @example
+ * ```ts
+ * new RegExp(IDENTITY_REGEXP).test(
+ *   "https://github.com/ACME/SWFT/.github/workflows/release.yml@refs/tags/v1.0.0",
+ * ); // true
+ * ```
+ */
+export const IDENTITY_REGEXP = `^${
+  PLACEHOLDERS.identity.replace(/[.]/g, "\\.").replace(/\*$/, "v[0-9]+\\.[0-9]+\\.[0-9]+")
+}$`;
+
 const HEADER = (what: string) =>
   `# GENERATED from deploy/policy/swft.cue by tasks/release/admission.ts: do not edit.\n` +
   `# ${what}\n` +
@@ -65,12 +81,7 @@ export function clusterImagePolicy(policyText: string, params: PolicyParams): un
             url: "https://fulcio.sigstore.dev",
             identities: [{
               issuer: PLACEHOLDERS.issuer,
-              subjectRegExp: `^${
-                PLACEHOLDERS.identity.replace(/[.]/g, "\\.").replace(
-                  /\*$/,
-                  "v[0-9]+\\.[0-9]+\\.[0-9]+",
-                )
-              }$`,
+              subjectRegExp: IDENTITY_REGEXP,
             }],
           },
           ctlog: { url: "https://rekor.sigstore.dev" },
@@ -278,7 +289,7 @@ export function kyvernoPolicy(params: PolicyParams): unknown {
       { keys: { publicKeys: `k8s://kyverno/${PLACEHOLDERS.keySecret}` } },
       {
         keyless: {
-          subject: PLACEHOLDERS.identity,
+          subjectRegExp: IDENTITY_REGEXP,
           issuer: PLACEHOLDERS.issuer,
           rekor: { url: "https://rekor.sigstore.dev" },
         },
