@@ -42,7 +42,6 @@ import {
   readDenoJson,
   type ReportHead,
   ROOT,
-  run,
   runSteps,
   runTask,
   startReport,
@@ -53,14 +52,7 @@ import {
   UsageError,
   writeReport,
 } from "./_lib/mod.ts";
-import {
-  cosign,
-  cosignFailure,
-  signArgs,
-  type SigningOptions,
-  verifiedDigests,
-  verifyArgs,
-} from "./release/cosign.ts";
+import { cosign, cosignFailure, signArgs, verifiedDigests, verifyArgs } from "./release/cosign.ts";
 import { readPolicyParams } from "./release/policy.ts";
 import {
   type AttestationStatus,
@@ -70,8 +62,10 @@ import {
   denoVersionOf,
   permissionsStep,
   provenanceStep,
+  publishing,
   saveStep,
   scanStep,
+  signingOf,
   sourceStep,
   type TrustOptions,
   type TrustRun,
@@ -276,11 +270,6 @@ function isReadable(path: string): boolean {
   }
 }
 
-async function gitRevision(): Promise<string> {
-  const result = await run("git", ["rev-parse", "HEAD"], { cwd: ROOT });
-  return result.code === 0 ? result.stdout.trim() : "unknown";
-}
-
 /** The image's created time: `SOURCE_DATE_EPOCH` (reproducible builds) or now. */
 function createdTime(): string {
   const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
@@ -308,11 +297,6 @@ export interface ReleaseStep extends Step<ReleaseRun> {
   when?: (options: ReleaseOptions) => boolean;
 }
 
-/** The signing options, with the public key the run settled on. */
-function signing(r: ReleaseRun): SigningOptions {
-  return { ...r.options.signing, publicKey: r.publicKey };
-}
-
 /** Records the digest everything after the push (or pull) signs and verifies. */
 function pinDigest(r: ReleaseRun, digest: string): string {
   r.digest = digest;
@@ -321,7 +305,6 @@ function pinDigest(r: ReleaseRun, digest: string): string {
   return r.pinned;
 }
 
-const publishing = (o: ReleaseOptions) => !o.verifyOnly;
 const building = (o: ReleaseOptions) => !o.verifyOnly && !o.image.digest;
 
 /**
@@ -384,7 +367,8 @@ const buildStep: ReleaseStep = {
       tag: options.imageText,
       buildArgs: [
         `VERSION=${version}`,
-        `REVISION=${await gitRevision()}`,
+        // The commit the source step read (it runs first, and fails outside a git work tree).
+        `REVISION=${r.source!.commit}`,
         `CREATED=${createdTime()}`,
         // Given last, so the caller's values win.
         ...options.buildArgs,
@@ -442,7 +426,7 @@ const signStep: ReleaseStep = {
   id: "sign",
   when: publishing,
   async run(r) {
-    const result = await cosign(signArgs(r.pinned!, signing(r)));
+    const result = await cosign(signArgs(r.pinned!, signingOf(r)));
     if (result.code !== 0) throw new Error(`cosign sign: ${cosignFailure(result)}`);
     const key = r.options.signing.key;
     return pass(`${r.pinned} (${key ? `key ${key}` : "keyless"})`);
@@ -454,7 +438,7 @@ const verifySignatureStep: ReleaseStep = {
   id: "verify-signature",
   async run(r) {
     const ref = r.pinned ?? r.options.imageText;
-    const result = await cosign(verifyArgs(ref, signing(r)));
+    const result = await cosign(verifyArgs(ref, signingOf(r)));
     if (result.code !== 0) throw new Error(`cosign verify ${ref}: ${cosignFailure(result)}`);
     const digests = verifiedDigests(result.stdout);
     const digest = r.digest ?? digests[0];
@@ -559,16 +543,22 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
 }
 
 async function sbom(r: ReleaseRun): Promise<Bom> {
-  // By digest: the image that was pushed, even if the local tag moved since.
-  const imageBom = await cdxgen("docker", r.pinned!, `${r.tmp}/image.cdx.json`);
   // Only the lockfile and the manifest: cdxgen reads nothing else of the project.
   const project = `${r.tmp}/project`;
   await Deno.mkdir(project);
   await Deno.copyFile(`${ROOT}/deno.json`, `${project}/deno.json`);
   await Deno.copyFile(`${ROOT}/deno.lock`, `${project}/deno.lock`);
-  const lockBom = await cdxgen("deno", project, `${r.tmp}/lock.cdx.json`);
+  // The two scans are independent: side by side, the lockfile's (about 2 s) hides in the
+  // image's. Both are awaited before a failure is reported, so none outlives the step.
+  const [image, locked] = await Promise.allSettled([
+    // By digest: the image that was pushed, even if the local tag moved since.
+    cdxgen("docker", r.pinned!, `${r.tmp}/image.cdx.json`),
+    cdxgen("deno", project, `${r.tmp}/lock.cdx.json`),
+  ]);
+  if (image.status === "rejected") throw image.reason;
+  if (locked.status === "rejected") throw locked.reason;
   const lock = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.lock`));
-  return mergeBoms(imageBom, lockBom, {
+  return mergeBoms(image.value, locked.value, {
     name: r.options.image.name,
     tag: r.options.image.tag!,
     digest: r.digest!,

@@ -2,12 +2,24 @@
  * The refused images of the trust tests, as changes to an accepted image's predicates: the
  * release round attests them with cosign and checks cosign's verdict under the CUE policy;
  * tests/policy_test.ts checks the Kyverno conditions' verdict on the same predicates. One
- * definition of each refusal, so both enforcers are asked about the same thing.
+ * definition of each refusal, so both enforcers are asked about the same thing. Also the
+ * accepted image's own permissions as the Dockerfile writes them.
  *
  * @module
  */
+import { ROOT } from "../tasks/_lib/mod.ts";
 import type { PermissionsPredicate, Provenance, VerifyProof } from "../tasks/release/predicates.ts";
 import { groupFlags } from "../tasks/release/permissions.ts";
+import { parseDockerfile } from "../tasks/verify/dockerfile.ts";
+
+/** The `runtime-deno` stage's ENTRYPOINT in the Dockerfile (by stage, with verify's parser). */
+export function runtimeDenoEntrypoint(): string[] {
+  const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
+  const stage = dockerfile.stages.find((s) => s.name === "runtime-deno");
+  const entrypoint = stage?.instructions.find((i) => i.keyword === "ENTRYPOINT");
+  if (!entrypoint) throw new Error("Cannot find the runtime-deno stage's ENTRYPOINT");
+  return JSON.parse(entrypoint.args);
+}
 
 /** An image's predicates by attestation name (`provenance`, `verify-proof`, `permissions`). */
 export interface Predicates {
@@ -27,11 +39,16 @@ export interface Refusal {
   rule: string;
   /** The attestation it changes. */
   attestation: keyof Predicates;
-  /** The changed predicate (a deep copy of `accepted`'s). */
-  change(accepted: Predicates): unknown;
+  /** Changes the accepted image's predicates (a copy: {@linkcode refusedPredicate} makes it). */
+  change(predicates: Predicates): void;
 }
 
-const copy = <T>(value: T): T => structuredClone(value);
+/** The predicate `refusal` refuses: its attestation's, changed on a deep copy of `accepted`. */
+export function refusedPredicate(refusal: Refusal, accepted: Predicates): unknown {
+  const predicates = structuredClone(accepted);
+  refusal.change(predicates);
+  return predicates[refusal.attestation];
+}
 
 /** The refusals that change a predicate (the others are about keys and missing attestations). */
 export const PREDICATE_REFUSALS: readonly Refusal[] = [
@@ -39,30 +56,25 @@ export const PREDICATE_REFUSALS: readonly Refusal[] = [
     name: "a verify proof with one check failed",
     rule: "verify-checks-pass",
     attestation: "verify-proof",
-    change(accepted) {
-      const proof = copy(accepted["verify-proof"]);
+    change({ "verify-proof": proof }) {
       const check = proof.checks.find((c) => c.id === "http-health")!;
       Object.assign(check, { status: "fail", detail: "/health: 500" });
-      return proof;
     },
   },
   {
     name: "a permissions predicate widened with --allow-all",
     rule: "permissions-forbidden",
     attestation: "permissions",
-    change(accepted) {
-      const permissions = copy(accepted.permissions);
-      permissions.flags = [...permissions.flags, "--allow-all"];
+    change({ permissions }) {
+      permissions.flags.push("--allow-all");
       Object.assign(permissions, groupFlags(permissions.flags));
-      return permissions;
     },
   },
   {
     name: "provenance from another repository",
     rule: "provenance-source",
     attestation: "provenance",
-    change(accepted) {
-      const provenance = copy(accepted.provenance);
+    change({ provenance }) {
       const source = provenance.buildDefinition.resolvedDependencies.find((d) =>
         d.name === "source"
       )!;
@@ -72,7 +84,6 @@ export const PREDICATE_REFUSALS: readonly Refusal[] = [
         digest: { gitCommit: "1".repeat(40) },
         annotations: { ...source.annotations, repository: other, rootCommit: "2".repeat(40) },
       });
-      return provenance;
     },
   },
 ];

@@ -14,7 +14,14 @@ import Ajv from "npm:ajv@8.17.1";
 import jmespath from "npm:jmespath@0.16.0";
 import { ROOT, taskCommand } from "../tasks/_lib/mod.ts";
 import { permissionFlags } from "../tasks/build.ts";
-import { ADMISSION_DIR, kyvernoConditions, renderAdmission } from "../tasks/release/admission.ts";
+import {
+  ADMISSION_DIR,
+  clusterImagePolicy,
+  IDENTITY_REGEXP,
+  kyvernoConditions,
+  kyvernoPolicy,
+  renderAdmission,
+} from "../tasks/release/admission.ts";
 import { entrypointFlags, groupFlags, permissionsPredicate } from "../tasks/release/permissions.ts";
 import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
 import { ATTESTATIONS } from "../tasks/release/predicates.ts";
@@ -26,7 +33,12 @@ import { registry } from "../tasks/verify/mod.ts";
 import type { Report } from "../tasks/verify/report.ts";
 import { requiredTest } from "./_container.ts";
 import { kubectlVersion, type KubeObject, render, validateAgainst } from "./_kubernetes.ts";
-import { PREDICATE_REFUSALS, type Predicates } from "./_trust_fixtures.ts";
+import {
+  PREDICATE_REFUSALS,
+  type Predicates,
+  refusedPredicate,
+  runtimeDenoEntrypoint,
+} from "./_trust_fixtures.ts";
 
 const TEXT = Deno.readTextFileSync(POLICY_FILE);
 const PARAMS = readPolicyParams(TEXT, POLICY_FILE);
@@ -42,8 +54,7 @@ Deno.test("policy: its verify checks are verify's ids, its build checks those --
 });
 
 Deno.test("policy: the image's own permissions are within its ceiling (runtime-deno and compiled)", () => {
-  const dockerfile = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
-  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+  const entrypoint = runtimeDenoEntrypoint();
   const compiled = permissionFlags(taskCommand("start"));
   for (const flags of [entrypointFlags(entrypoint), compiled]) {
     const { allow } = groupFlags(flags);
@@ -96,6 +107,31 @@ Deno.test("policy: a file without its parameters block is refused in one line", 
       ),
     /Cannot read x.cue: its parameters are not JSON/,
   );
+});
+
+Deno.test("admission component: both controllers admit the release workflow at a version tag, and only there", () => {
+  const keyless = (object: unknown): string[] =>
+    JSON.stringify(object).match(/"subjectRegExp":"(?:[^"\\]|\\.)*"/g)!.map((m) =>
+      JSON.parse(`{${m}}`).subjectRegExp
+    );
+  const expressions = [
+    ...keyless(clusterImagePolicy(TEXT, PARAMS)),
+    ...keyless(kyvernoPolicy(PARAMS)),
+  ];
+  assert.ok(expressions.length >= 2, "an identity in each object");
+  assert.deepEqual([...new Set(expressions)], [IDENTITY_REGEXP], "one expression for both");
+  const identity = new RegExp(IDENTITY_REGEXP);
+  const workflow = "https://github.com/ACME/SWFT/.github/workflows/release.yml@refs";
+  assert.ok(identity.test(`${workflow}/tags/v1.0.0`));
+  for (
+    const other of [
+      `${workflow}/heads/main`,
+      `${workflow}/tags/v1.0.0-rc.1`,
+      `${workflow}/tags/latest`,
+    ]
+  ) {
+    assert.ok(!identity.test(other), other);
+  }
 });
 
 Deno.test("admission component: the committed files are what the policy generates", () => {
@@ -211,9 +247,12 @@ requiredTest(
 // ---- Kyverno's conditions on the predicates the round refuses ----------------------------
 
 /**
- * Kyverno's condition operators as its documentation defines them (`{{ }}` is JMESPath; the
- * In operators take a single value or a list, values may hold `*` wildcards). A model for
- * checking our conditions offline, not Kyverno itself.
+ * Kyverno's condition operators as its code evaluates them (pkg/engine/variables/operator,
+ * ext/wildcard): `{{ }}` is JMESPath; the In operators take a single value or a list; `*`
+ * matches any run of characters and `?` one. Equals treats only the value as a pattern, but
+ * the In operators match both ways: a KEY holding `*` matches every value, so a predicate's
+ * own `*` (a bare flag's `["*"]`) is a wildcard there. A model for checking our conditions
+ * offline, not Kyverno itself.
  */
 function holds(condition: { key: unknown; operator: string; value: unknown }, data: unknown) {
   const resolve = (x: unknown): unknown =>
@@ -223,17 +262,24 @@ function holds(condition: { key: unknown; operator: string; value: unknown }, da
   const key = resolve(condition.key);
   const value = resolve(condition.value);
   const list = (x: unknown) => Array.isArray(x) ? x : [x];
-  const match = (k: unknown, v: unknown) =>
-    typeof v === "string" && typeof k === "string" && v.includes("*")
-      ? new RegExp(
-        `^${v.split("*").map((p) => p.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join(".*")}$`,
-      )
-        .test(k)
-      : JSON.stringify(k) === JSON.stringify(v);
-  const inValue = (k: unknown) => list(value).some((v) => match(k, v));
+  const wildcard = (pattern: string, text: string) =>
+    new RegExp(
+      `^${
+        [...pattern].map((c) =>
+          c === "*" ? ".*" : c === "?" ? "." : c.replace(/[.+^${}()|[\]\\]/g, "\\$&")
+        ).join("")
+      }$`,
+      "s",
+    ).test(text);
+  const same = (k: unknown, v: unknown) => JSON.stringify(k) === JSON.stringify(v);
+  const equals = (k: unknown, v: unknown) =>
+    typeof k === "string" && typeof v === "string" ? wildcard(v, k) : same(k, v);
+  const member = (k: unknown, v: unknown) =>
+    typeof k === "string" && typeof v === "string" ? wildcard(v, k) || wildcard(k, v) : same(k, v);
+  const inValue = (k: unknown) => list(value).some((v) => member(k, v));
   switch (condition.operator) {
     case "Equals":
-      return match(key, value);
+      return equals(key, value);
     case "AnyIn":
       return list(key).some(inValue);
     case "AllIn":
@@ -245,18 +291,26 @@ function holds(condition: { key: unknown; operator: string; value: unknown }, da
   }
 }
 
-function kyvernoAdmits(predicateType: string, predicate: unknown): boolean {
-  const blocks = kyvernoConditions(PARAMS)[predicateType];
-  return blocks.every((b) =>
-    (b.all ?? []).every((c) => holds(c, predicate)) &&
-    (b.any === undefined || b.any.some((c) => holds(c, predicate)))
-  );
+/**
+ * Kyverno's verdict on one attestation as its engine reaches it (pkg/engine/variables,
+ * evaluate.go): the blocks in order, the first that fails refuses with its message, that of
+ * the first failing condition of an `all`, or those of every condition of a failing `any`.
+ * `undefined`: admitted.
+ */
+function kyvernoRefusal(predicateType: string, predicate: unknown): string | undefined {
+  for (const block of kyvernoConditions(PARAMS)[predicateType]) {
+    const failed = (block.all ?? []).find((c) => !holds(c, predicate));
+    if (failed) return failed.message ?? "";
+    if (block.any && !block.any.some((c) => holds(c, predicate))) {
+      return block.any.map((c) => c.message).filter(Boolean).join("; ");
+    }
+  }
+  return undefined;
 }
 
 /** An accepted image's predicates, made by the release's own builders. */
 function acceptedPredicates(): Predicates {
-  const dockerfile = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
-  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(dockerfile)![1]) as string[];
+  const entrypoint = runtimeDenoEntrypoint();
   const id = `sha256:${"c".repeat(64)}`;
   const report = {
     tool: "swft-verify",
@@ -312,15 +366,18 @@ const TYPE: Record<keyof Predicates, string> = {
 Deno.test("Kyverno conditions admit the release's own predicates", () => {
   const accepted = acceptedPredicates();
   for (const [name, predicate] of Object.entries(accepted)) {
-    assert.ok(kyvernoAdmits(TYPE[name as keyof Predicates], predicate), name);
+    assert.equal(kyvernoRefusal(TYPE[name as keyof Predicates], predicate), undefined, name);
   }
-  assert.ok(kyvernoAdmits("https://cyclonedx.org/bom", { bomFormat: "CycloneDX" }), "sbom");
+  assert.equal(kyvernoRefusal("https://cyclonedx.org/bom", { bomFormat: "CycloneDX" }), undefined);
 });
 
 for (const refusal of PREDICATE_REFUSALS) {
   Deno.test(`Kyverno conditions refuse ${refusal.name}, as the CUE rule ${refusal.rule} does`, () => {
-    const changed = refusal.change(acceptedPredicates());
-    assert.equal(kyvernoAdmits(TYPE[refusal.attestation], changed), false);
+    const changed = refusedPredicate(refusal, acceptedPredicates());
+    assert.match(
+      kyvernoRefusal(TYPE[refusal.attestation], changed) ?? "admitted",
+      new RegExp(`^rule ${refusal.rule}: `),
+    );
   });
 }
 
@@ -328,10 +385,19 @@ Deno.test("Kyverno conditions refuse a dirty tree, a bare --allow-net and a chec
   const accepted = acceptedPredicates();
   const dirty = structuredClone(accepted.provenance);
   dirty.buildDefinition.resolvedDependencies[0].annotations!.dirty = true;
-  assert.equal(kyvernoAdmits(TYPE.provenance, dirty), false, "dirty");
+  assert.match(
+    kyvernoRefusal(TYPE.provenance, dirty) ?? "admitted",
+    /^rule provenance-clean-tree: /,
+  );
   const flags = [...accepted.permissions.flags, "--allow-net"];
   const bare = { ...accepted.permissions, flags, ...groupFlags(flags) };
-  assert.equal(kyvernoAdmits(TYPE.permissions, bare), false, "bare --allow-net");
+  assert.match(
+    kyvernoRefusal(TYPE.permissions, bare) ?? "admitted",
+    /^rule permissions-ceiling: unrestricted/,
+  );
   const built = { ...structuredClone(accepted["verify-proof"]), mode: "build" };
-  assert.equal(kyvernoAdmits(TYPE["verify-proof"], built), false, "skips outside --from");
+  assert.match(
+    kyvernoRefusal(TYPE["verify-proof"], built) ?? "admitted",
+    /^rule verify-checks-pass: checks were skipped in a run that built the image$/,
+  );
 });

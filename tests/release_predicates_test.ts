@@ -31,12 +31,10 @@ import { toolCommand } from "../tasks/release/tools.ts";
 import type { Report } from "../tasks/verify/report.ts";
 import { parseVerifyArgs } from "../tasks/verify/args.ts";
 import { scanStep, type TrustRun } from "../tasks/release/trust.ts";
-
-const DOCKERFILE = Deno.readTextFileSync(`${ROOT}/Dockerfile`);
+import { runtimeDenoEntrypoint } from "./_trust_fixtures.ts";
 
 Deno.test("permissions: runtime-deno's are read from the image's ENTRYPOINT, in long form", () => {
-  const entrypoint = JSON.parse(/^ENTRYPOINT (\[.*\])$/m.exec(DOCKERFILE)![1]) as string[];
-  const flags = entrypointFlags(entrypoint);
+  const flags = entrypointFlags(runtimeDenoEntrypoint());
   assert.ok(flags.length >= 3 && flags.every((f) => /^--(allow|deny)-/.test(f)), `${flags}`);
   assert.ok(!flags.includes("--cached-only"), "not a permission");
   assert.deepEqual(
@@ -335,7 +333,7 @@ Deno.test("release --scan: a fixable CRITICAL or HIGH finding refuses, an unfixe
             FixedVersion: "2",
           }]),
         ),
-      /fixable CRITICAL\/HIGH vulnerabilities: CVE-1 \(libc6\)/,
+      /^Error: Cannot attest the scan: fixable CRITICAL\/HIGH vulnerabilities: CVE-1 \(libc6\)$/,
     );
     const ok = await attempt(
       scan([{ VulnerabilityID: "CVE-2", PkgName: "tzdata", Severity: "CRITICAL" }]),
@@ -343,6 +341,12 @@ Deno.test("release --scan: a fixable CRITICAL or HIGH finding refuses, an unfixe
     assert.equal(ok.result.status, "pass");
     assert.ok(ok.r.predicates.vuln, "kept for the vuln attestation");
     await assert.rejects(() => attempt({ results: [] }), /not a cosign vuln predicate/);
+    await Deno.writeTextFile(`${dir}/trivy.txt`, "Total: 0 (CRITICAL: 0)\n");
+    const text = { options: { scan: `${dir}/trivy.txt` }, predicates: {} } as unknown as TrustRun;
+    await assert.rejects(
+      () => scanStep.run(text),
+      /^Error: Cannot read .*trivy\.txt: not a cosign vuln predicate/,
+    );
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -2,9 +2,11 @@
  * One step runner for every task that does things in order and reports each: verify's checks
  * and release's steps. A step is a value (an id, the facts it needs and provides, a run
  * function); the list is the order. {@linkcode runSteps} times each step, turns a thrown error
- * into a failure with its message, and decides every skip itself: a step named by `skip`, a
- * step whose needs are missing (naming the step that should have provided them), or, with
- * `stopAfterFailure`, every step after the first failure (`not run: ID failed`).
+ * into a failure with its message, and decides the skips of the list itself: a step named by
+ * `skip`, a step whose needs are missing (naming the step that should have provided them), or,
+ * with `stopAfterFailure`, every step after the first failure (`not run: ID failed`). A step's
+ * run may also answer skip when its work does not apply to this run (verify `--from`'s build
+ * checks), saying why.
  *
  * @example
  * ```ts
@@ -31,14 +33,14 @@ export interface StepResult {
   status: StepStatus;
   /** What it did, or why it failed or was skipped, in one line. */
   detail: string;
-  /** Wall time in milliseconds (0 for a skip). */
+  /** Wall time in milliseconds (0 for a skip the runner decided). */
   ms: number;
 }
 
 /** What a step's run returns. */
 export interface Outcome {
-  /** pass or fail (a skip is decided by the runner). */
-  status: Exclude<StepStatus, "skip">;
+  /** pass or fail; skip when the step's work does not apply to this run (never a pass). */
+  status: StepStatus;
   /** One line for people. */
   detail: string;
 }

@@ -33,6 +33,22 @@ export const PLACEHOLDERS = {
   keySecret: "swft-cosign-pub",
 };
 
+/**
+ * The release workflow's identity as a regular expression, for both controllers: the
+ * placeholder's trailing `*` is a version tag `vX.Y.Z`, as the workflow releases them (a
+ * Kyverno `subject` wildcard would admit any tag the policy-controller refuses).
+ *
+ * @example
+ * ```ts
+ * new RegExp(IDENTITY_REGEXP).test(
+ *   "https://github.com/ACME/SWFT/.github/workflows/release.yml@refs/tags/v1.0.0",
+ * ); // true
+ * ```
+ */
+export const IDENTITY_REGEXP = `^${
+  PLACEHOLDERS.identity.replace(/[.]/g, "\\.").replace(/\*$/, "v[0-9]+\\.[0-9]+\\.[0-9]+")
+}$`;
+
 const HEADER = (what: string) =>
   `# GENERATED from deploy/policy/swft.cue by tasks/release/admission.ts: do not edit.\n` +
   `# ${what}\n` +
@@ -65,12 +81,7 @@ export function clusterImagePolicy(policyText: string, params: PolicyParams): un
             url: "https://fulcio.sigstore.dev",
             identities: [{
               issuer: PLACEHOLDERS.issuer,
-              subjectRegExp: `^${
-                PLACEHOLDERS.identity.replace(/[.]/g, "\\.").replace(
-                  /\*$/,
-                  "v[0-9]+\\.[0-9]+\\.[0-9]+",
-                )
-              }$`,
+              subjectRegExp: IDENTITY_REGEXP,
             }],
           },
           ctlog: { url: "https://rekor.sigstore.dev" },
@@ -81,12 +92,18 @@ export function clusterImagePolicy(policyText: string, params: PolicyParams): un
   };
 }
 
-/** One Kyverno condition: a JMESPath `{{ }}` key (or a value), an operator and a value. */
-export type Condition = { key: unknown; operator: string; value: unknown };
-const cond = (key: unknown, operator: string, value: unknown): Condition => ({
+/**
+ * One Kyverno condition: a JMESPath `{{ }}` key (or a value), an operator, a value and the
+ * message Kyverno reports when it fails: `rule RULE: WHY`, the CUE rule it stands for, so a
+ * refusal names the rule as `--verify-only --policy` does. In an `any` block Kyverno joins the
+ * messages of every condition, so only its last one carries it.
+ */
+export type Condition = { key: unknown; operator: string; value: unknown; message?: string };
+const cond = (key: unknown, operator: string, value: unknown, message?: string): Condition => ({
   key,
   operator,
   value,
+  ...(message ? { message } : {}),
 });
 const jp = (expression: string) => `{{ ${expression} }}`;
 const literal = (value: unknown) => `\`${JSON.stringify(value)}\``;
@@ -103,62 +120,159 @@ export function kyvernoConditions(
     .map((f) => f.slice("--allow-".length));
   const notPass = v.acceptBuildChecksNotRun
     ? [
-      { all: [cond(jp("length(checks[?status != 'pass' && status != 'skip'])"), "Equals", 0)] },
+      {
+        all: [
+          cond(
+            jp("length(checks[?status != 'pass' && status != 'skip'])"),
+            "Equals",
+            0,
+            "rule verify-checks-pass: a check did not pass",
+          ),
+        ],
+      },
       {
         all: [
           cond(
             jp(`length(checks[?status == 'skip' && !contains(${literal(v.buildChecks)}, id)])`),
             "Equals",
             0,
+            "rule verify-checks-pass: a check was skipped that is not a build check",
           ),
         ],
       },
       {
         any: [
           cond(jp("length(checks[?status == 'skip'])"), "Equals", 0),
-          cond(jp("mode"), "Equals", "existing-image"),
+          cond(
+            jp("mode"),
+            "Equals",
+            "existing-image",
+            "rule verify-checks-pass: checks were skipped in a run that built the image",
+          ),
         ],
       },
     ]
-    : [{ all: [cond(jp("length(checks[?status != 'pass'])"), "Equals", 0)] }];
+    : [{
+      all: [
+        cond(
+          jp("length(checks[?status != 'pass'])"),
+          "Equals",
+          0,
+          "rule verify-checks-pass: a check did not pass",
+        ),
+      ],
+    }];
+  const repositories = p.sourceRepositories.length > 0;
+  const notSource = "rule provenance-source: not an accepted source repository";
   return {
-    "https://cyclonedx.org/bom": [{ all: [cond(jp("bomFormat"), "Equals", "CycloneDX")] }],
+    "https://cyclonedx.org/bom": [{
+      all: [
+        cond(jp("bomFormat"), "Equals", "CycloneDX", "rule sbom-format: not a CycloneDX document"),
+      ],
+    }],
     "https://slsa.dev/provenance/v1": [
       {
         all: [
-          cond(jp("buildDefinition.buildType"), "Equals", p.buildType),
-          cond(jp("runDetails.builder.id"), "AnyIn", p.builders),
+          cond(
+            jp("buildDefinition.buildType"),
+            "Equals",
+            p.buildType,
+            `rule provenance-build-type: not the build type ${p.buildType}`,
+          ),
+          cond(
+            jp("runDetails.builder.id"),
+            "AnyIn",
+            p.builders,
+            "rule provenance-builder: not an accepted builder",
+          ),
           cond(
             p.baseImages,
             "AllIn",
             jp("buildDefinition.resolvedDependencies[?digest.sha256].name"),
+            `rule provenance-base-digests: ${
+              p.baseImages.join(", ")
+            } not all resolved to a sha256 digest`,
           ),
-          ...(p.acceptDirty
-            ? []
-            : [cond(jp(`length(${source}.annotations | [?dirty != \`false\`])`), "Equals", 0)]),
+          ...(p.acceptDirty ? [] : [
+            cond(
+              jp(`length(${source}.annotations | [?dirty != \`false\`])`),
+              "Equals",
+              0,
+              "rule provenance-clean-tree: built from a work tree with uncommitted changes",
+            ),
+          ]),
         ],
       },
       {
         any: [
-          cond(jp(`${source}.annotations.rootCommit`), "AnyIn", p.sourceRootCommits),
-          ...(p.sourceRepositories.length > 0
-            ? [cond(jp(`${source}.annotations.repository`), "AnyIn", p.sourceRepositories)]
+          cond(
+            jp(`${source}.annotations.rootCommit`),
+            "AnyIn",
+            p.sourceRootCommits,
+            repositories ? undefined : notSource,
+          ),
+          ...(repositories
+            ? [
+              cond(
+                jp(`${source}.annotations.repository`),
+                "AnyIn",
+                p.sourceRepositories,
+                notSource,
+              ),
+            ]
             : []),
         ],
       },
     ],
     "urn:swft:attestation:verify-proof:v1": [
-      { all: [cond(v.requiredChecks, "AllIn", jp("checks[].id"))] },
+      {
+        all: [
+          cond(
+            v.requiredChecks,
+            "AllIn",
+            jp("checks[].id"),
+            "rule verify-required-checks: a required check is missing from the proof",
+          ),
+        ],
+      },
       ...notPass,
     ],
     "urn:swft:attestation:deno-permissions:v1": [
       {
         all: [
-          cond(jp("runtime"), "Equals", c.runtime),
-          cond(jp("keys(allow)"), "AllNotIn", forbiddenKinds),
-          cond(jp("keys(allow)"), "AllIn", Object.keys(c.ceiling)),
+          cond(
+            jp("runtime"),
+            "Equals",
+            c.runtime,
+            `rule permissions-runtime: not the runtime ${c.runtime}`,
+          ),
+          cond(
+            jp("keys(allow)"),
+            "AllNotIn",
+            forbiddenKinds,
+            `rule permissions-forbidden: one of ${c.forbidden.join(", ")} (never allowed)`,
+          ),
+          cond(
+            jp("keys(allow)"),
+            "AllIn",
+            Object.keys(c.ceiling),
+            "rule permissions-ceiling: a permission the ceiling does not grant",
+          ),
+          // Kyverno's In operators read `*` and `?` as wildcards on either side, so a bare
+          // flag's ["*"] would be within any ceiling below: refused first, as the CUE does.
+          cond(
+            jp("length(values(allow)[] | [?contains(@, '*') || contains(@, '?')])"),
+            "Equals",
+            0,
+            "rule permissions-ceiling: unrestricted, the ceiling lists what it may reach",
+          ),
           ...Object.entries(c.ceiling).map(([kind, allowed]) =>
-            cond(jp(`allow.${kind} || \`[]\``), "AllIn", allowed)
+            cond(
+              jp(`allow.${kind} || \`[]\``),
+              "AllIn",
+              allowed,
+              `rule permissions-ceiling: --allow-${kind} beyond the ceiling`,
+            )
           ),
         ],
       },
@@ -175,7 +289,7 @@ export function kyvernoPolicy(params: PolicyParams): unknown {
       { keys: { publicKeys: `k8s://kyverno/${PLACEHOLDERS.keySecret}` } },
       {
         keyless: {
-          subject: PLACEHOLDERS.identity,
+          subjectRegExp: IDENTITY_REGEXP,
           issuer: PLACEHOLDERS.issuer,
           rekor: { url: "https://rekor.sigstore.dev" },
         },

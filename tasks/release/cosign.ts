@@ -45,6 +45,15 @@ function registryFlags(options: SigningOptions): string[] {
   return options.loopback ? ["--allow-http-registry", "--allow-insecure-registry"] : [];
 }
 
+/** What `cosign sign` and `cosign attest` share: who signs, where, and whether it is logged. */
+function signerFlags(options: SigningOptions): string[] {
+  return [
+    ...(options.key ? ["--key", options.key] : []),
+    ...registryFlags(options),
+    ...(options.noTlog ? ["--tlog-upload=false"] : []),
+  ];
+}
+
 function verifierFlags(options: SigningOptions): string[] {
   const who = options.publicKey ? ["--key", options.publicKey] : [
     "--certificate-identity",
@@ -71,9 +80,7 @@ export function signArgs(ref: string, options: SigningOptions): string[] {
   return [
     "sign",
     "--yes",
-    ...(options.key ? ["--key", options.key] : []),
-    ...registryFlags(options),
-    ...(options.noTlog ? ["--tlog-upload=false"] : []),
+    ...signerFlags(options),
     ref,
   ];
 }
@@ -95,9 +102,7 @@ export function attestArgs(
     type,
     "--predicate",
     predicate,
-    ...(options.key ? ["--key", options.key] : []),
-    ...registryFlags(options),
-    ...(options.noTlog ? ["--tlog-upload=false"] : []),
+    ...signerFlags(options),
     ref,
   ];
 }

@@ -9,7 +9,7 @@
  *
  * @module
  */
-import { DENO_VERSION, docker, realBaseImages, ROOT, run } from "../_lib/mod.ts";
+import { DENO_VERSION, docker, realBaseImages, ROOT, run, runOk } from "../_lib/mod.ts";
 import {
   BUILD_TYPE,
   GITHUB_BUILDER,
@@ -32,15 +32,8 @@ export interface GitSource {
   changedPaths: number;
 }
 
-async function git(args: string[], cwd: string): Promise<string> {
-  const result = await run("git", args, { cwd });
-  if (result.code !== 0) {
-    throw new Error(
-      `Cannot read the source: git ${args[0]} failed: ${result.stderr.trim() || result.code}`,
-    );
-  }
-  return result.stdout.trim();
-}
+/** git in `cwd`: its trimmed output, or the kernel's one-line error (`Cannot run git ...`). */
+const git = (args: string[], cwd: string) => runOk("git", args, { cwd });
 
 /** Reads the work tree's git facts; throws one line where `dir` is not a git work tree. */
 export async function gitSource(dir: string = ROOT): Promise<GitSource> {

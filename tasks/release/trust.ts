@@ -9,6 +9,9 @@
 import {
   docker,
   dockerJson,
+  engineVersion,
+  imageId,
+  inspectImage,
   pass,
   readDenoJson,
   ROOT,
@@ -128,7 +131,8 @@ export interface TrustStep extends Step<TrustRun> {
   when?: (options: TrustOptions) => boolean;
 }
 
-const publishing = (o: TrustOptions) => !o.verifyOnly;
+/** A `when`: every run but `--verify-only`. */
+export const publishing = (o: TrustOptions): boolean => !o.verifyOnly;
 
 /** The attestations a release attaches: the four, and the scan with `--scan`. */
 export function attestationKinds(options: Pick<TrustOptions, "scan">): AttestationKind[] {
@@ -158,7 +162,8 @@ export function attestationStatuses(options: TrustOptions): AttestationStatus[] 
   }));
 }
 
-function signingOf(r: TrustRun): SigningOptions {
+/** The signing options, with the public key the run settled on (the `key` step may derive it). */
+export function signingOf(r: TrustRun): SigningOptions {
   return { ...r.options.signing, publicKey: r.publicKey };
 }
 
@@ -209,26 +214,22 @@ export const basesStep: TrustStep = {
   async run(r) {
     const bases: BaseImage[] = [];
     for (const { name, ref } of baseImageRefs(r.options.buildArgs)) {
-      const local = (await docker(["image", "inspect", "--format", "{{.Id}}", ref])).code === 0;
       // Pulled when absent (the layer check below needs it); a ref pinned by digest is
       // recorded as pinned even where it cannot be pulled.
-      if (!local && (await docker(["pull", ref])).code !== 0 && !/@sha256:/.test(ref)) {
+      if (
+        await imageId(ref) === undefined && (await docker(["pull", ref])).code !== 0 &&
+        !/@sha256:/.test(ref)
+      ) {
         throw new Error(`Cannot resolve ${name}=${ref}: not a local image, and docker pull failed`);
       }
       bases.push(await resolveBaseImage(name, ref));
     }
-    const layers = async (ref: string) =>
-      (await dockerJson<{ RootFS?: { Layers?: string[] } }>([
-        "image",
-        "inspect",
-        "--format",
-        "{{json .}}",
-        ref,
-      ])).RootFS?.Layers ?? [];
     const runtime = bases.find((b) => b.name === "RUNTIME_IMAGE")!;
-    if ((await docker(["image", "inspect", runtime.ref])).code === 0) {
-      const [image, base] = [await layers(r.pinned!), await layers(runtime.ref)];
-      if (base.length === 0 || base.some((layer, i) => image[i] !== layer)) {
+    const base = await inspectImage(runtime.ref).catch(() => undefined);
+    if (base) {
+      const layers = base.RootFS?.Layers ?? [];
+      const image = (await inspectImage(r.pinned!)).RootFS?.Layers ?? [];
+      if (layers.length === 0 || layers.some((layer, i) => image[i] !== layer)) {
         throw new Error(
           `Cannot record RUNTIME_IMAGE=${runtime.ref}: the layers of ${r.pinned} do not begin with its layers`,
         );
@@ -374,7 +375,6 @@ export const provenanceStep: TrustStep = {
   when: publishing,
   async run(r) {
     const { options } = r;
-    const versions = await docker(["version", "--format", "{{.Server.Version}}"]);
     const provenance = buildProvenance({
       source: r.source!,
       dockerfile: "Dockerfile",
@@ -382,7 +382,7 @@ export const provenanceStep: TrustStep = {
       buildArgs: options.buildArgs,
       bases: r.bases!,
       lockSha256: await fileSha256(`${ROOT}/deno.lock`),
-      dockerVersion: versions.stdout.trim() || "unknown",
+      dockerVersion: await engineVersion() ?? "unknown",
       builtBy: options.image.digest ? "pushed" : options.from ? "from" : "release",
       version: readDenoJson().version ?? "dev",
       startedOn: r.built?.startedOn ?? r.report.startedAt,
@@ -402,7 +402,12 @@ export const scanStep: TrustStep = {
   when: (o) => publishing(o) && o.scan !== undefined,
   async run(r) {
     const path = r.options.scan!;
-    const scan = JSON.parse(await Deno.readTextFile(path));
+    let scan;
+    try {
+      scan = JSON.parse(await Deno.readTextFile(path));
+    } catch {
+      scan = undefined; // not JSON: refused below, as any other file that is not a scan
+    }
     const results = scan?.scanner?.result?.Results;
     if (!Array.isArray(results)) {
       throw new Error(
@@ -416,7 +421,7 @@ export const scanStep: TrustStep = {
     );
     if (fixable.length > 0) {
       throw new Error(
-        `fixable CRITICAL/HIGH vulnerabilities: ${
+        `Cannot attest the scan: fixable CRITICAL/HIGH vulnerabilities: ${
           fixable.slice(0, 5).map((v: Record<string, string>) =>
             `${v.VulnerabilityID} (${v.PkgName})`
           ).join(", ")

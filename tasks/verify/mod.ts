@@ -26,14 +26,14 @@ import {
   UsageError,
 } from "../_lib/mod.ts";
 import type { VerifyOptions } from "./args.ts";
-import { type Check, type Context, runChecks } from "./check.ts";
+import { type Check, type Context, type Outcome, runChecks } from "./check.ts";
 import { BUILD_CHECKS, existingImage, NOT_RUN_ON_EXISTING_IMAGE } from "./checks_build.ts";
 import { containerChecks } from "./checks_container.ts";
 import { IMAGE_CHECKS } from "./checks_image.ts";
 import { loadConfig, type VerifyConfig } from "./config.ts";
 import { type ImageFs, loadImageFs } from "./image_fs.ts";
 import { createProgress } from "./progress.ts";
-import { type CheckResult, exitCode, type Report } from "./report.ts";
+import { exitCode, type Report } from "./report.ts";
 
 export { parseVerifyArgs, type VerifyOptions } from "./args.ts";
 export type { Check, Context, Created, Fact, Facts, Outcome } from "./check.ts";
@@ -168,8 +168,8 @@ export async function createRun(options: VerifyOptions, io: VerifyIo = {}): Prom
 export async function runVerify(run: VerifyRun): Promise<Report> {
   const { ctx } = run;
   try {
-    if (ctx.options.from) await runOnExistingImage(run, ctx.options.from);
-    else await runChecks(run.checks, ctx);
+    const { from } = ctx.options;
+    await runChecks(from ? onExistingImage(run.checks, from) : run.checks, ctx);
     const runtime = ctx.facts.runtimeImage
       ? await run.ctx.runtimeInfo().catch(() => undefined)
       : undefined;
@@ -192,33 +192,25 @@ export async function runVerify(run: VerifyRun): Promise<Report> {
 }
 
 /**
- * `--from IMAGE`: the checks that need a build are recorded as not run (in registry order);
- * once the engine answers, the image (pulled if absent) is the runtime image of the others.
+ * `--from IMAGE`: the registry with the checks that need a build replaced by steps that report
+ * themselves not run; build-runtime's takes the image (pulled if absent) as the runtime image
+ * of the checks after it, once the engine answers. One pass of the kernel's runner, as a build.
  */
-async function runOnExistingImage(run: VerifyRun, ref: string): Promise<void> {
-  const { ctx } = run;
-  for (const check of run.checks) {
-    if (!NOT_RUN_ON_EXISTING_IMAGE.includes(check.id)) {
-      await runChecks([check], ctx);
-      continue;
-    }
-    ctx.progress.start(check.id);
-    const result: CheckResult = {
+function onExistingImage(checks: readonly Check[], ref: string): Check[] {
+  const notRun: Outcome = { status: "skip", detail: `not run: checks ${ref} as built` };
+  return checks.map((check): Check =>
+    !NOT_RUN_ON_EXISTING_IMAGE.includes(check.id) ? check : {
       id: check.id,
-      status: "skip",
-      detail: `not run: checks ${ref} as built`,
-      ms: 0,
-    };
-    if (check.id === "build-runtime" && ctx.facts.engine) {
-      try {
-        ctx.facts.runtimeImage = await existingImage(ref);
-      } catch (error) {
-        Object.assign(result, { status: "fail", detail: (error as Error).message });
-      }
+      needs: [],
+      provides: check.id === "build-runtime" ? ["runtimeImage"] : [],
+      async run(ctx) {
+        if (check.id === "build-runtime" && ctx.facts.engine) {
+          ctx.facts.runtimeImage = await existingImage(ref);
+        }
+        return notRun;
+      },
     }
-    ctx.report.checks.push(result);
-    ctx.progress.end(result);
-  }
+  );
 }
 
 /**
