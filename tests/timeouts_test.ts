@@ -16,6 +16,7 @@ import {
   startServer,
 } from "../server.ts";
 import { findServeConnection } from "../_serve_connection.ts";
+import { delay, poll } from "../tasks/_lib/mod.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 const encoder = new TextEncoder();
@@ -131,7 +132,7 @@ Deno.test("at the connection limit a new connection closes the one idle longest,
   try {
     assert.equal(await ask(first), "HTTP/1.1 200 OK");
     // A second later, so that `first` has been idle for longer (idle time is counted per sweep).
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await delay(1100);
     assert.equal(await ask(second), "HTTP/1.1 200 OK");
     const third = await connect(server);
     try {
@@ -159,7 +160,11 @@ Deno.test("at the connection limit with a handler running on every connection, n
   const held = [await connect(server), await connect(server)];
   const answers = held.map((conn) => ask(conn));
   try {
-    while (started < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    const running = await poll(() => Promise.resolve(started === 2 || undefined), {
+      timeoutMs: 5000,
+      intervalMs: 10,
+    });
+    assert.equal(running, true, `a handler runs on each held connection (${started} of 2)`);
     const third = await connect(server);
     const { ms, text } = await untilClosed(third, HEADER_MS * 10);
     assert.equal(text, "");
@@ -172,7 +177,7 @@ Deno.test("at the connection limit with a handler running on every connection, n
   // Once the held ones are gone, new clients are served again.
   let status = 0;
   for (let i = 0; i < 20 && status !== 200; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
+    await delay(50);
     const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
     try {
       const response = await fetch(`${server.url}/health`, { client });
