@@ -1,7 +1,7 @@
 /**
  * A small structured logger whose writes are batched: a line costs a string append, and the
  * buffer goes to the sink once per {@linkcode LoggerOptions.flushIntervalMs} or when it grows
- * past {@linkcode LoggerOptions.maxBufferBytes}. Writing one line per request synchronously
+ * past {@linkcode LoggerOptions.batchBytes}. Writing one line per request synchronously
  * (as `console.log` does) halves a small server's throughput; batching keeps the access log
  * on in production at almost no cost.
  *

@@ -42,7 +42,7 @@ Deno.test("logger: writes are batched, and flushed by size, by timer and on dema
     format: "json",
     write: sink.write,
     flushIntervalMs: 20,
-    maxBufferBytes: 400,
+    batchBytes: 400,
   });
   for (let i = 0; i < 3; i++) log.info("request", { i });
   assert.equal(sink.writes.length, 0, "nothing is written per line");
@@ -50,7 +50,7 @@ Deno.test("logger: writes are batched, and flushed by size, by timer and on dema
   assert.equal(sink.writes.length, 1, "the timer wrote the batch once");
   assert.equal(sink.writes[0].split("\n").length - 1, 3);
   for (let i = 0; i < 10; i++) log.info("request", { i, padding: "x".repeat(30) });
-  assert.ok(sink.writes.length >= 2, "a full buffer is written without waiting");
+  assert.ok(sink.writes.length >= 2, "a full batch is written without waiting");
   log.flush();
   const all = sink.writes.join("").trim().split("\n");
   assert.equal(all.length, 13, "no line is lost");
