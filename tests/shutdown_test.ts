@@ -116,46 +116,55 @@ Deno.test("SIGTERM: idle keep-alive and silent connections do not delay the exit
   }
 });
 
-Deno.test("shutdown: handlers that finished leave connections a short grace, then close them", async () => {
-  const server = await startServer(() => new Response("ok"), {
-    port: 0,
-    host: "127.0.0.1",
-    logger: quiet,
-    shutdownTimeoutMs: TIMEOUT_MS,
-  });
-  const conn = await connect(server.url);
-  try {
-    await conn.write(
-      encoder.encode("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789"),
-    );
-    await conn.read(new Uint8Array(1024));
-    const start = performance.now();
-    const result = await server.shutdown();
-    const ms = performance.now() - start;
-    assert.deepEqual(result, { outcome: "closed-slow-clients", running: 0 });
-    assert.ok(ms >= SHUTDOWN_GRACE_MS * 0.9, "waited the grace for the client");
-    assert.ok(ms < TIMEOUT_MS / 4, `gave up waiting after ${Math.round(ms)} ms`);
-  } finally {
-    conn.close();
-  }
-});
+/** Both servers startServer runs: Deno's per-connection one, and the public Deno.serve fallback. */
+const SERVERS = [
+  { name: "shutdown", serveConnection: undefined },
+  { name: "shutdown (public Deno.serve fallback)", serveConnection: null },
+] as const;
 
-Deno.test("shutdown: a running handler is what times out, and the result counts it", async () => {
-  const release = Promise.withResolvers<void>();
-  const started = Promise.withResolvers<void>();
-  const server = await startServer(async () => {
-    started.resolve();
-    await release.promise;
-    return new Response("late");
-  }, { port: 0, host: "127.0.0.1", logger: quiet, shutdownTimeoutMs: 200 });
-  const client = new AbortController();
-  const request = fetch(`${server.url}/`, { signal: client.signal }).catch(() => null);
-  await started.promise;
-  assert.deepEqual(await server.shutdown(), { outcome: "timed-out", running: 1 });
-  client.abort();
-  release.resolve();
-  await request;
-});
+for (const { name, serveConnection } of SERVERS) {
+  Deno.test(`${name}: handlers that finished leave connections a short grace, then close them`, async () => {
+    const server = await startServer(() => new Response("ok"), {
+      port: 0,
+      host: "127.0.0.1",
+      logger: quiet,
+      shutdownTimeoutMs: TIMEOUT_MS,
+      serveConnection,
+    });
+    const conn = await connect(server.url);
+    try {
+      await conn.write(
+        encoder.encode("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789"),
+      );
+      await conn.read(new Uint8Array(1024));
+      const start = performance.now();
+      const result = await server.shutdown();
+      const ms = performance.now() - start;
+      assert.deepEqual(result, { outcome: "closed-slow-clients", running: 0 });
+      assert.ok(ms >= SHUTDOWN_GRACE_MS * 0.9, "waited the grace for the client");
+      assert.ok(ms < TIMEOUT_MS / 4, `gave up waiting after ${Math.round(ms)} ms`);
+    } finally {
+      conn.close();
+    }
+  });
+
+  Deno.test(`${name}: a running handler is what times out, and the result counts it`, async () => {
+    const release = Promise.withResolvers<void>();
+    const started = Promise.withResolvers<void>();
+    const server = await startServer(async () => {
+      started.resolve();
+      await release.promise;
+      return new Response("late");
+    }, { port: 0, host: "127.0.0.1", logger: quiet, shutdownTimeoutMs: 200, serveConnection });
+    const client = new AbortController();
+    const request = fetch(`${server.url}/`, { signal: client.signal }).catch(() => null);
+    await started.promise;
+    assert.deepEqual(await server.shutdown(), { outcome: "timed-out", running: 1 });
+    client.abort();
+    release.resolve();
+    await request;
+  });
+}
 
 Deno.test("GET /ready answers 503 from SIGTERM on, and SHUTDOWN_DELAY_MS keeps serving", async () => {
   const delayMs = 3000;
