@@ -2,7 +2,7 @@
  * The fast path, derived from the one route table: Hono's `app.routes`. A route whose answer
  * needs nothing but the request is registered with {@linkcode getRaw} (one exact path) or
  * {@linkcode filesUnder} (a folder of files behind one wildcard route); its Hono handler then
- * carries the raw handler, and {@linkcode fastPath} collects them once every route is added.
+ * carries its raw handlers by path, and {@linkcode fastPath} merges them once every route is added.
  * `createApp` answers a GET of such a path before Hono parses the path, routes and builds a
  * Context; Hono still holds the route, for HEAD, queries, encoded paths and `app.request()`.
  * Adding a route is one registration.
