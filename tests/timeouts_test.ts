@@ -16,6 +16,7 @@ import {
   startServer,
 } from "../server.ts";
 import { findServeConnection } from "../_serve_connection.ts";
+import { ConnectionTable } from "../_connections.ts";
 import { delay, poll } from "../tasks/_lib/mod.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
@@ -236,4 +237,88 @@ Deno.test("the adapter finds Deno's per-connection server, and reports none wher
     },
   };
   assert.equal(findServeConnection(throwing), undefined);
+});
+
+/**
+ * A connection table on a stand-in for Deno's per-connection server: a connection is a
+ * number, its requests are run by hand, and what is closed is recorded in order.
+ */
+function standInTable() {
+  const closed: number[] = [];
+  const requests = new Map<number, () => Response | Promise<Response>>();
+  const info: Deno.ServeHandlerInfo<Deno.NetAddr> = {
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+    completed: Promise.resolve(),
+  };
+  const held = new Map<number, PromiseWithResolvers<void>>();
+  const table = new ConnectionTable({
+    serveOn: (tcp, handler) => {
+      const id = (tcp as unknown as { id: number }).id;
+      const ended = Promise.withResolvers<void>();
+      requests.set(id, () => handler(new Request(`http://a/${id}`), info));
+      return {
+        finished: ended.promise,
+        shutdown: () => Promise.resolve(),
+        close: () => {
+          closed.push(id);
+          ended.resolve();
+        },
+      };
+    },
+    handler: async (request) => {
+      await held.get(Number(new URL(request.url).pathname.slice(1)))?.promise;
+      return new Response("ok");
+    },
+    onError: () => new Response(null, { status: 500 }),
+    headerTicks: 100,
+    idleTicks: 100,
+  });
+  return {
+    table,
+    closed,
+    add: (id: number) => table.add({ id } as unknown as Deno.Conn),
+    /** One request on `id`, answered at once. */
+    ask: (id: number) => requests.get(id)!(),
+    /** One request on `id` that runs until the function returned is called. */
+    hold(id: number): () => Promise<unknown> {
+      const release = Promise.withResolvers<void>();
+      held.set(id, release);
+      const answered = requests.get(id)!();
+      return () => {
+        held.delete(id);
+        release.resolve();
+        return Promise.resolve(answered);
+      };
+    },
+  };
+}
+
+Deno.test("at the limit the idlest connection goes first, the oldest among equals, never one with a handler running", async () => {
+  const { table, closed, add, ask, hold } = standInTable();
+  try {
+    table.tick = 5;
+    for (const id of [1, 2, 3]) add(id);
+    table.tick = 6;
+    await ask(1); // idle since 6
+    table.tick = 7;
+    const release2 = hold(2); // running
+    assert.deepEqual([table.evictIdlest(), table.evictIdlest()], [true, true]);
+    assert.deepEqual(closed, [3, 1], "idle since 5, then since 6");
+    assert.equal(table.evictIdlest(), false, "the one left has a handler running");
+    table.tick = 8;
+    add(4); // idle since 8
+    await release2(); // 2: idle since 8 too, and older
+    for (const id of [5, 6]) add(id);
+    table.tick = 9;
+    await ask(5); // busy again: idle since 9 now
+    assert.deepEqual([table.evictIdlest(), table.evictIdlest(), table.evictIdlest()], [
+      true,
+      true,
+      true,
+    ]);
+    assert.deepEqual(closed, [3, 1, 2, 4, 6], "since 8 (2 before 4, then 6), not 5");
+    assert.equal(table.size, 1);
+  } finally {
+    table.shutdown();
+  }
 });
