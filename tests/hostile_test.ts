@@ -24,7 +24,7 @@ import {
 } from "../tasks/_lib/mod.ts";
 import { BASES, requiredTest, testName } from "./_container.ts";
 import { connectionsForMemory } from "../config.ts";
-import { type ServerProcess, spawnServer } from "./_server_process.ts";
+import { freshHealth, type ServerProcess, spawnServer } from "./_server_process.ts";
 
 const SLOW = Deno.env.get("SWFT_SLOW_TESTS") === "1";
 const ignore = !SLOW;
@@ -40,23 +40,6 @@ function slowTest(name: string, fn: () => Promise<void>) {
 
 function logged(server: ServerProcess): { msg: string; level: string; [field: string]: unknown }[] {
   return server.lines.map((line) => JSON.parse(line));
-}
-
-/** One `/health` request on a connection of its own; resolves to the status, 0 if none. */
-async function freshHealth(url: string, timeoutMs: number): Promise<number> {
-  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
-  try {
-    const response = await fetch(`${url}/health`, {
-      client,
-      signal: AbortSignal.timeout(timeoutMs),
-    });
-    await response.body?.cancel();
-    return response.status;
-  } catch {
-    return 0;
-  } finally {
-    client.close();
-  }
 }
 
 async function openConnections(url: string, count: number): Promise<Deno.TcpConn[]> {
@@ -87,11 +70,11 @@ slowTest("1,100 idle connections under ulimit -n 1024 do not stop the server", a
     for (const conn of conns) conn.close();
     conns = [];
     const closed = performance.now();
-    let status = 0;
-    for (let i = 0; i < 40 && status !== 200; i++) {
-      status = await freshHealth(server.url, 500);
-      if (status !== 200) await delay(100);
-    }
+    // Waits longer than the bound below, so that a late answer is told from none.
+    const status = await poll(async () => {
+      const status = await freshHealth(server.url, 500);
+      return status === 200 ? status : undefined;
+    }, { timeoutMs: 10 * RETRY_MAX_DELAY_MS, intervalMs: 100 });
     const ms = performance.now() - closed;
     assert.equal(status, 200, "/health answers once the connections closed");
     // The server retries at least every RETRY_MAX_DELAY_MS; 2x leaves room for noise.

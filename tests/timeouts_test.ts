@@ -18,6 +18,7 @@ import {
 import { findServeConnection } from "../_serve_connection.ts";
 import { ConnectionTable } from "../_connections.ts";
 import { delay, poll } from "../tasks/_lib/mod.ts";
+import { freshHealth } from "./_server_process.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 const encoder = new TextEncoder();
@@ -175,21 +176,11 @@ Deno.test("at the connection limit with a handler running on every connection, n
     assert.deepEqual(await Promise.all(answers), ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
     for (const conn of held) conn.close();
   }
-  // Once the held ones are gone, new clients are served again.
-  let status = 0;
-  for (let i = 0; i < 20 && status !== 200; i++) {
-    await delay(50);
-    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
-    try {
-      const response = await fetch(`${server.url}/health`, { client });
-      status = response.status;
-      await response.body?.cancel();
-    } catch {
-      // still at the limit: try again
-    } finally {
-      client.close();
-    }
-  }
+  // Once the held ones are gone, new clients are served again (0 while still at the limit).
+  const status = await poll(async () => {
+    const status = await freshHealth(server.url, 1000);
+    return status === 200 ? status : undefined;
+  }, { timeoutMs: 1000, intervalMs: 50 });
   await server.shutdown();
   assert.equal(status, 200);
 });
