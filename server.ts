@@ -223,10 +223,7 @@ function serveConnections(
   const table = new ConnectionTable({
     serveOn,
     handler,
-    onError: (error) => {
-      logger.error("unhandled error", { error: String(error) });
-      return new Response("Internal server error", { status: 500 });
-    },
+    onError: unhandledError(logger),
     headerTicks: ticks(options.headerTimeoutMs ?? HEADER_TIMEOUT_MS),
     idleTicks: ticks(options.idleTimeoutMs ?? IDLE_TIMEOUT_MS),
   });
@@ -254,6 +251,17 @@ function serveConnections(
         closeAll: () => table.closeAll(),
       }, options.shutdownTimeoutMs);
     },
+  };
+}
+
+/**
+ * Either server's answer when the app throws (Hono's own onError answers first; this is for
+ * what escapes it): logged, and a 500 that says nothing more.
+ */
+function unhandledError(logger: Logger): (error: unknown) => Response {
+  return (error) => {
+    logger.error("unhandled error", { error: String(error) });
+    return new Response("Internal server error", { status: 500 });
   };
 }
 
@@ -388,10 +396,7 @@ function servePublic(handler: Handler, options: ServerOptions): RunningServer {
     port: options.port,
     hostname: options.host,
     onListen() {},
-    onError(error) {
-      logger.error("unhandled error", { error: String(error) });
-      return new Response("Internal server error", { status: 500 });
-    },
+    onError: unhandledError(logger),
   }, counted);
   logger.warn("serving without connection limits: this Deno has no per-connection server", {
     deno: Deno.version.deno,

@@ -160,3 +160,41 @@ Deno.test("shutdown gives up after SHUTDOWN_TIMEOUT_MS when a request hangs", as
   hang.abort();
   await request;
 });
+
+for (
+  const [name, serveConnection] of [["", undefined], [
+    " (public Deno.serve fallback)",
+    null,
+  ]] as const
+) {
+  Deno.test(`an error that escapes the app${name} is logged and answered 500 without details`, async () => {
+    const lines: string[] = [];
+    const logger = createLogger({
+      level: "error",
+      format: "json",
+      write: (bytes) => void lines.push(new TextDecoder().decode(bytes)),
+    });
+    const server = await startServer((request) => {
+      if (new URL(request.url).pathname === "/throws") throw new Error("secret detail 1");
+      return Promise.reject(new Error("secret detail 2"));
+    }, { port: 0, host: "127.0.0.1", logger, shutdownTimeoutMs: 1000, serveConnection });
+    try {
+      for (const path of ["/throws", "/rejects"]) {
+        const response = await fetch(`${server.url}${path}`);
+        assert.equal(response.status, 500, path);
+        assert.equal(await response.text(), "Internal server error", `${path}: no details`);
+      }
+    } finally {
+      await server.shutdown();
+    }
+    logger.flush();
+    const logged = lines.join("").trim().split("\n").map((line) => JSON.parse(line));
+    assert.deepEqual(
+      logged.map((line) => [line.level, line.msg, line.error]),
+      [
+        ["error", "unhandled error", "Error: secret detail 1"],
+        ["error", "unhandled error", "Error: secret detail 2"],
+      ],
+    );
+  });
+}
