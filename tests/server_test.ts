@@ -3,6 +3,7 @@ import { createLogger } from "../logger.ts";
 import { checkHealth, startServer } from "../server.ts";
 import { delay, freePort, poll, runDeno } from "../tasks/_lib/mod.ts";
 import { runMain, spawnServer, startTaskArgs } from "./_server_process.ts";
+import { recordingLogger } from "./_log.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 
@@ -168,16 +169,17 @@ for (
   ]] as const
 ) {
   Deno.test(`an error that escapes the app${name} is logged and answered 500 without details`, async () => {
-    const lines: string[] = [];
-    const logger = createLogger({
-      level: "error",
-      format: "json",
-      write: (bytes) => void lines.push(new TextDecoder().decode(bytes)),
-    });
+    const log = recordingLogger("error");
     const server = await startServer((request) => {
       if (new URL(request.url).pathname === "/throws") throw new Error("secret detail 1");
       return Promise.reject(new Error("secret detail 2"));
-    }, { port: 0, host: "127.0.0.1", logger, shutdownTimeoutMs: 1000, serveConnection });
+    }, {
+      port: 0,
+      host: "127.0.0.1",
+      logger: log.logger,
+      shutdownTimeoutMs: 1000,
+      serveConnection,
+    });
     try {
       for (const path of ["/throws", "/rejects"]) {
         const response = await fetch(`${server.url}${path}`);
@@ -187,10 +189,8 @@ for (
     } finally {
       await server.shutdown();
     }
-    logger.flush();
-    const logged = lines.join("").trim().split("\n").map((line) => JSON.parse(line));
     assert.deepEqual(
-      logged.map((line) => [line.level, line.msg, line.error]),
+      log.lines().map((line) => [line.level, line.msg, line.error]),
       [
         ["error", "unhandled error", "Error: secret detail 1"],
         ["error", "unhandled error", "Error: secret detail 2"],

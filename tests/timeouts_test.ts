@@ -19,6 +19,7 @@ import { findServeConnection } from "../_serve_connection.ts";
 import { ConnectionTable } from "../_connections.ts";
 import { delay, poll } from "../tasks/_lib/mod.ts";
 import { freshHealth } from "./_server_process.ts";
+import { recordingLogger } from "./_log.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 const encoder = new TextEncoder();
@@ -186,16 +187,11 @@ Deno.test("at the connection limit with a handler running on every connection, n
 });
 
 Deno.test("without Deno's per-connection server, public Deno.serve serves and says once what is lost", async () => {
-  const lines: string[] = [];
-  const logger = createLogger({
-    level: "info",
-    format: "json",
-    write: (bytes) => void lines.push(new TextDecoder().decode(bytes)),
-  });
+  const log = recordingLogger();
   const server = await startServer(() => new Response("ok"), {
     port: 0,
     host: "127.0.0.1",
-    logger,
+    logger: log.logger,
     shutdownTimeoutMs: 1000,
     serveConnection: null,
   });
@@ -208,9 +204,7 @@ Deno.test("without Deno's per-connection server, public Deno.serve serves and sa
   } finally {
     assert.deepEqual(await server.shutdown(), { outcome: "drained", running: 0 });
   }
-  logger.flush();
-  const warnings = lines.join("").trim().split("\n").map((line) => JSON.parse(line))
-    .filter((line) => line.level === "warn");
+  const warnings = log.lines().filter((line) => line.level === "warn");
   assert.equal(warnings.length, 1, "said once");
   assert.match(warnings[0].msg, /^serving without connection limits/);
   assert.equal(warnings[0].lost, LOST_WITHOUT_CONNECTIONS);
