@@ -1,7 +1,7 @@
 /**
  * A small structured logger whose writes are batched: a line costs a string append, and the
  * buffer goes to the sink once per {@linkcode LoggerOptions.flushIntervalMs} or when it grows
- * past {@linkcode LoggerOptions.maxBufferBytes}. Writing one line per request synchronously
+ * past {@linkcode LoggerOptions.batchBytes}. Writing one line per request synchronously
  * (as `console.log` does) halves a small server's throughput; batching keeps the access log
  * on in production at almost no cost.
  *
@@ -219,7 +219,7 @@ export function createLogger(options: LoggerOptions): Logger {
   /** Hand `chunk` to the sink until all of it is written, then call `done`. */
   function send(chunk: Uint8Array, done: () => void, offset = 0) {
     writing = true;
-    while (offset < chunk.length) {
+    if (offset < chunk.length) {
       let result;
       try {
         result = write(chunk.subarray(offset));
@@ -227,14 +227,16 @@ export function createLogger(options: LoggerOptions): Logger {
         stop(error);
         return;
       }
-      if (result === undefined) break;
-      result.then(
-        (written) => !stopped && send(chunk, done, offset + written),
-        (error) =>
-          !stopped &&
-          (error instanceof Deno.errors.Interrupted ? send(chunk, done, offset) : stop(error)),
-      );
-      return;
+      // A synchronous sink took it all; an asynchronous one goes on from what it took.
+      if (result !== undefined) {
+        result.then(
+          (written) => !stopped && send(chunk, done, offset + written),
+          (error) =>
+            !stopped &&
+            (error instanceof Deno.errors.Interrupted ? send(chunk, done, offset) : stop(error)),
+        );
+        return;
+      }
     }
     writing = false;
     done();

@@ -28,9 +28,10 @@ import { checkHealth, localHost } from "./_healthcheck.ts";
 export const VERSION: string = denoJson.version;
 
 /**
- * How long the exit waits for the last log lines, at most and at least: what is left of
- * SHUTDOWN_TIMEOUT_MS within these, so that a stalled stdout cannot hold the process past it
- * (a healthy one takes well under a millisecond).
+ * How long the exit waits for the last log lines, at most and at least: what is left, within
+ * these, of SHUTDOWN_DELAY_MS + SHUTDOWN_TIMEOUT_MS from the first stop signal, so that a
+ * stalled stdout cannot hold the process past them (a healthy one takes well under a
+ * millisecond).
  */
 const LOG_DRAIN_MS = { max: 1000, min: 100 };
 

@@ -223,10 +223,7 @@ function serveConnections(
   const table = new ConnectionTable({
     serveOn,
     handler,
-    onError: (error) => {
-      logger.error("unhandled error", { error: String(error) });
-      return new Response("Internal server error", { status: 500 });
-    },
+    onError: unhandledError(logger),
     headerTicks: ticks(options.headerTimeoutMs ?? HEADER_TIMEOUT_MS),
     idleTicks: ticks(options.idleTimeoutMs ?? IDLE_TIMEOUT_MS),
   });
@@ -241,8 +238,30 @@ function serveConnections(
     shutdown: () => {
       state.stopping = true;
       listener.close();
-      return drain(table, options.shutdownTimeoutMs);
+      // Idle connections close now, the others after their response.
+      table.shutdown();
+      return drain({
+        closed: table.size === 0 ? Promise.resolve() : new Promise((resolve) => {
+          table.whenEmpty = resolve;
+        }),
+        idle: table.inFlight === 0 ? Promise.resolve() : new Promise((resolve) => {
+          table.whenIdle = resolve;
+        }),
+        running: () => table.inFlight,
+        closeAll: () => table.closeAll(),
+      }, options.shutdownTimeoutMs);
     },
+  };
+}
+
+/**
+ * Either server's answer when the app throws (Hono's own onError answers first; this is for
+ * what escapes it): logged, and a 500 that says nothing more.
+ */
+function unhandledError(logger: Logger): (error: unknown) => Response {
+  return (error) => {
+    logger.error("unhandled error", { error: String(error) });
+    return new Response("Internal server error", { status: 500 });
   };
 }
 
@@ -314,26 +333,33 @@ async function acceptLoop(
   }
 }
 
+/** What {@linkcode drain} waits on, from either server. */
+interface Draining {
+  /** Settles once every connection is closed. */
+  closed: Promise<void>;
+  /** Settles once no handler is running. */
+  idle: Promise<void>;
+  /** Handlers running now. */
+  running(): number;
+  /** Close every connection still open at once. */
+  closeAll(): void;
+}
+
 /**
- * Stop: idle connections close now, the others after their response; wait for running
- * handlers at most `timeoutMs`, give connections that remain {@linkcode SHUTDOWN_GRACE_MS},
- * then close what is still open.
+ * The shutdown of either server, once it stopped accepting and began closing connections
+ * gracefully: wait for running handlers at most `timeoutMs`, give connections that remain
+ * {@linkcode SHUTDOWN_GRACE_MS}, then close what is still open.
  */
-async function drain(table: ConnectionTable, timeoutMs: number): Promise<ShutdownResult> {
-  table.shutdown();
-  const closed = table.size === 0
-    ? Promise.resolve("drained" as const)
-    : new Promise<"drained">((resolve) => table.whenEmpty = () => resolve("drained"));
-  const idle = table.inFlight === 0
-    ? Promise.resolve("idle" as const)
-    : new Promise<"idle">((resolve) => table.whenIdle = () => resolve("idle"));
+async function drain(draining: Draining, timeoutMs: number): Promise<ShutdownResult> {
+  const closed = draining.closed.then(() => "drained" as const);
+  const idle = draining.idle.then(() => "idle" as const);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timedOut = new Promise<"timed-out">((resolve) => {
     timer = setTimeout(() => resolve("timed-out"), timeoutMs);
   });
   try {
     const first = await Promise.race([closed, idle, timedOut]);
-    if (first === "timed-out") return { outcome: "timed-out", running: table.inFlight };
+    if (first === "timed-out") return { outcome: "timed-out", running: draining.running() };
     if (first === "drained") return { outcome: "drained", running: 0 };
     clearTimeout(timer);
     const grace = new Promise<"closed-slow-clients">((resolve) => {
@@ -342,7 +368,7 @@ async function drain(table: ConnectionTable, timeoutMs: number): Promise<Shutdow
     return { outcome: await Promise.race([closed, grace]), running: 0 };
   } finally {
     clearTimeout(timer);
-    table.closeAll();
+    draining.closeAll();
   }
 }
 
@@ -370,10 +396,7 @@ function servePublic(handler: Handler, options: ServerOptions): RunningServer {
     port: options.port,
     hostname: options.host,
     onListen() {},
-    onError(error) {
-      logger.error("unhandled error", { error: String(error) });
-      return new Response("Internal server error", { status: 500 });
-    },
+    onError: unhandledError(logger),
   }, counted);
   logger.warn("serving without connection limits: this Deno has no per-connection server", {
     deno: Deno.version.deno,
@@ -387,18 +410,14 @@ function servePublic(handler: Handler, options: ServerOptions): RunningServer {
     get inFlight() {
       return inFlight;
     },
-    async shutdown() {
-      const stopped = server.shutdown().then(() => "drained" as const);
-      let timer: ReturnType<typeof setTimeout> | undefined;
-      const timedOut = new Promise<"timed-out">((resolve) => {
-        timer = setTimeout(() => resolve("timed-out"), options.shutdownTimeoutMs);
-      });
-      try {
-        const outcome = await Promise.race([stopped, timedOut]);
-        return { outcome, running: outcome === "drained" ? 0 : inFlight };
-      } finally {
-        clearTimeout(timer);
-      }
-    },
+    shutdown: () =>
+      drain({
+        closed: server.shutdown(),
+        idle: inFlight === 0 ? Promise.resolve() : new Promise((resolve) => whenIdle = resolve),
+        running: () => inFlight,
+        // Public Deno.serve cannot close a connection at once: those of clients still sending
+        // or not reading stay open until the process exits, which main.ts does next.
+        closeAll() {},
+      }, options.shutdownTimeoutMs),
   };
 }

@@ -2,7 +2,7 @@
  * The fast path, derived from the one route table: Hono's `app.routes`. A route whose answer
  * needs nothing but the request is registered with {@linkcode getRaw} (one exact path) or
  * {@linkcode filesUnder} (a folder of files behind one wildcard route); its Hono handler then
- * carries the raw handler, and {@linkcode fastPath} collects them once every route is added.
+ * carries its raw handlers by path, and {@linkcode fastPath} merges them once every route is added.
  * `createApp` answers a GET of such a path before Hono parses the path, routes and builds a
  * Context; Hono still holds the route, for HEAD, queries, encoded paths and `app.request()`.
  * Adding a route is one registration.
@@ -12,13 +12,12 @@
 import type { HonoApp as Hono, HonoContext as Context } from "./_hono.ts";
 import type { RawHandler } from "./_prebuilt.ts";
 
-/** Finds the raw handler of a path under a route, or `undefined` when it has none. */
-type Lookup = (path: string) => RawHandler | undefined;
+/** Where a Hono handler keeps the raw handlers it answers with, by full URL path. */
+const RAW = Symbol("raw handlers");
 
-/** Where a Hono handler keeps its raw handler. */
-const RAW = Symbol("raw handler");
-
-type Marked = ((c: Context) => Response | Promise<Response>) & { [RAW]?: Lookup };
+type Marked = ((c: Context) => Response | Promise<Response>) & {
+  [RAW]?: ReadonlyMap<string, RawHandler>;
+};
 
 /**
  * Register `handler` for `GET path` (and HEAD, which Hono answers through GET) on `app`, and
@@ -33,7 +32,7 @@ type Marked = ((c: Context) => Response | Promise<Response>) & { [RAW]?: Lookup 
  */
 export function getRaw(app: Hono, path: string, handler: RawHandler): void {
   const route: Marked = (c) => handler(c.req.raw);
-  route[RAW] = (asked) => asked === path ? handler : undefined;
+  route[RAW] = new Map([[path, handler]]);
   app.get(path, route);
 }
 
@@ -64,7 +63,7 @@ export function filesUnder(
     const method = c.req.method;
     return method === "GET" || method === "HEAD" ? handler(c.req.raw) : methodNotAllowed(c);
   };
-  route[RAW] = (path) => files.get(path);
+  route[RAW] = files;
   app.all(`${prefix}/*`, route);
 }
 
@@ -89,36 +88,22 @@ export interface FastPath {
  * ```
  */
 export function fastPath(app: Hono): FastPath {
-  const exact = new Map<string, RawHandler>();
-  const folders: { prefix: string; pattern: string; lookup: Lookup }[] = [];
+  // Every path a marked route answers, merged into one map: one lookup per request, whether
+  // the route is exact or a folder's wildcard.
+  const paths = new Map<string, { handler: RawHandler; pattern: string }>();
   const seen = new Set<string>();
   for (const route of app.routes) {
     if (route.method !== "GET" && route.method !== "ALL") continue;
-    const lookup = (route.handler as Marked)[RAW];
-    if (seen.has(route.path) || lookup === undefined) {
-      seen.add(route.path);
-      continue;
-    }
+    const raw = (route.handler as Marked)[RAW];
+    const first = !seen.has(route.path);
     seen.add(route.path);
-    if (route.path.endsWith("/*")) {
-      folders.push({ prefix: route.path.slice(0, -1), pattern: route.path, lookup });
-    } else {
-      const handler = lookup(route.path);
-      if (handler) exact.set(route.path, handler);
+    if (raw === undefined || !first) continue;
+    for (const [path, handler] of raw) {
+      if (!paths.has(path)) paths.set(path, { handler, pattern: route.path });
     }
   }
   return {
-    handler(path) {
-      const handler = exact.get(path);
-      if (handler !== undefined || folders.length === 0) return handler;
-      for (const folder of folders) {
-        if (path.startsWith(folder.prefix)) return folder.lookup(path);
-      }
-      return undefined;
-    },
-    pattern(path) {
-      if (exact.has(path)) return path;
-      return folders.find((folder) => path.startsWith(folder.prefix))?.pattern ?? path;
-    },
+    handler: (path) => paths.get(path)?.handler,
+    pattern: (path) => paths.get(path)?.pattern ?? path,
   };
 }

@@ -1,6 +1,6 @@
 /**
  * Runs main.ts as users do, with the `start` task's own permission flags, so the tests also
- * prove those flags are enough.
+ * prove those flags are enough; and asks a server for `/health` as a new client does.
  *
  * @module
  */
@@ -104,4 +104,25 @@ export async function spawnServer(
 /** Run main.ts to completion with the `start` flags; for modes that exit by themselves. */
 export function runMain(args: string[], env: Record<string, string>): Promise<RunResult> {
   return runDeno([...startTaskArgs(), ...args], { cwd: ROOT, env });
+}
+
+/**
+ * One `/health` request on a connection of its own (no pooled connection is reused), as a
+ * client that arrives while others hold or flood the server; resolves to the status, 0 when
+ * none came within `timeoutMs`.
+ */
+export async function freshHealth(url: string, timeoutMs: number): Promise<number> {
+  const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
+  try {
+    const response = await fetch(`${url}/health`, {
+      client,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
+    await response.body?.cancel();
+    return response.status;
+  } catch {
+    return 0;
+  } finally {
+    client.close();
+  }
 }

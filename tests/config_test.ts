@@ -259,13 +259,20 @@ function flagValues(args: readonly string[], flag: string): string[] {
   return found.slice(flag.length + 1).split(",");
 }
 
-/** The exec-form arrays of `stage` in the Dockerfile, by instruction (ENTRYPOINT, HEALTHCHECK). */
-function execForms(stage: string): Record<string, string[]> {
-  const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
+let dockerfile: ReturnType<typeof parseDockerfile> | undefined;
+
+/** The instructions of `stage` in the project's Dockerfile, which is read and parsed once. */
+function stageInstructions(stage: string) {
+  dockerfile ??= parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
   const found = dockerfile.stages.find((s) => s.name === stage);
   assert.ok(found, `stage ${stage}`);
+  return found.instructions;
+}
+
+/** The exec-form arrays of `stage` in the Dockerfile, by instruction (ENTRYPOINT, HEALTHCHECK). */
+function execForms(stage: string): Record<string, string[]> {
   const forms: Record<string, string[]> = {};
-  for (const { keyword, args } of found.instructions) {
+  for (const { keyword, args } of stageInstructions(stage)) {
     if (args.includes("[")) forms[keyword] = JSON.parse(args.slice(args.indexOf("[")));
   }
   return forms;
@@ -273,9 +280,8 @@ function execForms(stage: string): Record<string, string[]> {
 
 /** The ENV settings of `stage` in the Dockerfile. */
 function stageEnv(stage: string): Record<string, string> {
-  const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
   const env: Record<string, string> = {};
-  for (const { keyword, args } of dockerfile.stages.find((s) => s.name === stage)!.instructions) {
+  for (const { keyword, args } of stageInstructions(stage)) {
     if (keyword !== "ENV") continue;
     for (const [, name, value] of args.matchAll(/([A-Z_][A-Z0-9_]*)=("[^"]*"|\S*)/g)) {
       env[name] = value.replace(/^"(.*)"$/, "$1");

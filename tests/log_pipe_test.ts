@@ -9,7 +9,7 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { delay, freePort, poll, ROOT } from "../tasks/_lib/mod.ts";
+import { delay, fetchText, freePort, poll, ROOT } from "../tasks/_lib/mod.ts";
 import { LOG_BUFFER_BYTES } from "../logger.ts";
 import { startTaskArgs } from "./_server_process.ts";
 
@@ -87,12 +87,8 @@ async function requests(url: string, count: number, concurrency = 8): Promise<Ma
   async function worker() {
     while (next < count && !statuses.has(0)) {
       next++;
-      let status = 0;
-      try {
-        const response = await fetch(`${url}/health`, { signal: AbortSignal.timeout(5000) });
-        await response.body?.cancel();
-        status = response.status;
-      } catch { /* counted as 0: not answered */ }
+      // 0: not answered (fetchText throws on a network error or the timeout).
+      const status = await fetchText(`${url}/health`, 5000).then((r) => r.status, () => 0);
       statuses.set(status, (statuses.get(status) ?? 0) + 1);
     }
   }
@@ -145,15 +141,10 @@ Deno.test("stdout on /dev/full: the server starts and serves, one line on stderr
   const stderr = new Response(child.stderr).text();
   await using _ = { [Symbol.asyncDispose]: () => killed(child) };
   const url = `http://127.0.0.1:${port}`;
-  const up = await poll(async () => {
-    try {
-      const response = await fetch(`${url}/health`);
-      await response.body?.cancel();
-      return response.status;
-    } catch {
-      return undefined;
-    }
-  }, { timeoutMs: 15_000 });
+  const up = await poll(
+    () => fetchText(`${url}/health`).then((r) => r.status, () => undefined),
+    { timeoutMs: 15_000 },
+  );
   assert.equal(up, 200, "the server answers although its start-up line could not be written");
   await delay(100);
   assert.deepEqual(await requests(url, 20, 2), new Map([[200, 20]]));

@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
-import { createLogger, type Logger } from "../logger.ts";
+import { createLogger, type Logger, type LoggerOptions } from "../logger.ts";
 import { withAccessLog } from "../server.ts";
+
+/** A JSON logger at level info, with `options` (its sink, sizes, what it does when it stops). */
+function jsonLogger(options: Partial<LoggerOptions>): Logger {
+  return createLogger({ level: "info", format: "json", ...options });
+}
 
 function collector() {
   const writes: string[] = [];
@@ -10,7 +15,7 @@ function collector() {
 
 Deno.test("logger: JSON lines carry time, level, message and fields", () => {
   const sink = collector();
-  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const log = jsonLogger({ write: sink.write });
   log.info("listening", { port: 8080 });
   log.flush();
   assert.equal(sink.writes.length, 1);
@@ -37,20 +42,14 @@ Deno.test("logger: lines below the level are dropped", () => {
 
 Deno.test("logger: writes are batched, and flushed by size, by timer and on demand", async () => {
   const sink = collector();
-  const log = createLogger({
-    level: "info",
-    format: "json",
-    write: sink.write,
-    flushIntervalMs: 20,
-    maxBufferBytes: 400,
-  });
+  const log = jsonLogger({ write: sink.write, flushIntervalMs: 20, batchBytes: 400 });
   for (let i = 0; i < 3; i++) log.info("request", { i });
   assert.equal(sink.writes.length, 0, "nothing is written per line");
   await new Promise((resolve) => setTimeout(resolve, 60));
   assert.equal(sink.writes.length, 1, "the timer wrote the batch once");
   assert.equal(sink.writes[0].split("\n").length - 1, 3);
   for (let i = 0; i < 10; i++) log.info("request", { i, padding: "x".repeat(30) });
-  assert.ok(sink.writes.length >= 2, "a full buffer is written without waiting");
+  assert.ok(sink.writes.length >= 2, "a full batch is written without waiting");
   log.flush();
   const all = sink.writes.join("").trim().split("\n");
   assert.equal(all.length, 13, "no line is lost");
@@ -66,7 +65,7 @@ Deno.test("logger: pretty format is one readable line with the fields", () => {
 
 Deno.test("logger: hostile field values cannot forge extra JSON lines", () => {
   const sink = collector();
-  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const log = jsonLogger({ write: sink.write });
   log.info("request", { path: '/x\n{"level":"error","msg":"forged"}' });
   log.flush();
   const lines = sink.writes.join("").trim().split("\n");
@@ -76,7 +75,7 @@ Deno.test("logger: hostile field values cannot forge extra JSON lines", () => {
 
 Deno.test("access log: one line per request with method, path (no query), status and duration", async () => {
   const sink = collector();
-  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const log = jsonLogger({ write: sink.write });
   const handler = withAccessLog(
     (request) =>
       new URL(request.url).pathname === "/async"
@@ -110,7 +109,7 @@ Deno.test("access log: off when the level is above info", async () => {
 
 Deno.test("access log: hostile methods and paths stay one valid JSON line", () => {
   const sink = collector();
-  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const log = jsonLogger({ write: sink.write });
   const path = '/a"b\\c\n{"level":"error"}\u2028é\u0000';
   log.access("GET", path, 404, 1.25);
   log.access('PO"ST', "/plain", 200, 0);
@@ -127,12 +126,7 @@ Deno.test("access log: hostile methods and paths stay one valid JSON line", () =
 
 Deno.test("logger: lines longer than the buffer and non-ASCII text arrive whole and in order", () => {
   const sink = collector();
-  const log = createLogger({
-    level: "info",
-    format: "json",
-    write: sink.write,
-    maxBufferBytes: 256,
-  });
+  const log = jsonLogger({ write: sink.write, maxBufferBytes: 256 });
   log.info("first", { text: "héllo wörld ✓" });
   log.info("huge", { text: "€".repeat(500) });
   log.info("last");
@@ -168,7 +162,7 @@ function assertNoRawControls(text: string) {
 
 Deno.test("access log: control and non-printing characters are escaped in JSON and stay readable", () => {
   const sink = collector();
-  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const log = jsonLogger({ write: sink.write });
   const path = `/a${HOSTILE_CHARS.join("")}31mb`;
   log.access("GET", path, 404, 1);
   log.info("request failed", { path, error: `x${HOSTILE_CHARS.join("")}` });
@@ -253,7 +247,7 @@ async function drainAll(log: Logger, sink: ReturnType<typeof stalledSink>): Prom
 
 Deno.test("logger: a busy sink does not block logging; lines wait and follow in order", async () => {
   const sink = stalledSink();
-  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const log = jsonLogger({ write: sink.write });
   log.info("first");
   log.flush();
   assert.equal(sink.pending, 1, "one write is out");
@@ -267,7 +261,7 @@ Deno.test("logger: a busy sink does not block logging; lines wait and follow in 
 
 Deno.test("logger: a sink that takes part of a batch gets the rest, lines arrive whole", async () => {
   const sink = stalledSink({ chunk: 7 });
-  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const log = jsonLogger({ write: sink.write });
   for (let i = 0; i < 20; i++) log.info("line", { i, text: "héllo ✓" });
   assert.equal(await drainAll(log, sink), true);
   const lines = sink.text.trim().split("\n").map((line) => JSON.parse(line));
@@ -277,12 +271,7 @@ Deno.test("logger: a sink that takes part of a batch gets the rest, lines arrive
 
 Deno.test("logger: past the buffer, lines are dropped, counted, and the count is logged once the sink drains", async () => {
   const sink = stalledSink();
-  const log = createLogger({
-    level: "info",
-    format: "json",
-    write: sink.write,
-    maxBufferBytes: 2048,
-  });
+  const log = jsonLogger({ write: sink.write, maxBufferBytes: 2048 });
   log.access("GET", "/first", 200, 1);
   log.flush(); // out to the stalled sink
   const total = 100;
@@ -309,9 +298,7 @@ Deno.test("logger: past the buffer, lines are dropped, counted, and the count is
 Deno.test("logger: a failing sink stops logging once, reports why and never throws", async () => {
   const stops: unknown[] = [];
   let calls = 0;
-  const log = createLogger({
-    level: "info",
-    format: "json",
+  const log = jsonLogger({
     write: () => {
       calls++;
       return Promise.reject(new Deno.errors.BrokenPipe("Broken pipe (os error 32)"));
@@ -329,9 +316,7 @@ Deno.test("logger: a failing sink stops logging once, reports why and never thro
   assert.ok(stops[0] instanceof Deno.errors.BrokenPipe);
   // A synchronous sink that throws stops the logger the same way.
   const syncStops: unknown[] = [];
-  const sync = createLogger({
-    level: "info",
-    format: "json",
+  const sync = jsonLogger({
     write: () => {
       throw new Error("No space left on device (os error 28)");
     },
@@ -346,7 +331,7 @@ Deno.test("logger: a failing sink stops logging once, reports why and never thro
 
 Deno.test("logger: drain resolves once written, and gives up after its timeout on a stalled sink", async () => {
   const sink = stalledSink();
-  const log = createLogger({ level: "info", format: "json", write: sink.write });
+  const log = jsonLogger({ write: sink.write });
   log.info("last");
   const start = performance.now();
   const stalled = await log.drain(100);

@@ -3,6 +3,7 @@ import http2 from "node:http2";
 import { parseConfig } from "../config.ts";
 import { createApp } from "../routes/mod.ts";
 import { formatTime } from "../routes/api.ts";
+import { recordingLogger } from "./_log.ts";
 
 const FIXED = new Date(2026, 0, 2, 3, 4, 5);
 const app = createApp(parseConfig({}), { now: () => FIXED });
@@ -433,13 +434,8 @@ async function rawRequest(port: number, text: string | Uint8Array): Promise<stri
 
 Deno.test("over a real socket: Host cannot change the route, a request with no Host is answered, HEAD has the length", async () => {
   const { startServer, withAccessLog } = await import("../server.ts");
-  const { createLogger } = await import("../logger.ts");
-  const lines: string[] = [];
-  const logger = createLogger({
-    level: "info",
-    format: "json",
-    write: (bytes) => void lines.push(new TextDecoder().decode(bytes)),
-  });
+  const log = recordingLogger();
+  const { logger } = log;
   const server = await startServer(withAccessLog(app.fetch, logger), {
     port: 0,
     host: "127.0.0.1",
@@ -496,15 +492,13 @@ Deno.test("over a real socket: Host cannot change the route, a request with no H
   } finally {
     await server.shutdown();
   }
-  logger.flush();
-  const logged = lines.join("").trim().split("\n").map((line) => JSON.parse(line));
-  const paths = logged.map((line) => `${line.method} ${line.path} ${line.status}`);
+  const paths = log.lines().map((line) => `${line.method} ${line.path} ${line.status}`);
   assert.ok(paths.some((path) => /^CONNECT \/ \d{3}$/.test(path)), paths.join("; "));
   assert.equal(paths[1], "GET /health 400", "the refused Host is not logged as the path");
   assert.ok(!paths.some((path) => path.includes("wp-admin")), paths.join("; "));
   assert.equal(paths.filter((path) => path === "GET /health 400").length, 10, paths.join("; "));
   assert.ok(paths.includes("GET /time 200"), "the query string is not logged");
-  assert.doesNotMatch(lines.join(""), /secret/);
+  assert.doesNotMatch(log.text(), /secret/);
 });
 
 Deno.test("the fast path and Hono's routes answer alike: with a query string, encoded, HEAD", async () => {

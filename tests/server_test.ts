@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { createLogger } from "../logger.ts";
 import { checkHealth, startServer } from "../server.ts";
-import { freePort, runDeno } from "../tasks/_lib/mod.ts";
+import { delay, freePort, poll, runDeno } from "../tasks/_lib/mod.ts";
 import { runMain, spawnServer, startTaskArgs } from "./_server_process.ts";
+import { recordingLogger } from "./_log.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 
@@ -125,7 +126,7 @@ Deno.test("graceful shutdown lets an in-flight request finish", async () => {
   const { promise: started, resolve: markStarted } = Promise.withResolvers<void>();
   const server = await startServer(async () => {
     markStarted();
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await delay(300);
     return new Response("finished");
   }, { port: 0, host: "127.0.0.1", logger: quiet, shutdownTimeoutMs: 5000 });
   const inFlight = fetch(`${server.url}/slow`);
@@ -150,9 +151,50 @@ Deno.test("shutdown gives up after SHUTDOWN_TIMEOUT_MS when a request hangs", as
   );
   const client = new AbortController();
   const request = fetch(`${server.url}/hang`, { signal: client.signal }).catch(() => null);
-  while (server.inFlight === 0) await new Promise((resolve) => setTimeout(resolve, 5));
+  const running = await poll(() => Promise.resolve(server.inFlight > 0 || undefined), {
+    timeoutMs: 5000,
+    intervalMs: 5,
+  });
+  assert.equal(running, true, "the request reached the handler");
   assert.deepEqual(await server.shutdown(), { outcome: "timed-out", running: 1 });
   client.abort();
   hang.abort();
   await request;
 });
+
+for (
+  const [name, serveConnection] of [["", undefined], [
+    " (public Deno.serve fallback)",
+    null,
+  ]] as const
+) {
+  Deno.test(`an error that escapes the app${name} is logged and answered 500 without details`, async () => {
+    const log = recordingLogger("error");
+    const server = await startServer((request) => {
+      if (new URL(request.url).pathname === "/throws") throw new Error("secret detail 1");
+      return Promise.reject(new Error("secret detail 2"));
+    }, {
+      port: 0,
+      host: "127.0.0.1",
+      logger: log.logger,
+      shutdownTimeoutMs: 1000,
+      serveConnection,
+    });
+    try {
+      for (const path of ["/throws", "/rejects"]) {
+        const response = await fetch(`${server.url}${path}`);
+        assert.equal(response.status, 500, path);
+        assert.equal(await response.text(), "Internal server error", `${path}: no details`);
+      }
+    } finally {
+      await server.shutdown();
+    }
+    assert.deepEqual(
+      log.lines().map((line) => [line.level, line.msg, line.error]),
+      [
+        ["error", "unhandled error", "Error: secret detail 1"],
+        ["error", "unhandled error", "Error: secret detail 2"],
+      ],
+    );
+  });
+}

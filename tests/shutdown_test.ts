@@ -13,7 +13,7 @@ import { createLogger } from "../logger.ts";
 import { createApp } from "../routes/mod.ts";
 import { SHUTDOWN_GRACE_MS, startServer } from "../server.ts";
 import { type ServerProcess, spawnServer } from "./_server_process.ts";
-import { delay, poll, run } from "../tasks/_lib/mod.ts";
+import { delay, type Fetched, fetchText, poll, run } from "../tasks/_lib/mod.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 const encoder = new TextEncoder();
@@ -116,46 +116,63 @@ Deno.test("SIGTERM: idle keep-alive and silent connections do not delay the exit
   }
 });
 
-Deno.test("shutdown: handlers that finished leave connections a short grace, then close them", async () => {
-  const server = await startServer(() => new Response("ok"), {
-    port: 0,
-    host: "127.0.0.1",
-    logger: quiet,
-    shutdownTimeoutMs: TIMEOUT_MS,
-  });
-  const conn = await connect(server.url);
-  try {
-    await conn.write(
-      encoder.encode("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789"),
-    );
-    await conn.read(new Uint8Array(1024));
-    const start = performance.now();
-    const result = await server.shutdown();
-    const ms = performance.now() - start;
-    assert.deepEqual(result, { outcome: "closed-slow-clients", running: 0 });
-    assert.ok(ms >= SHUTDOWN_GRACE_MS * 0.9, "waited the grace for the client");
-    assert.ok(ms < TIMEOUT_MS / 4, `gave up waiting after ${Math.round(ms)} ms`);
-  } finally {
-    conn.close();
-  }
-});
+/** Both servers startServer runs: Deno's per-connection one, and the public Deno.serve fallback. */
+const SERVERS = [
+  { name: "shutdown", serveConnection: undefined },
+  { name: "shutdown (public Deno.serve fallback)", serveConnection: null },
+] as const;
 
-Deno.test("shutdown: a running handler is what times out, and the result counts it", async () => {
-  const release = Promise.withResolvers<void>();
-  const started = Promise.withResolvers<void>();
-  const server = await startServer(async () => {
-    started.resolve();
-    await release.promise;
-    return new Response("late");
-  }, { port: 0, host: "127.0.0.1", logger: quiet, shutdownTimeoutMs: 200 });
-  const client = new AbortController();
-  const request = fetch(`${server.url}/`, { signal: client.signal }).catch(() => null);
-  await started.promise;
-  assert.deepEqual(await server.shutdown(), { outcome: "timed-out", running: 1 });
-  client.abort();
-  release.resolve();
-  await request;
-});
+for (const { name, serveConnection } of SERVERS) {
+  Deno.test(`${name}: handlers that finished leave connections a short grace, then close them`, async () => {
+    const server = await startServer(() => new Response("ok"), {
+      port: 0,
+      host: "127.0.0.1",
+      logger: quiet,
+      shutdownTimeoutMs: TIMEOUT_MS,
+      serveConnection,
+    });
+    const conn = await connect(server.url);
+    try {
+      await conn.write(
+        encoder.encode("POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789"),
+      );
+      await conn.read(new Uint8Array(1024));
+      const start = performance.now();
+      const result = await server.shutdown();
+      const ms = performance.now() - start;
+      assert.deepEqual(result, { outcome: "closed-slow-clients", running: 0 });
+      assert.ok(ms >= SHUTDOWN_GRACE_MS * 0.9, "waited the grace for the client");
+      assert.ok(ms < TIMEOUT_MS / 4, `gave up waiting after ${Math.round(ms)} ms`);
+    } finally {
+      conn.close();
+    }
+  });
+
+  Deno.test(`${name}: a running handler is what times out, and the result counts it`, async () => {
+    const release = Promise.withResolvers<void>();
+    const started = Promise.withResolvers<void>();
+    const server = await startServer(async () => {
+      started.resolve();
+      await release.promise;
+      return new Response("late");
+    }, { port: 0, host: "127.0.0.1", logger: quiet, shutdownTimeoutMs: 200, serveConnection });
+    const client = new AbortController();
+    const request = fetch(`${server.url}/`, { signal: client.signal }).catch(() => null);
+    await started.promise;
+    assert.deepEqual(await server.shutdown(), { outcome: "timed-out", running: 1 });
+    client.abort();
+    release.resolve();
+    await request;
+  });
+}
+
+/** Asks `/ready` every 20 ms, for at most 2 s, until it answers 503; that answer, or none. */
+function untilStopping(url: string): Promise<Fetched | undefined> {
+  return poll(async () => {
+    const ready = await fetchText(`${url}/ready`);
+    return ready.status === 503 ? ready : undefined;
+  }, { timeoutMs: 2000, intervalMs: 20 });
+}
 
 Deno.test("GET /ready answers 503 from SIGTERM on, and SHUTDOWN_DELAY_MS keeps serving", async () => {
   const delayMs = 3000;
@@ -165,17 +182,11 @@ Deno.test("GET /ready answers 503 from SIGTERM on, and SHUTDOWN_DELAY_MS keeps s
   assert.deepEqual(await before.json(), { status: "ready" });
   const start = performance.now();
   server.child.kill("SIGTERM");
-  let ready: Response | undefined;
-  for (let i = 0; i < 100; i++) {
-    ready = await fetch(`${server.url}/ready`);
-    if (ready.status === 503) break;
-    await ready.body?.cancel();
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  const ready = await untilStopping(server.url);
   assert.equal(ready?.status, 503);
   assert.equal(ready?.headers.get("cache-control"), "no-store");
   assert.equal(ready?.headers.get("x-content-type-options"), "nosniff");
-  assert.deepEqual(await ready?.json(), { status: "stopping" });
+  assert.deepEqual(JSON.parse(ready?.body ?? "null"), { status: "stopping" });
   const health = await fetch(`${server.url}/health`);
   assert.equal(health.status, 200, "still accepting and live during the delay");
   await health.body?.cancel();
@@ -194,12 +205,7 @@ Deno.test("a second SIGTERM cuts SHUTDOWN_DELAY_MS short", async () => {
   const server = await spawnServer({ SHUTDOWN_DELAY_MS: String(delayMs) });
   const start = performance.now();
   server.child.kill("SIGTERM");
-  for (let i = 0; i < 100; i++) {
-    const ready = await fetch(`${server.url}/ready`);
-    await ready.body?.cancel();
-    if (ready.status === 503) break;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+  assert.equal((await untilStopping(server.url))?.status, 503, "the first SIGTERM was taken");
   const { code, stderr } = await server.stop("SIGTERM");
   const ms = performance.now() - start;
   assert.equal(code, 0, stderr);

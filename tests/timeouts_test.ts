@@ -16,6 +16,10 @@ import {
   startServer,
 } from "../server.ts";
 import { findServeConnection } from "../_serve_connection.ts";
+import { ConnectionTable } from "../_connections.ts";
+import { delay, poll } from "../tasks/_lib/mod.ts";
+import { freshHealth } from "./_server_process.ts";
+import { recordingLogger } from "./_log.ts";
 
 const quiet = createLogger({ level: "error", format: "json", write: () => {} });
 const encoder = new TextEncoder();
@@ -131,7 +135,7 @@ Deno.test("at the connection limit a new connection closes the one idle longest,
   try {
     assert.equal(await ask(first), "HTTP/1.1 200 OK");
     // A second later, so that `first` has been idle for longer (idle time is counted per sweep).
-    await new Promise((resolve) => setTimeout(resolve, 1100));
+    await delay(1100);
     assert.equal(await ask(second), "HTTP/1.1 200 OK");
     const third = await connect(server);
     try {
@@ -159,7 +163,11 @@ Deno.test("at the connection limit with a handler running on every connection, n
   const held = [await connect(server), await connect(server)];
   const answers = held.map((conn) => ask(conn));
   try {
-    while (started < 2) await new Promise((resolve) => setTimeout(resolve, 10));
+    const running = await poll(() => Promise.resolve(started === 2 || undefined), {
+      timeoutMs: 5000,
+      intervalMs: 10,
+    });
+    assert.equal(running, true, `a handler runs on each held connection (${started} of 2)`);
     const third = await connect(server);
     const { ms, text } = await untilClosed(third, HEADER_MS * 10);
     assert.equal(text, "");
@@ -169,36 +177,21 @@ Deno.test("at the connection limit with a handler running on every connection, n
     assert.deepEqual(await Promise.all(answers), ["HTTP/1.1 200 OK", "HTTP/1.1 200 OK"]);
     for (const conn of held) conn.close();
   }
-  // Once the held ones are gone, new clients are served again.
-  let status = 0;
-  for (let i = 0; i < 20 && status !== 200; i++) {
-    await new Promise((resolve) => setTimeout(resolve, 50));
-    const client = Deno.createHttpClient({ poolMaxIdlePerHost: 0 });
-    try {
-      const response = await fetch(`${server.url}/health`, { client });
-      status = response.status;
-      await response.body?.cancel();
-    } catch {
-      // still at the limit: try again
-    } finally {
-      client.close();
-    }
-  }
+  // Once the held ones are gone, new clients are served again (0 while still at the limit).
+  const status = await poll(async () => {
+    const status = await freshHealth(server.url, 1000);
+    return status === 200 ? status : undefined;
+  }, { timeoutMs: 1000, intervalMs: 50 });
   await server.shutdown();
   assert.equal(status, 200);
 });
 
 Deno.test("without Deno's per-connection server, public Deno.serve serves and says once what is lost", async () => {
-  const lines: string[] = [];
-  const logger = createLogger({
-    level: "info",
-    format: "json",
-    write: (bytes) => void lines.push(new TextDecoder().decode(bytes)),
-  });
+  const log = recordingLogger();
   const server = await startServer(() => new Response("ok"), {
     port: 0,
     host: "127.0.0.1",
-    logger,
+    logger: log.logger,
     shutdownTimeoutMs: 1000,
     serveConnection: null,
   });
@@ -211,9 +204,7 @@ Deno.test("without Deno's per-connection server, public Deno.serve serves and sa
   } finally {
     assert.deepEqual(await server.shutdown(), { outcome: "drained", running: 0 });
   }
-  logger.flush();
-  const warnings = lines.join("").trim().split("\n").map((line) => JSON.parse(line))
-    .filter((line) => line.level === "warn");
+  const warnings = log.lines().filter((line) => line.level === "warn");
   assert.equal(warnings.length, 1, "said once");
   assert.match(warnings[0].msg, /^serving without connection limits/);
   assert.equal(warnings[0].lost, LOST_WITHOUT_CONNECTIONS);
@@ -231,4 +222,88 @@ Deno.test("the adapter finds Deno's per-connection server, and reports none wher
     },
   };
   assert.equal(findServeConnection(throwing), undefined);
+});
+
+/**
+ * A connection table on a stand-in for Deno's per-connection server: a connection is a
+ * number, its requests are run by hand, and what is closed is recorded in order.
+ */
+function standInTable() {
+  const closed: number[] = [];
+  const requests = new Map<number, () => Response | Promise<Response>>();
+  const info: Deno.ServeHandlerInfo<Deno.NetAddr> = {
+    remoteAddr: { transport: "tcp", hostname: "127.0.0.1", port: 1 },
+    completed: Promise.resolve(),
+  };
+  const held = new Map<number, PromiseWithResolvers<void>>();
+  const table = new ConnectionTable({
+    serveOn: (tcp, handler) => {
+      const id = (tcp as unknown as { id: number }).id;
+      const ended = Promise.withResolvers<void>();
+      requests.set(id, () => handler(new Request(`http://a/${id}`), info));
+      return {
+        finished: ended.promise,
+        shutdown: () => Promise.resolve(),
+        close: () => {
+          closed.push(id);
+          ended.resolve();
+        },
+      };
+    },
+    handler: async (request) => {
+      await held.get(Number(new URL(request.url).pathname.slice(1)))?.promise;
+      return new Response("ok");
+    },
+    onError: () => new Response(null, { status: 500 }),
+    headerTicks: 100,
+    idleTicks: 100,
+  });
+  return {
+    table,
+    closed,
+    add: (id: number) => table.add({ id } as unknown as Deno.Conn),
+    /** One request on `id`, answered at once. */
+    ask: (id: number) => requests.get(id)!(),
+    /** One request on `id` that runs until the function returned is called. */
+    hold(id: number): () => Promise<unknown> {
+      const release = Promise.withResolvers<void>();
+      held.set(id, release);
+      const answered = requests.get(id)!();
+      return () => {
+        held.delete(id);
+        release.resolve();
+        return Promise.resolve(answered);
+      };
+    },
+  };
+}
+
+Deno.test("at the limit the idlest connection goes first, the oldest among equals, never one with a handler running", async () => {
+  const { table, closed, add, ask, hold } = standInTable();
+  try {
+    table.tick = 5;
+    for (const id of [1, 2, 3]) add(id);
+    table.tick = 6;
+    await ask(1); // idle since 6
+    table.tick = 7;
+    const release2 = hold(2); // running
+    assert.deepEqual([table.evictIdlest(), table.evictIdlest()], [true, true]);
+    assert.deepEqual(closed, [3, 1], "idle since 5, then since 6");
+    assert.equal(table.evictIdlest(), false, "the one left has a handler running");
+    table.tick = 8;
+    add(4); // idle since 8
+    await release2(); // 2: idle since 8 too, and older
+    for (const id of [5, 6]) add(id);
+    table.tick = 9;
+    await ask(5); // busy again: idle since 9 now
+    assert.deepEqual([table.evictIdlest(), table.evictIdlest(), table.evictIdlest()], [
+      true,
+      true,
+      true,
+    ]);
+    assert.deepEqual(closed, [3, 1, 2, 4, 6], "since 8 (2 before 4, then 6), not 5");
+    assert.equal(table.size, 1);
+  } finally {
+    table.shutdown();
+  }
 });
