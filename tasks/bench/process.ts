@@ -16,6 +16,38 @@ import {
   startTask,
 } from "../_lib/mod.ts";
 
+/** The logger's line counting what it dropped (logger.ts), as the JSON format writes it. */
+const DROPPED = /"msg":"log lines dropped","dropped":(\d+)/g;
+
+/**
+ * Reads a server's stdout to its end into `log`: bytes, lines, and the lines its logger said it
+ * dropped (it drops rather than block when its reader falls behind, then writes their count in
+ * one line, read here from whole lines only).
+ *
+ * @example
+ * ```ts
+ * const log = { bytes: 0, lines: 0, dropped: 0 };
+ * await readLog(child.stdout, log);
+ * ```
+ */
+export async function readLog(
+  stdout: ReadableStream<Uint8Array>,
+  log: { bytes: number; lines: number; dropped: number },
+): Promise<void> {
+  const decoder = new TextDecoder();
+  let partial = "";
+  for await (const chunk of stdout) {
+    log.bytes += chunk.length;
+    // Native indexOf, decode and search, not loops in JavaScript: the bench shares the CPUs it
+    // measures.
+    for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) log.lines++;
+    const text = partial + decoder.decode(chunk, { stream: true });
+    const end = text.lastIndexOf("\n") + 1;
+    partial = text.slice(end);
+    for (const match of text.slice(0, end).matchAll(DROPPED)) log.dropped += Number(match[1]);
+  }
+}
+
 /**
  * What the bench can load. `baseline` and `replay` are the bare ceilings (tasks/bench/baseline.ts);
  * `metrics`, `otel` and `otel-metrics` are the start task with metrics or OpenTelemetry on.
@@ -51,8 +83,11 @@ export interface ServerHandle {
   readonly name: TargetName;
   /** Its base URL on 127.0.0.1. */
   readonly url: string;
-  /** Bytes and lines the server wrote to stdout (its access log); `null` when not piped here. */
-  readonly log: { bytes: number; lines: number } | null;
+  /**
+   * Bytes and lines the server wrote to stdout (its access log), and the lines its logger said
+   * it dropped because this reader fell behind; `null` when not piped here.
+   */
+  readonly log: { bytes: number; lines: number; dropped: number } | null;
   /** The id of the process whose memory is reported, once known. */
   pid(): Promise<number>;
   /** Exit code when the process ended, else `null`. */
@@ -146,16 +181,10 @@ function spawnProcess(
     code = s.code;
     signal = s.signal;
   });
-  const log = { bytes: 0, lines: 0 };
+  const log = { bytes: 0, lines: 0, dropped: 0 };
   // Drain stdout as production would: the access log must really be written, and a full pipe
   // would block the server.
-  const drained = (async () => {
-    for await (const chunk of child.stdout) {
-      log.bytes += chunk.length;
-      // Native indexOf, not a loop in JavaScript: the bench shares the CPUs it measures.
-      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) log.lines++;
-    }
-  })().catch(() => {});
+  const drained = readLog(child.stdout, log).catch(() => {});
   let stderrTail = "";
   const stderrRead = (async () => {
     const decoder = new TextDecoder();

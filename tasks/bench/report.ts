@@ -60,7 +60,7 @@ export interface ProcessRow {
   /** RSS growth from after load to after the soak, in percent. */
   soakGrowthPct: number | null;
   /** What the server wrote to stdout (its access log) during the run, when piped to the bench. */
-  accessLog: { bytes: number; lines: number } | null;
+  accessLog: { bytes: number; lines: number; dropped: number } | null;
   /** Responses wrk counted from this target. */
   requestsAnswered: number;
 }
