@@ -73,6 +73,26 @@ Deno.test("project facts agree with the Dockerfile, deno.json and .ci/run", asyn
   assert.throws(() => realBaseImages("FROM x\n"), /no default for ARG DENO_IMAGE/);
 });
 
+Deno.test("the GitHub workflows install the Deno and cdxgen that .ci installs", async () => {
+  // Three files pin cdxgen (the SBOM's generator, whose version the SBOM records): .ci's
+  // installer, which `deno task release:tools` runs too, and each workflow's own step.
+  const tools = await Deno.readTextFile(`${ROOT}/.ci/install_tools.sh`);
+  const cdxgen = tools.match(/^CDXGEN_VERSION=(\S+)$/m)?.[1];
+  assert.ok(cdxgen, ".ci/install_tools.sh sets CDXGEN_VERSION");
+  const ci = await Deno.readTextFile(`${ROOT}/.github/workflows/ci.yml`);
+  const release = await Deno.readTextFile(`${ROOT}/.github/workflows/release.yml`);
+  assert.ok(
+    ci.includes(`@cyclonedx/cdxgen@${cdxgen} `) || ci.includes(`@cyclonedx/cdxgen@${cdxgen}\n`),
+    "ci.yml's cdxgen",
+  );
+  assert.match(release, new RegExp(`^\\s+CDXGEN_VERSION: ${cdxgen.replaceAll(".", "\\.")}$`, "m"));
+  for (const [name, text] of [["ci.yml", ci], ["release.yml", release]]) {
+    const versions = [...text.matchAll(/deno-version: (\S+)/g)].map((m) => m[1]);
+    assert.ok(versions.length > 0, `${name} sets up Deno`);
+    assert.deepEqual(new Set(versions), new Set([DENO_VERSION]), `${name}'s deno-version`);
+  }
+});
+
 Deno.test("run reports a missing program as code 127 instead of throwing", async () => {
   const result = await run("swft-no-such-program", []);
   assert.equal(result.code, 127);
