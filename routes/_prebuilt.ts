@@ -36,31 +36,27 @@ export function fixedResponse(body: Body, headers: HeaderList, status = 200): Re
   });
 }
 
-/** Whether an `If-None-Match` value matches `etag` (weak comparison, RFC 9110 13.1.2). */
-export function etagMatches(ifNoneMatch: string, etag: string): boolean {
-  if (ifNoneMatch === etag || ifNoneMatch === "*") return true;
-  for (const candidate of ifNoneMatch.split(",")) {
-    const tag = candidate.trim();
-    if (tag === etag || tag === `W/${etag}`) return true;
-  }
-  return false;
-}
-
 /**
- * Whether an `If-Match` value holds for a resource whose tag is `etag` (RFC 9110 13.1.1): `*`,
- * or one of its tags equal to `etag` by strong comparison, so a weak tag (`W/"..."`) never
- * matches.
+ * Whether a list of entity tags (an `If-None-Match` or `If-Match` value) matches `etag`: `*`,
+ * or one of its tags equal to `etag`. `weak` comparison (RFC 9110 8.8.3.2, what
+ * `If-None-Match` uses) also takes `W/` + `etag`; `strong` (what `If-Match` uses, 13.1.1)
+ * never matches a weak tag.
  *
  * @example
  * ```ts
- * ifMatchHolds('"a", "b"', '"b"'); // true
- * ifMatchHolds('W/"b"', '"b"'); // false
+ * etagListMatches('"a", W/"b"', '"b"', "weak"); // true
+ * etagListMatches('W/"b"', '"b"', "strong"); // false
  * ```
  */
-export function ifMatchHolds(ifMatch: string, etag: string): boolean {
-  if (ifMatch === etag || ifMatch.trim() === "*") return true;
-  for (const candidate of ifMatch.split(",")) {
-    if (candidate.trim() === etag) return true;
+export function etagListMatches(
+  list: string,
+  etag: string,
+  comparison: "weak" | "strong",
+): boolean {
+  if (list === etag || list.trim() === "*") return true;
+  for (const candidate of list.split(",")) {
+    const tag = candidate.trim();
+    if (tag === etag || (comparison === "weak" && tag === `W/${etag}`)) return true;
   }
   return false;
 }
@@ -105,9 +101,11 @@ export function prebuilt(body: Body, options: PrebuiltOptions): RawHandler {
   return (request) => {
     const { headers } = request;
     const ifMatch = headers.get("if-match");
-    if (ifMatch !== null && !ifMatchHolds(ifMatch, etag)) return preconditionFailed.clone();
+    if (ifMatch !== null && !etagListMatches(ifMatch, etag, "strong")) {
+      return preconditionFailed.clone();
+    }
     const ifNoneMatch = headers.get("if-none-match");
-    return ifNoneMatch !== null && etagMatches(ifNoneMatch, etag)
+    return ifNoneMatch !== null && etagListMatches(ifNoneMatch, etag, "weak")
       ? notModified.clone()
       : response.clone();
   };

@@ -143,6 +143,13 @@ Deno.test("GET /static/* answers 304 to a matching If-None-Match, 200 to a stale
   assert.equal(cached.headers.get("etag"), tag);
   assert.equal(await cached.text(), "");
   assertSecurityHeaders(cached);
+  // Weak comparison (RFC 9110 13.1.2): a weak tag, a list holding the tag, and * match too.
+  for (const ifNoneMatch of [`W/${tag}`, `"old", ${tag}`, "*"]) {
+    const again = await app.request("/static/style.css", {
+      headers: { "if-none-match": ifNoneMatch },
+    });
+    assert.equal(again.status, 304, `If-None-Match: ${ifNoneMatch}`);
+  }
   const stale = await app.request("/static/style.css", { headers: { "if-none-match": '"old"' } });
   assert.equal(stale.status, 200);
   assert.ok((await stale.text()).length > 0);
