@@ -71,6 +71,17 @@ export const PREDICATE_REFUSALS: readonly Refusal[] = [
     },
   },
   {
+    name: "a permissions predicate with a short flag the other rules cannot read (-R=/)",
+    rule: "permissions-form",
+    attestation: "permissions",
+    change({ permissions }) {
+      // Deno reads -R=/ as --allow-read=/ (every file); the release writes long flags only, and the ceiling's
+      // rules read only those.
+      permissions.flags.push("-R=/");
+      Object.assign(permissions, groupFlags(permissions.flags));
+    },
+  },
+  {
     name: "provenance from another repository",
     rule: "provenance-source",
     attestation: "provenance",

@@ -246,6 +246,21 @@ export function kyvernoConditions(
             c.runtime,
             `rule permissions-runtime: not the runtime ${c.runtime}`,
           ),
+          // Every flag in long form, as the CUE's permissions-form: the conditions below read
+          // the predicate's `allow`, grouped from long flags only. No `*` or `?` first, as the
+          // In operators would read one in a flag as a wildcard.
+          cond(
+            jp("length(flags[?contains(@, '*') || contains(@, '?')])"),
+            "Equals",
+            0,
+            "rule permissions-form: a flag that is not a long --allow-/--deny- flag",
+          ),
+          cond(
+            jp("flags"),
+            "AllIn",
+            ["--allow-?*", "--deny-?*"],
+            "rule permissions-form: a flag that is not a long --allow-/--deny- flag",
+          ),
           cond(
             jp("keys(allow)"),
             "AllNotIn",
