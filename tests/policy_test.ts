@@ -381,6 +381,50 @@ for (const refusal of PREDICATE_REFUSALS) {
   });
 }
 
+Deno.test("Kyverno conditions refuse a wildcard where the CUE compares exactly, and a short digest", () => {
+  // Kyverno's In operators match both ways: without the guards each of these is admitted.
+  const accepted = acceptedPredicates();
+  const cases: [keyof Predicates, string, (p: Predicates) => void][] = [
+    ["provenance", "provenance-builder", (p) => {
+      p.provenance.runDetails.builder.id = "*";
+    }],
+    ["provenance", "provenance-source", (p) => {
+      const source = p.provenance.buildDefinition.resolvedDependencies.find((d) =>
+        d.name === "source"
+      )!;
+      source.annotations!.rootCommit = "*";
+      source.annotations!.repository = "https://git.example/someone/else.git";
+    }],
+    ["provenance", "provenance-base-digests", (p) => {
+      const deps = p.provenance.buildDefinition.resolvedDependencies;
+      const kept = deps.filter((d) => !/_IMAGE$/.test(d.name));
+      deps.splice(0, deps.length, ...kept, {
+        name: "*",
+        uri: "oci://x",
+        digest: { sha256: "e".repeat(64) },
+      });
+    }],
+    ["provenance", "provenance-base-digests", (p) => {
+      const base = p.provenance.buildDefinition.resolvedDependencies.find((d) =>
+        d.name === "DENO_IMAGE"
+      )!;
+      base.digest = { sha256: "e".repeat(12) };
+    }],
+    ["verify-proof", "verify-required-checks", (p) => {
+      p["verify-proof"].checks = [{ id: "*", status: "pass", detail: "", ms: 1 }];
+    }],
+  ];
+  for (const [attestation, rule, change] of cases) {
+    const changed = structuredClone(accepted);
+    change(changed);
+    assert.match(
+      kyvernoRefusal(TYPE[attestation], changed[attestation]) ?? "admitted",
+      new RegExp(`^rule ${rule}: `),
+      `${attestation}: ${rule}`,
+    );
+  }
+});
+
 Deno.test("Kyverno conditions refuse a dirty tree, a bare --allow-net and a check skipped in a build run", () => {
   const accepted = acceptedPredicates();
   const dirty = structuredClone(accepted.provenance);

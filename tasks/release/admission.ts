@@ -107,6 +107,19 @@ const cond = (key: unknown, operator: string, value: unknown, message?: string):
 });
 const jp = (expression: string) => `{{ ${expression} }}`;
 const literal = (value: unknown) => `\`${JSON.stringify(value)}\``;
+/**
+ * Kyverno's In operators match both ways, so a predicate's value holding `*` or `?` would
+ * match any accepted value (a builder id `*` is every builder). Before any such condition,
+ * this one refuses a wildcard in the strings `expression` yields (a list; nulls skipped); the
+ * CUE compares exactly and needs no such guard.
+ */
+const noWildcard = (expression: string, message: string): Condition =>
+  cond(
+    jp(`length(${expression} | [?@] | [?contains(@, '*') || contains(@, '?')])`),
+    "Equals",
+    0,
+    message,
+  );
 
 /** Kyverno's attestation conditions for each predicate type, from the policy's parameters. */
 export function kyvernoConditions(
@@ -179,19 +192,32 @@ export function kyvernoConditions(
             p.buildType,
             `rule provenance-build-type: not the build type ${p.buildType}`,
           ),
+          noWildcard("[runDetails.builder.id]", "rule provenance-builder: not an accepted builder"),
           cond(
             jp("runDetails.builder.id"),
             "AnyIn",
             p.builders,
             "rule provenance-builder: not an accepted builder",
           ),
-          cond(
-            p.baseImages,
-            "AllIn",
-            jp("buildDefinition.resolvedDependencies[?digest.sha256].name"),
+          noWildcard(
+            "buildDefinition.resolvedDependencies[].name",
             `rule provenance-base-digests: ${
               p.baseImages.join(", ")
             } not all resolved to a sha256 digest`,
+          ),
+          cond(
+            p.baseImages,
+            "AllIn",
+            // A sha256 digest is 64 characters (the CUE also checks they are hex, which
+            // JMESPath cannot).
+            jp("buildDefinition.resolvedDependencies[?length(digest.sha256 || '') == `64`].name"),
+            `rule provenance-base-digests: ${
+              p.baseImages.join(", ")
+            } not all resolved to a sha256 digest`,
+          ),
+          noWildcard(
+            `[${source}.annotations.rootCommit, ${source}.annotations.repository] | []`,
+            notSource,
           ),
           ...(p.acceptDirty ? [] : [
             cond(
@@ -227,6 +253,10 @@ export function kyvernoConditions(
     "urn:swft:attestation:verify-proof:v1": [
       {
         all: [
+          noWildcard(
+            "checks[].id",
+            "rule verify-required-checks: a required check is missing from the proof",
+          ),
           cond(
             v.requiredChecks,
             "AllIn",
