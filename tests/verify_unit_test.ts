@@ -9,7 +9,9 @@ import { missingLabels } from "../tasks/verify/checks_image.ts";
 import { parseConfig } from "../tasks/verify/config.ts";
 import { pickProbeFile, probeSuffix } from "../tasks/verify/context.ts";
 import {
+  builderStageOf,
   expandArgs,
+  findStage,
   lintDockerfile,
   parseDockerfile,
   parseImageRef,
@@ -162,6 +164,13 @@ Deno.test("verify dockerfile: stages, global ARGs and continuations parse", () =
   assert.equal(df.stages[0].instructions[0].keyword, "RUN");
   assert.match(df.stages[0].instructions[0].args, /apt-get update &&\s+apt-get install -y gcc/);
   assert.equal(expandArgs("${A:-x}-$B-${C:+y}", { B: "b", C: "c" }), "x-b-y");
+  const project = parseDockerfile(Deno.readTextFileSync(new URL("../Dockerfile", import.meta.url)));
+  const copy = findStage(project, "runtime")!.instructions.find((i) => i.keyword === "COPY")!;
+  assert.deepEqual([copy.flags.from, copy.args], ["builder", "/app/dist/swft /app/swft"]);
+  // The builder of a target: the last stage it copies from (runtime-deno also copies from deps).
+  assert.equal(builderStageOf(project, findStage(project, "runtime-deno")!), "app");
+  assert.equal(builderStageOf(project, findStage(project, "runtime")!), "builder");
+  assert.equal(builderStageOf(project, findStage(project, "app")!), undefined);
 });
 
 Deno.test("verify dockerfile-lint: a pinned, non-root, healthchecked runtime passes", () => {
@@ -546,6 +555,11 @@ Deno.test("verify rebuild-cache: the probe changes an entry point the build copi
     "routes/a.ts",
     "never a dependency manifest",
   );
+  // A copy from another stage reads nothing of the context: /app/ there is the build's output.
+  const staged = parseDockerfile(
+    "FROM b:1 AS build\nCOPY src/ ./\nRUN make\nFROM r:1\nCOPY --from=build /app/ /app/\n",
+  );
+  assert.equal(pickProbeFile(staged, ["app/main.ts", "src/util.ts"]), "src/util.ts");
   assert.match(probeSuffix("main.ts", "t"), /^\n\/\/ verify cache probe t\n$/);
   assert.equal(probeSuffix("data.bin", "t"), "\n");
 });

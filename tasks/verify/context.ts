@@ -53,7 +53,8 @@ function contextCopies(
   for (const stage of dockerfile.stages) {
     const list = stage.instructions;
     for (const [i, instruction] of list.entries()) {
-      if (!/^(COPY|ADD)$/.test(instruction.keyword) || /--from[= ]/i.test(instruction.args)) {
+      // A copy from another stage or image reads nothing of the context.
+      if (!/^(COPY|ADD)$/.test(instruction.keyword) || "from" in instruction.flags) {
         continue;
       }
       let words: string[];
@@ -75,9 +76,7 @@ function contextCopies(
         other.index > stage.index && stageChain(dockerfile, other).includes(stage)
       );
       const later = [...rest, ...descendants.flatMap((d) => d.instructions)];
-      const laterCopy = later.some((n) =>
-        /^(COPY|ADD)$/.test(n.keyword) && !/--from[= ]/i.test(n.args)
-      );
+      const laterCopy = later.some((n) => /^(COPY|ADD)$/.test(n.keyword) && !("from" in n.flags));
       rules.push({ sources, dependency: next?.keyword === "RUN" && laterCopy });
     }
   }

@@ -6,8 +6,10 @@ import type { DockerIgnore } from "./dockerignore.ts";
 export interface Instruction {
   /** Upper-case keyword (RUN, COPY...). */
   keyword: string;
-  /** The arguments on one line. */
+  /** The arguments on one line, without the flags. */
   args: string;
+  /** Its flags by name, such as `from` for `COPY --from=app` (`null`: a flag without a value). */
+  flags: Record<string, string | null>;
   /** 1-based line where it starts. */
   line: number;
 }
@@ -63,11 +65,22 @@ export function parseDockerfile(text: string): Dockerfile {
         keyword,
         // the arguments without comment lines and continuations, one space apart
         args: instruction.getArguments().map((a) => a.getValue()).join(" "),
+        flags: flagsOf(instruction),
         line: instruction.getRange().start.line + 1,
       });
     }
   }
   return { globalArgs, stages };
+}
+
+// COPY, ADD, RUN, HEALTHCHECK and FROM take flags (dockerfile-ast's ModifiableInstruction).
+function flagsOf(instruction: object): Record<string, string | null> {
+  const flags: Record<string, string | null> = {};
+  if (!("getFlags" in instruction) || typeof instruction.getFlags !== "function") return flags;
+  for (const flag of instruction.getFlags() as { getName(): string; getValue(): string | null }[]) {
+    flags[flag.getName().toLowerCase()] = flag.getValue();
+  }
+  return flags;
 }
 
 function parseArg(args: string): Record<string, string | undefined> {
@@ -122,6 +135,29 @@ export function stageChain(dockerfile: Dockerfile, stage: Stage): Stage[] {
     current = parent;
   }
   return chain;
+}
+
+/**
+ * The builder stage of `stage`: of the stages of this file it copies files from
+ * (`COPY --from=NAME`), the last one in the file, the one that made what it ships (for
+ * SWFT's `runtime-deno`, `app`: it also copies Deno's binary from `deps`). `undefined` when it
+ * copies from none.
+ *
+ * @example
+ * ```ts
+ * const file = parseDockerfile("FROM d AS app\nFROM r AS run\nCOPY --from=app /app /app\n");
+ * builderStageOf(file, findStage(file, "run")!); // "app"
+ * ```
+ */
+export function builderStageOf(dockerfile: Dockerfile, stage: Stage): string | undefined {
+  let builder: Stage | undefined;
+  for (const instruction of stage.instructions) {
+    if (instruction.keyword !== "COPY") continue;
+    const from = instruction.flags.from?.toLowerCase();
+    const source = dockerfile.stages.find((s) => s.name === from && s.index < stage.index);
+    if (source && (!builder || source.index > builder.index)) builder = source;
+  }
+  return builder?.name;
 }
 
 const FLOATING_TAGS = new Set([
