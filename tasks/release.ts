@@ -361,18 +361,19 @@ const buildStep: ReleaseStep = {
     const { options } = r;
     const startedOn = new Date().toISOString();
     const version = readDenoJson().version ?? "dev";
+    const buildArgs = [
+      `VERSION=${version}`,
+      // The commit the source step read (it runs first, and fails outside a git work tree).
+      `REVISION=${r.source!.commit}`,
+      `CREATED=${createdTime()}`,
+      // Given last, so the caller's values win.
+      ...options.buildArgs,
+    ];
     const args = dockerBuildArgs({
       context: ROOT,
       target: options.target,
       tag: options.imageText,
-      buildArgs: [
-        `VERSION=${version}`,
-        // The commit the source step read (it runs first, and fails outside a git work tree).
-        `REVISION=${r.source!.commit}`,
-        `CREATED=${createdTime()}`,
-        // Given last, so the caller's values win.
-        ...options.buildArgs,
-      ],
+      buildArgs,
     });
     const result = await docker(args, {
       onLine: (line) => {
@@ -384,7 +385,7 @@ const buildStep: ReleaseStep = {
         `docker build --target ${options.target}: ${lastLines(result.stdout + result.stderr, 2)}`,
       );
     }
-    r.built = { startedOn, finishedOn: new Date().toISOString() };
+    r.built = { startedOn, finishedOn: new Date().toISOString(), buildArgs };
     return pass(`${options.imageText} (target ${options.target}, version ${version})`);
   },
 };

@@ -21,6 +21,7 @@ import {
 import { permissionFlags } from "../build.ts";
 import { parseVerifyArgs, verify } from "../verify/mod.ts";
 import type { Report as VerifyReport } from "../verify/report.ts";
+import { builderStageOf, findStage, parseDockerfile } from "../verify/dockerfile.ts";
 import {
   attestArgs,
   attestedStatements,
@@ -111,8 +112,8 @@ export interface TrustRun {
   bom?: Bom;
   /** The SBOM's file. */
   sbomPath?: string;
-  /** When `build` ran. */
-  built?: { startedOn: string; finishedOn: string };
+  /** When `build` ran, and the build arguments it passed (VERSION, REVISION, CREATED first). */
+  built?: { startedOn: string; finishedOn: string; buildArgs: string[] };
   /** The work tree's git facts. */
   source?: GitSource;
   /** The base images, resolved. */
@@ -259,16 +260,24 @@ export const verifyStep: TrustStep = {
         options.verifyReport,
       );
     } else {
+      // Built here: verify builds it again with the same arguments (every step from the
+      // cache, so the very image pushed, as proofRefusal checks) and runs every check, the
+      // build checks too. Pushed before or `--from`: verify checks that image as it is.
+      const source = r.built
+        ? [
+          "--builder-target",
+          builderTargetOf(options.target),
+          ...r.built.buildArgs.flatMap((a) => ["--build-arg", a]),
+        ]
+        : ["--from", r.pinned!, ...options.buildArgs.flatMap((a) => ["--build-arg", a])];
       const args = [
-        "--from",
-        r.pinned!,
+        ...source,
         "--image",
         verifyName(options),
         "--context",
         ROOT,
         "--target",
         options.target,
-        ...options.buildArgs.flatMap((a) => ["--build-arg", a]),
       ];
       const verifyOptions = parseVerifyArgs(args);
       if (verifyOptions === "help") throw new Error("unreachable");
@@ -286,6 +295,13 @@ export const verifyStep: TrustStep = {
     );
   },
 };
+
+/** The stage `target` ships from (verify compares the sizes): `builder` when none is named. */
+function builderTargetOf(target: string): string {
+  const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
+  const stage = findStage(dockerfile, target);
+  return (stage && builderStageOf(dockerfile, stage)) ?? "builder";
+}
 
 /** Deno's version inside the image: the app answers `--version` with `swft X (deno Y)`. */
 export async function denoVersionOf(r: TrustRun): Promise<string> {
