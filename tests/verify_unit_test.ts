@@ -171,6 +171,19 @@ Deno.test("verify dockerfile: stages, global ARGs and continuations parse", () =
   assert.equal(builderStageOf(project, findStage(project, "runtime-deno")!), "app");
   assert.equal(builderStageOf(project, findStage(project, "runtime")!), "builder");
   assert.equal(builderStageOf(project, findStage(project, "app")!), undefined);
+  // A stage built on another ships what that one copied.
+  const chained = parseDockerfile(
+    "FROM d AS build\nFROM r AS run\nCOPY --from=build /a /a\nFROM run AS hardened\nUSER 1\n",
+  );
+  assert.equal(builderStageOf(chained, findStage(chained, "hardened")!), "build");
+  // verify's default --builder-target: the stage the target ships from, else builder.
+  const runtimeDeno = options(["--context", ROOT, "--target", "runtime-deno"]);
+  assert.equal(runtimeDeno.builderTarget, "app");
+  assert.equal(
+    options(["--context", ROOT, "--target", "runtime-deno", "--builder-target", "x"]).builderTarget,
+    "x",
+  );
+  assert.equal(options(["--context", "/nonexistent"]).builderTarget, "builder");
 });
 
 Deno.test("verify dockerfile-lint: a pinned, non-root, healthchecked runtime passes", () => {

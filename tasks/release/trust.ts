@@ -21,7 +21,6 @@ import {
 import { permissionFlags } from "../build.ts";
 import { parseVerifyArgs, verify } from "../verify/mod.ts";
 import type { Report as VerifyReport } from "../verify/report.ts";
-import { builderStageOf, findStage, parseDockerfile } from "../verify/dockerfile.ts";
 import {
   attestArgs,
   attestedStatements,
@@ -261,14 +260,11 @@ export const verifyStep: TrustStep = {
       );
     } else {
       // Built here: verify builds it again with the same arguments (every step from the
-      // cache, so the very image pushed, as proofRefusal checks) and runs every check, the
-      // build checks too. Pushed before or `--from`: verify checks that image as it is.
+      // cache, so the very image pushed, as proofRefusal checks; the builder stage is verify's
+      // default, the one the target ships from) and runs every check, the build checks too.
+      // Pushed before or `--from`: verify checks that image as it is.
       const source = r.built
-        ? [
-          "--builder-target",
-          builderTargetOf(options.target),
-          ...r.built.buildArgs.flatMap((a) => ["--build-arg", a]),
-        ]
+        ? r.built.buildArgs.flatMap((a) => ["--build-arg", a])
         : ["--from", r.pinned!, ...options.buildArgs.flatMap((a) => ["--build-arg", a])];
       const args = [
         ...source,
@@ -295,13 +291,6 @@ export const verifyStep: TrustStep = {
     );
   },
 };
-
-/** The stage `target` ships from (verify compares the sizes): `builder` when none is named. */
-function builderTargetOf(target: string): string {
-  const dockerfile = parseDockerfile(Deno.readTextFileSync(`${ROOT}/Dockerfile`));
-  const stage = findStage(dockerfile, target);
-  return (stage && builderStageOf(dockerfile, stage)) ?? "builder";
-}
 
 /** Deno's version inside the image: the app answers `--version` with `swft X (deno Y)`. */
 export async function denoVersionOf(r: TrustRun): Promise<string> {

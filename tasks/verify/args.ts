@@ -1,5 +1,6 @@
 /** Command-line flags of `deno task verify` (the flag names are a project contract). */
 import { parseFlags, parseSize, ROOT, UsageError } from "../_lib/mod.ts";
+import { defaultBuilderTarget } from "./dockerfile.ts";
 
 /** The OCI annotations the runtime image must carry by default (`--require-label`). */
 export const DEFAULT_LABELS = [
@@ -70,7 +71,8 @@ Contract flags:
   --context DIR           build context (default .)
   --file PATH             Dockerfile (default DIR/Dockerfile)
   --target NAME           runtime stage to verify (default runtime)
-  --builder-target NAME   builder stage to compare sizes with (default builder)
+  --builder-target NAME   builder stage to compare sizes with (default: the last stage the
+                          target copies files from, else builder)
   --image NAME            image repository (default swft); the run builds under tags unique
                           to it, IMAGE:verify-<run>-<target>, and removes only those: an
                           existing IMAGE:TARGET is never touched
@@ -139,7 +141,7 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
     context: { type: "string", default: "." },
     file: { type: "string" },
     target: { type: "string", default: "runtime" },
-    "builder-target": { type: "string", default: "builder" },
+    "builder-target": { type: "string" },
     image: { type: "string", default: "swft" },
     "build-arg": { type: "string", multiple: true, default: [] },
     config: { type: "string", default: `${ROOT}/verify.config.json` },
@@ -197,11 +199,12 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
     }
   }
   const context = v.context;
+  const file = v.file ?? `${context.replace(/\/+$/, "") || "/"}/Dockerfile`;
   return {
     context,
-    file: v.file ?? `${context.replace(/\/+$/, "") || "/"}/Dockerfile`,
+    file,
     target: v.target,
-    builderTarget: v["builder-target"],
+    builderTarget: v["builder-target"] ?? defaultBuilderTarget(file, v.target),
     image: v.image,
     buildArgs,
     config: v.config,

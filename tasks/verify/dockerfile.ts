@@ -138,10 +138,10 @@ export function stageChain(dockerfile: Dockerfile, stage: Stage): Stage[] {
 }
 
 /**
- * The builder stage of `stage`: of the stages of this file it copies files from
- * (`COPY --from=NAME`), the last one in the file, the one that made what it ships (for
- * SWFT's `runtime-deno`, `app`: it also copies Deno's binary from `deps`). `undefined` when it
- * copies from none.
+ * The builder stage of `stage`: of the stages of this file that it (or a stage it is built on)
+ * copies files from (`COPY --from=NAME`), the last one in the file, the one that made what it
+ * ships (for SWFT's `runtime-deno`, `app`: it also copies Deno's binary from `deps`).
+ * `undefined` when it copies from none.
  *
  * @example
  * ```ts
@@ -151,13 +151,30 @@ export function stageChain(dockerfile: Dockerfile, stage: Stage): Stage[] {
  */
 export function builderStageOf(dockerfile: Dockerfile, stage: Stage): string | undefined {
   let builder: Stage | undefined;
-  for (const instruction of stage.instructions) {
-    if (instruction.keyword !== "COPY") continue;
-    const from = instruction.flags.from?.toLowerCase();
-    const source = dockerfile.stages.find((s) => s.name === from && s.index < stage.index);
-    if (source && (!builder || source.index > builder.index)) builder = source;
+  for (const own of stageChain(dockerfile, stage)) {
+    for (const instruction of own.instructions) {
+      if (instruction.keyword !== "COPY") continue;
+      const from = instruction.flags.from?.toLowerCase();
+      const source = dockerfile.stages.find((s) => s.name === from && s.index < own.index);
+      if (source && (!builder || source.index > builder.index)) builder = source;
+    }
   }
   return builder?.name;
+}
+
+/**
+ * verify's default `--builder-target` for `target` in the Dockerfile at `path`: its builder
+ * stage ({@linkcode builderStageOf}), else `builder` (also when the file cannot be read: the
+ * dockerfile-lint check then says why).
+ */
+export function defaultBuilderTarget(path: string, target: string): string {
+  try {
+    const dockerfile = parseDockerfile(Deno.readTextFileSync(path));
+    const stage = findStage(dockerfile, target);
+    return (stage && builderStageOf(dockerfile, stage)) ?? "builder";
+  } catch {
+    return "builder";
+  }
 }
 
 const FLOATING_TAGS = new Set([

@@ -98,7 +98,7 @@ export function pullFailed(detail: string): boolean {
  * stand-in bases, then verify of the target that needs no download (`runtime-deno`).
  */
 export const STANDIN_COMMAND: string =
-  `deno task images:standin && deno task verify --target runtime-deno --builder-target app ` +
+  `deno task images:standin && deno task verify --target runtime-deno ` +
   `--build-arg DENO_IMAGE=${STANDIN_IMAGES.deno} --build-arg RUNTIME_IMAGE=${STANDIN_IMAGES.runtime}`;
 
 /**
