@@ -103,7 +103,8 @@ Options:
   --verify-report FILE         verify's proof from an earlier run (deno task verify --json),
                                instead of running verify on the pushed image
   --scan FILE                  attest a vulnerability scan (trivy --format cosign-vuln) as
-                               vuln; fixable CRITICAL/HIGH findings refuse the release
+                               vuln; fixable CRITICAL/HIGH findings (the --policy's
+                               vuln.failOn) refuse the release
   --policy FILE                verify under this deploy policy (deploy/policy/swft.cue)
   --save DIR                   cosign save the image, signature and attestations into DIR
   --key FILE                   cosign private key (password in COSIGN_PASSWORD);

@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { ROOT, run } from "../tasks/_lib/mod.ts";
+import { withParams } from "./_policy.ts";
 import { cosignFailure } from "../tasks/release/cosign.ts";
 import {
   binaryFlags,
@@ -341,6 +342,37 @@ Deno.test("release --scan: a fixable CRITICAL or HIGH finding refuses, an unfixe
     assert.equal(ok.result.status, "pass");
     assert.ok(ok.r.predicates.vuln, "kept for the vuln attestation");
     await assert.rejects(() => attempt({ results: [] }), /not a cosign vuln predicate/);
+    // With --policy, the policy's severities: a policy that fails on CRITICAL only lets a
+    // fixable HIGH through, and still refuses a fixable CRITICAL.
+    const policy = `${dir}/critical-only.cue`;
+    await Deno.writeTextFile(
+      policy,
+      withParams(await Deno.readTextFile(`${ROOT}/deploy/policy/swft.cue`), (params) => ({
+        ...params,
+        vuln: { failOn: ["CRITICAL"] },
+      })),
+    );
+    const underPolicy = async (severity: string) => {
+      const file = `${dir}/${crypto.randomUUID()}.json`;
+      await Deno.writeTextFile(
+        file,
+        JSON.stringify(
+          scan([{
+            VulnerabilityID: "CVE-3",
+            PkgName: "zlib1g",
+            Severity: severity,
+            FixedVersion: "2",
+          }]),
+        ),
+      );
+      const r = { options: { scan: file, policy }, predicates: {} } as unknown as TrustRun;
+      return await scanStep.run(r);
+    };
+    assert.equal((await underPolicy("HIGH")).status, "pass");
+    await assert.rejects(
+      () => underPolicy("CRITICAL"),
+      /^Error: Cannot attest the scan: fixable CRITICAL vulnerabilities: CVE-3 \(zlib1g\)$/,
+    );
     await Deno.writeTextFile(`${dir}/trivy.txt`, "Total: 0 (CRITICAL: 0)\n");
     const text = { options: { scan: `${dir}/trivy.txt` }, predicates: {} } as unknown as TrustRun;
     await assert.rejects(

@@ -401,7 +401,13 @@ export const provenanceStep: TrustStep = {
   },
 };
 
-/** `scan` (with `--scan FILE`): refuses fixable CRITICAL/HIGH findings, else keeps the file. */
+/** The severities `--scan` refuses a fixable finding at without `--policy`: Trivy's gate. */
+export const DEFAULT_FAIL_ON: readonly string[] = ["CRITICAL", "HIGH"];
+
+/**
+ * `scan` (with `--scan FILE`): refuses fixable findings at the policy's `vuln.failOn`
+ * severities ({@linkcode DEFAULT_FAIL_ON} without `--policy`), else keeps the file.
+ */
 export const scanStep: TrustStep = {
   id: "scan",
   when: (o) => publishing(o) && o.scan !== undefined,
@@ -419,14 +425,20 @@ export const scanStep: TrustStep = {
         `Cannot read ${path}: not a cosign vuln predicate (trivy --format cosign-vuln)`,
       );
     }
+    // The policy's severities where one is given (the deploy refuses at those), else the
+    // reference pipeline's.
+    const failOn = r.options.policy
+      ? readPolicyParams(Deno.readTextFileSync(r.options.policy), r.options.policy).vuln?.failOn
+      : undefined;
+    const severities = failOn ?? DEFAULT_FAIL_ON;
     const fixable = results.flatMap((x: { Vulnerabilities?: Record<string, string>[] }) =>
       x.Vulnerabilities ?? []
     ).filter((v: Record<string, string>) =>
-      ["CRITICAL", "HIGH"].includes(v.Severity) && Boolean(v.FixedVersion)
+      severities.includes(v.Severity) && Boolean(v.FixedVersion)
     );
     if (fixable.length > 0) {
       throw new Error(
-        `Cannot attest the scan: fixable CRITICAL/HIGH vulnerabilities: ${
+        `Cannot attest the scan: fixable ${severities.join("/")} vulnerabilities: ${
           fixable.slice(0, 5).map((v: Record<string, string>) =>
             `${v.VulnerabilityID} (${v.PkgName})`
           ).join(", ")
@@ -434,7 +446,7 @@ export const scanStep: TrustStep = {
       );
     }
     r.predicates.vuln = path;
-    return pass(`no fixable CRITICAL/HIGH in ${path}`);
+    return pass(`no fixable ${severities.join("/")} in ${path}`);
   },
 };
 
