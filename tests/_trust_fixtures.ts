@@ -50,6 +50,14 @@ export function refusedPredicate(refusal: Refusal, accepted: Predicates): unknow
   return predicates[refusal.attestation];
 }
 
+/** A change that adds `flag` to the permissions predicate, its grouped `allow` too. */
+function withFlag(flag: string): Refusal["change"] {
+  return ({ permissions }) => {
+    permissions.flags.push(flag);
+    Object.assign(permissions, groupFlags(permissions.flags));
+  };
+}
+
 /** The refusals that change a predicate (the others are about keys and missing attestations). */
 export const PREDICATE_REFUSALS: readonly Refusal[] = [
   {
@@ -65,21 +73,15 @@ export const PREDICATE_REFUSALS: readonly Refusal[] = [
     name: "a permissions predicate widened with --allow-all",
     rule: "permissions-forbidden",
     attestation: "permissions",
-    change({ permissions }) {
-      permissions.flags.push("--allow-all");
-      Object.assign(permissions, groupFlags(permissions.flags));
-    },
+    change: withFlag("--allow-all"),
   },
   {
+    // Deno reads -R=/ as --allow-read=/ (every file); the release writes long flags only, and
+    // the ceiling's rules read only those.
     name: "a permissions predicate with a short flag the other rules cannot read (-R=/)",
     rule: "permissions-form",
     attestation: "permissions",
-    change({ permissions }) {
-      // Deno reads -R=/ as --allow-read=/ (every file); the release writes long flags only, and the ceiling's
-      // rules read only those.
-      permissions.flags.push("-R=/");
-      Object.assign(permissions, groupFlags(permissions.flags));
-    },
+    change: withFlag("-R=/"),
   },
   {
     name: "provenance from another repository",
