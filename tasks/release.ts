@@ -53,7 +53,7 @@ import {
   writeReport,
 } from "./_lib/mod.ts";
 import { cosign, cosignFailure, signArgs, verifiedDigests, verifyArgs } from "./release/cosign.ts";
-import { readPolicyParams } from "./release/policy.ts";
+import { readPolicyFile } from "./release/policy.ts";
 import {
   type AttestationStatus,
   attestationStatuses,
@@ -221,7 +221,7 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
       throw new UsageError("--policy must be a CUE file (.cue), e.g. deploy/policy/swft.cue");
     }
     try {
-      readPolicyParams(Deno.readTextFileSync(values.policy), values.policy);
+      readPolicyFile(values.policy);
     } catch (error) {
       throw new UsageError(`--policy: ${(error as Error).message}`);
     }

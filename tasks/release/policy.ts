@@ -69,6 +69,11 @@ export function readPolicyParams(text: string, path = "the policy"): PolicyParam
   return params;
 }
 
+/** The parameters of the policy file at `path` ({@linkcode readPolicyParams}). */
+export function readPolicyFile(path: string): PolicyParams {
+  return readPolicyParams(Deno.readTextFileSync(path), path);
+}
+
 /**
  * One line for a refusal, from `cosign verify-attestation --policy` output: the rule and what
  * it refused, or `undefined` when cosign refused for another reason (no signature, a wrong

@@ -32,7 +32,7 @@ import {
 } from "./cosign.ts";
 import type { ImageRef } from "./image_ref.ts";
 import { binaryFlags, entrypointFlags, permissionsPredicate } from "./permissions.ts";
-import { policyRefusal, readPolicyParams } from "./policy.ts";
+import { policyRefusal, readPolicyFile } from "./policy.ts";
 import {
   type AttestationKind,
   ATTESTATIONS,
@@ -142,8 +142,7 @@ export function attestationKinds(options: Pick<TrustOptions, "scan">): Attestati
 /** The attestations a run verifies: the policy's required ones with `--policy`. */
 export function verifiedKinds(options: TrustOptions): AttestationKind[] {
   if (!options.policy) return attestationKinds(options);
-  const params = readPolicyParams(Deno.readTextFileSync(options.policy), options.policy);
-  const required = params.attestations;
+  const required = readPolicyFile(options.policy).attestations;
   return [
     ...required,
     ...(options.scan && !required.some((a) => a.name === VULN_ATTESTATION.name)
@@ -427,9 +426,7 @@ export const scanStep: TrustStep = {
     }
     // The policy's severities where one is given (the deploy refuses at those), else the
     // reference pipeline's.
-    const failOn = r.options.policy
-      ? readPolicyParams(Deno.readTextFileSync(r.options.policy), r.options.policy).vuln?.failOn
-      : undefined;
+    const failOn = r.options.policy ? readPolicyFile(r.options.policy).vuln?.failOn : undefined;
     const severities = failOn ?? DEFAULT_FAIL_ON;
     const fixable = results.flatMap((x: { Vulnerabilities?: Record<string, string>[] }) =>
       x.Vulnerabilities ?? []
