@@ -177,6 +177,10 @@ export function kyvernoConditions(
     }];
   const repositories = p.sourceRepositories.length > 0;
   const notSource = "rule provenance-source: not an accepted source repository";
+  const notDigests = `rule provenance-base-digests: ${
+    p.baseImages.join(", ")
+  } not all resolved to a sha256 digest`;
+  const notLong = "rule permissions-form: a flag that is not a long --allow-/--deny- flag";
   return {
     "https://cyclonedx.org/bom": [{
       all: [
@@ -199,21 +203,14 @@ export function kyvernoConditions(
             p.builders,
             "rule provenance-builder: not an accepted builder",
           ),
-          noWildcard(
-            "buildDefinition.resolvedDependencies[].name",
-            `rule provenance-base-digests: ${
-              p.baseImages.join(", ")
-            } not all resolved to a sha256 digest`,
-          ),
+          noWildcard("buildDefinition.resolvedDependencies[].name", notDigests),
           cond(
             p.baseImages,
             "AllIn",
             // A sha256 digest is 64 characters (the CUE also checks they are hex, which
             // JMESPath cannot).
             jp("buildDefinition.resolvedDependencies[?length(digest.sha256 || '') == `64`].name"),
-            `rule provenance-base-digests: ${
-              p.baseImages.join(", ")
-            } not all resolved to a sha256 digest`,
+            notDigests,
           ),
           noWildcard(
             `[${source}.annotations.rootCommit, ${source}.annotations.repository] | []`,
@@ -279,18 +276,8 @@ export function kyvernoConditions(
           // Every flag in long form, as the CUE's permissions-form: the conditions below read
           // the predicate's `allow`, grouped from long flags only. No `*` or `?` first, as the
           // In operators would read one in a flag as a wildcard.
-          cond(
-            jp("length(flags[?contains(@, '*') || contains(@, '?')])"),
-            "Equals",
-            0,
-            "rule permissions-form: a flag that is not a long --allow-/--deny- flag",
-          ),
-          cond(
-            jp("flags"),
-            "AllIn",
-            ["--allow-?*", "--deny-?*"],
-            "rule permissions-form: a flag that is not a long --allow-/--deny- flag",
-          ),
+          noWildcard("flags", notLong),
+          cond(jp("flags"), "AllIn", ["--allow-?*", "--deny-?*"], notLong),
           cond(
             jp("keys(allow)"),
             "AllNotIn",
@@ -305,10 +292,8 @@ export function kyvernoConditions(
           ),
           // Kyverno's In operators read `*` and `?` as wildcards on either side, so a bare
           // flag's ["*"] would be within any ceiling below: refused first, as the CUE does.
-          cond(
-            jp("length(values(allow)[] | [?contains(@, '*') || contains(@, '?')])"),
-            "Equals",
-            0,
+          noWildcard(
+            "values(allow)[]",
             "rule permissions-ceiling: unrestricted, the ceiling lists what it may reach",
           ),
           ...Object.entries(c.ceiling).map(([kind, allowed]) =>
