@@ -38,7 +38,9 @@ RUN if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/
 # ---------------------------------------------------------------------------------------------
 FROM deps AS app
 # The server's own files, nothing else (the .dockerignore keeps the rest out of the context).
-COPY *.ts ./
+COPY main.ts ./
+COPY config/ ./config/
+COPY server/ ./server/
 COPY routes/ ./routes/
 COPY templates/ ./templates/
 COPY static/ ./static/

@@ -8,7 +8,7 @@
  *
  * @example
  * ```ts
- * import { parseConfig } from "./config.ts";
+ * import { parseConfig } from "./mod.ts";
  * const config = parseConfig({ PORT: "3000" });
  * console.log(config.port); // 3000
  * ```
@@ -17,8 +17,7 @@
  */
 import { z } from "zod";
 import { CSS_COLOR_NAMES } from "./_css_colors.ts";
-import { ConfigError, type Env, quoteValue, readVariables } from "./_env.ts";
-import { MAX_CONNECTIONS } from "./server.ts";
+import { ConfigError, type Env, quoteValue, readVariables } from "./env.ts";
 
 export { ConfigError, type Env };
 
@@ -93,9 +92,9 @@ function variable<const K extends string, T>(
 
 /**
  * Default of MAX_CONNECTIONS where no memory limit can be read, and the most a limit sizes it
- * to: the server's own default.
+ * to; also the server's own default (server/mod.ts).
  */
-export const DEFAULT_MAX_CONNECTIONS: number = MAX_CONNECTIONS;
+export const DEFAULT_MAX_CONNECTIONS = 16_384;
 
 /**
  * Every variable the server reads, in the order problems are reported. Adding one: its entry

@@ -5,7 +5,7 @@
  * @example
  * ```ts
  * import { createApp } from "./routes/mod.ts";
- * import { parseConfig } from "./config.ts";
+ * import { parseConfig } from "../config/mod.ts";
  * const app = createApp(parseConfig({}));
  * const res = await app.request("/health");
  * console.log(res.status); // 200
@@ -16,7 +16,7 @@
 import { type Context, Hono } from "hono";
 import type { HonoApp } from "./_hono.ts";
 import { accepts } from "hono/accepts";
-import type { Config } from "../config.ts";
+import type { Config } from "../config/mod.ts";
 import { createApiRoutes } from "./api.ts";
 import { createPageRoutes, renderPages } from "./pages.ts";
 import { createStaticRoutes } from "./static.ts";

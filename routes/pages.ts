@@ -63,7 +63,7 @@ export interface RenderedPages {
  */
 export function renderPages(views: string, data: PageData): RenderedPages {
   const eta = new DenoEta({ views, autoEscape: true, cache: true, autoTrim: false });
-  // The colour is validated to a colour name or a hex value by config.ts, so it cannot end
+  // The colour is validated to a colour name or a hex value by config/mod.ts, so it cannot end
   // the rule. It goes in a stylesheet of its own: an inline style would need a CSP exception.
   // Text and link colours follow the background's luminance (routes/_theme.ts).
   return {

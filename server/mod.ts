@@ -4,12 +4,13 @@
  *
  * @module
  */
+import { DEFAULT_MAX_CONNECTIONS } from "../config/mod.ts";
 import type { Logger } from "./logger.ts";
-import { localHost } from "./_healthcheck.ts";
+import { localHost } from "./healthcheck.ts";
 import { ConnectionTable, SWEEP_MS } from "./_connections.ts";
 import { type ServeConnection, serveConnection } from "./_serve_connection.ts";
 
-export { checkHealth, type HealthcheckOptions, localHost } from "./_healthcheck.ts";
+export { checkHealth, type HealthcheckOptions, localHost } from "./healthcheck.ts";
 
 /**
  * Something that answers requests, such as a Hono app's `fetch`. `info` is Deno.serve's
@@ -68,8 +69,8 @@ export const HEADER_TIMEOUT_MS = 10_000;
  * common load balancers, so the server never closes a connection a balancer is about to reuse.
  */
 export const IDLE_TIMEOUT_MS = 65_000;
-/** Default of {@linkcode ServerOptions.maxConnections}. */
-export const MAX_CONNECTIONS = 16_384;
+/** Default of {@linkcode ServerOptions.maxConnections}: the configuration's. */
+export const MAX_CONNECTIONS: number = DEFAULT_MAX_CONNECTIONS;
 
 /** How a {@linkcode RunningServer.shutdown} ended. */
 export interface ShutdownResult {

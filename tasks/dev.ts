@@ -22,7 +22,7 @@ import { delay, progress } from "./_lib/mod.ts";
 import { type EnvFile, parseEnvFile, serverEnv } from "./dev/env_file.ts";
 
 /** Files beside the module graph whose change restarts the server. */
-const WATCHED = ["config.ts", "routes/", "templates/", "static/"];
+const WATCHED = ["config/", "server/", "routes/", "templates/", "static/"];
 /** How long the server gets to stop before the watcher is signalled again. */
 export const STOP_GRACE_MS = 1000;
 /** How long the watcher gets to end after that before it is killed. */

@@ -12,7 +12,7 @@
  * @module
  */
 import { dirname, resolve } from "node:path";
-import { parseConfig } from "../config.ts";
+import { parseConfig } from "../config/mod.ts";
 import { createApp } from "../routes/mod.ts";
 import { CleanupStack, lastLines, parseFlags, ROOT, run, runTask, tempDir } from "./_lib/mod.ts";
 

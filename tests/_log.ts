@@ -3,7 +3,7 @@
  *
  * @module
  */
-import { createLogger, type Logger, type LogLevel } from "../logger.ts";
+import { createLogger, type Logger, type LogLevel } from "../server/logger.ts";
 
 /** One JSON log line as the logger writes it. */
 export type LogLine = { level: string; msg: string; [field: string]: unknown };

@@ -5,9 +5,9 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { CONFIG_VARIABLES, ConfigError, parseConfig, readMemoryLimit } from "../config.ts";
-import { healthcheckUrl } from "../main.ts";
-import { localHost } from "../server.ts";
+import { CONFIG_VARIABLES, ConfigError, parseConfig, readMemoryLimit } from "../config/mod.ts";
+import { healthcheckUrl } from "../server/healthcheck.ts";
+import { localHost } from "../server/mod.ts";
 import { runMain, spawnServer, startTaskArgs } from "./_server_process.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;

@@ -11,8 +11,8 @@ import {
   RUNTIME_VARIABLES,
   type Variable,
   VARIABLES,
-} from "../config.ts";
-import { MAX_CONNECTIONS } from "../server.ts";
+} from "../config/mod.ts";
+import { MAX_CONNECTIONS } from "../server/mod.ts";
 import { ROOT, startTask } from "../tasks/_lib/mod.ts";
 import { parseDockerfile } from "../tasks/verify/dockerfile.ts";
 // Inline on purpose, as in tests/_kubernetes.ts: test tooling stays out of the image's imports.
@@ -207,13 +207,13 @@ Deno.test("README's configuration table is the schema's (config.ts configTable)"
   const table = configTable();
   assert.ok(
     readme.includes(`\n${table}\n`),
-    `README.md's table differs from config.ts; replace it with:\n${table}`,
+    `README.md's table differs from config/mod.ts; replace it with:\n${table}`,
   );
 });
 
 // ---------------------------------------------------------------------------------------------
 // The one test of the lists that cannot derive from the schema. A new variable: its entry in
-// config.ts VARIABLES, its use, its test, and each list below (or a reason in LEFT_OUT).
+// config/mod.ts VARIABLES, its use, its test, and each list below (or a reason in LEFT_OUT).
 
 /** Every documented variable: the server's own, and those the runtime reads (TZ). */
 const DOCUMENTED = [...CONFIG_VARIABLES, ...RUNTIME_VARIABLES.map((v) => v.name)];

@@ -32,7 +32,7 @@ import {
   testName,
 } from "./_container.ts";
 import { copyProject } from "./_project.ts";
-import { connectionsForMemory } from "../config.ts";
+import { connectionsForMemory } from "../config/mod.ts";
 
 /** Planted in the build context's .env; must never show up in an image. */
 const SECRET = `swft-secret-${crypto.randomUUID()}`;
@@ -231,7 +231,7 @@ containerTest(
     const { report } = await verifyOnce(images);
     const MiB = 1024 * 1024;
     // --cgroupns private: the container's own cgroup namespace, the default on cgroup v2 hosts;
-    // Deno reads the limit through it (config.ts readMemoryLimit).
+    // Deno reads the limit through it (config/mod.ts readMemoryLimit).
     const limited = ["--memory", "64m", "--memory-swap", "64m", "--cgroupns", "private"];
     const cases: [string[], number, string][] = [
       [limited, connectionsForMemory(64 * MiB), "memory limit 64 MiB (cgroup)"],

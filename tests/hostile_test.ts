@@ -23,14 +23,14 @@ import {
   ROOT,
 } from "../tasks/_lib/mod.ts";
 import { BASES, requiredTest, testName } from "./_container.ts";
-import { connectionsForMemory } from "../config.ts";
+import { connectionsForMemory } from "../config/mod.ts";
 import { freshHealth, type ServerProcess, spawnServer } from "./_server_process.ts";
 
 const SLOW = Deno.env.get("SWFT_SLOW_TESTS") === "1";
 const ignore = !SLOW;
 const REASON = "slow; run with SWFT_SLOW_TESTS=1 deno test --allow-all tests/hostile_test.ts";
 const encoder = new TextEncoder();
-/** The server's longest pause between attempts to accept again (server.ts's default). */
+/** The server's longest pause between attempts to accept again (server/mod.ts's default). */
 const RETRY_MAX_DELAY_MS = 1000;
 
 /** A test that runs only with SWFT_SLOW_TESTS=1; when ignored, its name says why. */

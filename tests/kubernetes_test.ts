@@ -18,7 +18,7 @@ import {
 } from "./_kubernetes.ts";
 import { podmanRound, podmanSkipReason } from "./_podman.ts";
 import { requiredTest } from "./_container.ts";
-import { CONFIG_VARIABLES, parseConfig } from "../config.ts";
+import { CONFIG_VARIABLES, parseConfig } from "../config/mod.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 const BASE = `${ROOT}deploy/kubernetes`;

@@ -10,7 +10,7 @@
  */
 import assert from "node:assert/strict";
 import { delay, fetchText, freePort, poll, ROOT } from "../tasks/_lib/mod.ts";
-import { LOG_BUFFER_BYTES } from "../logger.ts";
+import { LOG_BUFFER_BYTES } from "../server/logger.ts";
 import { startTaskArgs } from "./_server_process.ts";
 
 const SHUTDOWN_TIMEOUT_MS = 5000;

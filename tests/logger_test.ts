@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createLogger, type Logger, type LoggerOptions } from "../logger.ts";
-import { withAccessLog } from "../server.ts";
+import { createLogger, type Logger, type LoggerOptions } from "../server/logger.ts";
+import { withAccessLog } from "../server/mod.ts";
 
 /** A JSON logger at level info, with `options` (its sink, sizes, what it does when it stops). */
 function jsonLogger(options: Partial<LoggerOptions>): Logger {
@@ -197,7 +197,7 @@ Deno.test("logger: pretty format escapes control characters in the message, fiel
 });
 
 Deno.test("access log: CONNECT and URLs without a path log /, never the query string", async () => {
-  const { logPath } = await import("../server.ts");
+  const { logPath } = await import("../server/mod.ts");
   assert.equal(logPath("http://example.com:443"), "/");
   assert.equal(logPath("http://localhost:8080/time?token=secret"), "/time");
   assert.equal(logPath("http://localhost:8080/a/b"), "/a/b");

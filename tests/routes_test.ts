@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import http2 from "node:http2";
-import { parseConfig } from "../config.ts";
+import { parseConfig } from "../config/mod.ts";
 import { createApp } from "../routes/mod.ts";
 import { formatTime } from "../routes/api.ts";
 import { recordingLogger } from "./_log.ts";
@@ -440,7 +440,7 @@ async function rawRequest(port: number, text: string | Uint8Array): Promise<stri
 }
 
 Deno.test("over a real socket: Host cannot change the route, a request with no Host is answered, HEAD has the length", async () => {
-  const { startServer, withAccessLog } = await import("../server.ts");
+  const { startServer, withAccessLog } = await import("../server/mod.ts");
   const log = recordingLogger();
   const { logger } = log;
   const server = await startServer(withAccessLog(app.fetch, logger), {
@@ -626,7 +626,7 @@ async function themeOf(background: string): Promise<Record<string, string>> {
 }
 
 Deno.test("theme: text and links reach 4.5:1 contrast on every named colour and sampled hex", async () => {
-  const { CSS_COLOR_NAMES } = await import("../_css_colors.ts");
+  const { CSS_COLOR_NAMES } = await import("../config/_css_colors.ts");
   const { colord } = await import("colord");
   // Hex values of the names from the library's table, checked against a few known ones.
   const { extend } = await import("colord");
@@ -708,8 +708,8 @@ function h2Request(
 }
 
 Deno.test("h2c (HTTP/2 prior knowledge): answered like HTTP/1.1, validated on :authority", async () => {
-  const { startServer } = await import("../server.ts");
-  const { createLogger } = await import("../logger.ts");
+  const { startServer } = await import("../server/mod.ts");
+  const { createLogger } = await import("../server/logger.ts");
   const logger = createLogger({ level: "error", format: "json", write: () => {} });
   const server = await startServer(app.fetch, {
     port: 0,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { createLogger } from "../logger.ts";
-import { checkHealth, startServer } from "../server.ts";
+import { createLogger } from "../server/logger.ts";
+import { checkHealth, startServer } from "../server/mod.ts";
 import { delay, freePort, poll, runDeno } from "../tasks/_lib/mod.ts";
 import { runMain, spawnServer, startTaskArgs } from "./_server_process.ts";
 import { recordingLogger } from "./_log.ts";

@@ -8,10 +8,10 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { parseConfig } from "../config.ts";
-import { createLogger } from "../logger.ts";
+import { parseConfig } from "../config/mod.ts";
+import { createLogger } from "../server/logger.ts";
 import { createApp } from "../routes/mod.ts";
-import { SHUTDOWN_GRACE_MS, startServer } from "../server.ts";
+import { SHUTDOWN_GRACE_MS, startServer } from "../server/mod.ts";
 import { type ServerProcess, spawnServer } from "./_server_process.ts";
 import { delay, type Fetched, fetchText, poll, run } from "../tasks/_lib/mod.ts";
 

@@ -8,15 +8,15 @@
  * @module
  */
 import assert from "node:assert/strict";
-import { createLogger } from "../logger.ts";
+import { createLogger } from "../server/logger.ts";
 import {
   canServeConnections,
   LOST_WITHOUT_CONNECTIONS,
   type RunningServer,
   startServer,
-} from "../server.ts";
-import { findServeConnection } from "../_serve_connection.ts";
-import { ConnectionTable } from "../_connections.ts";
+} from "../server/mod.ts";
+import { findServeConnection } from "../server/_serve_connection.ts";
+import { ConnectionTable } from "../server/_connections.ts";
 import { delay, poll } from "../tasks/_lib/mod.ts";
 import { freshHealth } from "./_server_process.ts";
 import { recordingLogger } from "./_log.ts";

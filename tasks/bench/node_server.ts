@@ -14,15 +14,15 @@
 // (and so out of the image's npm layer, as tasks/_lib/deps.ts explains), and out of deps.ts so
 // that the measured process loads nothing but the server
 import { serve } from "npm:@hono/node-server@1.19.19";
-import { parseConfig, readEnv } from "../../config.ts";
-import { createLogger } from "../../logger.ts";
+import { parseConfig, readEnv } from "../../config/mod.ts";
+import { createLogger } from "../../server/logger.ts";
 import { createApp } from "../../routes/mod.ts";
 import {
   HEADER_TIMEOUT_MS,
   IDLE_TIMEOUT_MS,
   MAX_CONNECTIONS,
   withAccessLog,
-} from "../../server.ts";
+} from "../../server/mod.ts";
 
 /** node:http's whole-request timeout: Node's default (5 min) would let a slow body stay. */
 export const REQUEST_TIMEOUT_MS = 30_000;

@@ -16,7 +16,7 @@ import {
   startTask,
 } from "../_lib/mod.ts";
 
-/** The logger's line counting what it dropped (logger.ts), as the JSON format writes it. */
+/** The logger's line counting what it dropped (server/logger.ts), as the JSON format writes it. */
 const DROPPED = /"msg":"log lines dropped","dropped":(\d+)/g;
 
 /**
