@@ -179,8 +179,11 @@ async function buildImage(r: Round): Promise<void> {
   });
 }
 
-/** `docker save | podman load`: podman reads no docker images. */
-async function loadIntoPodman(r: Round): Promise<void> {
+/**
+ * `docker save | podman load`: podman reads no docker images. Resolves to the name podman gave
+ * it (`localhost/NAME` from the legacy image store, `docker.io/library/NAME` from containerd's).
+ */
+async function loadIntoPodman(r: Round): Promise<string> {
   const save = new Deno.Command("docker", { args: ["save", IMAGE], stdin: "null", stdout: "piped" })
     .spawn();
   const load = new Deno.Command("podman", {
@@ -190,20 +193,24 @@ async function loadIntoPodman(r: Round): Promise<void> {
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  r.cleanup.defer(async () => {
-    await run("podman", ["rmi", "--force", `localhost/${IMAGE}`], { env: r.env });
-  });
   await save.stdout.pipeTo(load.stdin);
   const [saved, loaded] = await Promise.all([save.status, load.output()]);
+  const said = new TextDecoder().decode(loaded.stdout);
+  const name = said.match(/^Loaded image(?:\(s\))?: (\S+)$/m)?.[1];
+  if (name) {
+    r.cleanup.defer(async () => void await run("podman", ["rmi", "--force", name], { env: r.env }));
+  }
   assert.ok(saved.success, "docker save succeeds");
   assert.ok(loaded.success, `podman load succeeds: ${new TextDecoder().decode(loaded.stderr)}`);
+  assert.ok(name?.endsWith(`/${IMAGE}`), `podman load names the image: ${said}`);
+  return name!;
 }
 
 /** The manifest played on a network of its own, up to the first 200 of /health. */
-async function play(r: Round, objects: KubeObject[]): Promise<Played> {
+async function play(r: Round, objects: KubeObject[], image: string): Promise<Played> {
   const port = hostPort();
   const message = `Played by podman ${NAME}`;
-  const manifest = podmanManifest(objects, { image: `localhost/${IMAGE}`, port, message });
+  const manifest = podmanManifest(objects, { image, port, message });
   const file = `${r.dir}/manifest.json`;
   // YAML is a superset of JSON: podman reads the documents as a YAML stream.
   await Deno.writeTextFile(file, manifest.map((object) => JSON.stringify(object)).join("\n---\n"));
@@ -294,8 +301,8 @@ export async function podmanRound(objects: KubeObject[]): Promise<void> {
   try {
     const r = await setUp(cleanup, timings);
     await timed(r, "build", () => buildImage(r));
-    await timed(r, "docker save | podman load", () => loadIntoPodman(r));
-    const pod = await timed(r, "kube play to /health", () => play(r, objects));
+    const image = await timed(r, "docker save | podman load", () => loadIntoPodman(r));
+    const pod = await timed(r, "kube play to /health", () => play(r, objects, image));
     await checkHardening(r, pod);
     await checkEndpoints(pod);
     await timed(r, "SIGTERM to exit", () => checkDrain(r, pod));

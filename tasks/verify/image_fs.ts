@@ -1,6 +1,6 @@
 /**
  * Reads an image's layers from `docker save` (legacy and OCI layouts both list their layer
- * tars in manifest.json), so audits see every layer, deleted files included, without running
+ * tars in manifest.json; plain or gzip), so audits see every layer, deleted files included, without running
  * anything inside the image. The archive and each layer are streamed once with `tar-stream`;
  * small text files are scanned for secrets on the way, so no file content is kept but
  * /etc/passwd's.
@@ -137,6 +137,27 @@ const isTar = (head: Uint8Array) =>
   head.length >= 512 && new TextDecoder().decode(head.subarray(257, 262)) === "ustar";
 const isEmptyTar = (head: Uint8Array) => head.length >= 512 && head.every((b) => b === 0);
 
+const isGzip = (head: Uint8Array) => head[0] === 0x1f && head[1] === 0x8b;
+const isZstd = (head: Uint8Array) =>
+  head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
+
+/**
+ * A blob of `docker save`'s archive as its plain bytes: the containerd image store (BuildKit's
+ * engines) saves gzip layers, the legacy store plain tars. A compression we cannot read refuses.
+ */
+async function decompressed(
+  name: string,
+  blob: AsyncIterable<Uint8Array>,
+): Promise<AsyncIterable<Uint8Array>> {
+  const { head, rest } = await peek(blob, 4);
+  if (isZstd(head)) {
+    throw new Error(`Cannot read layer ${name}: zstd layers are not supported; save it as gzip`);
+  }
+  if (!isGzip(head)) return concat(head, rest);
+  const gunzip = new DecompressionStream("gzip") as TransformStream<Uint8Array, Uint8Array>;
+  return ReadableStream.from(concat(head, rest)).pipeThrough(gunzip);
+}
+
 /** Streams `docker save` of `ref` and indexes its layers (`dir` holds nothing afterwards). */
 export async function loadImageFs(ref: string, dir: string): Promise<ImageFs> {
   const path = `${dir}/image.tar`;
@@ -161,10 +182,7 @@ export async function loadImageFs(ref: string, dir: string): Promise<ImageFs> {
         for await (const _ of raw) { /* not a blob */ }
         continue;
       }
-      const { head, rest } = await peek(raw, 512);
-      if (head[0] === 0x1f && head[1] === 0x8b) {
-        throw new Error(`Cannot read layer ${name}: only uncompressed layers are supported`);
-      }
+      const { head, rest } = await peek(await decompressed(name, raw), 512);
       if (isTar(head) || isEmptyTar(head)) {
         layerByName.set(name, await readLayer(concat(head, rest), index++));
       } else {
