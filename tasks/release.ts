@@ -50,6 +50,7 @@ import {
   type StepResult,
   tempDir,
   UsageError,
+  usesBuildKit,
   writeReport,
 } from "./_lib/mod.ts";
 import { cosign, cosignFailure, signArgs, verifiedDigests, verifyArgs } from "./release/cosign.ts";
@@ -375,10 +376,13 @@ const buildStep: ReleaseStep = {
       target: options.target,
       tag: options.imageText,
       buildArgs,
+      buildKit: await usesBuildKit(),
     });
     const result = await docker(args, {
       onLine: (line) => {
-        if (/^Step \d+\/\d+ : FROM /.test(line)) progress(TOOL, `build: ${line}`);
+        if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
+          progress(TOOL, `build: ${line}`);
+        }
       },
     });
     if (result.code !== 0) {

@@ -181,6 +181,7 @@ Deno.test("dockerBuildArgs: one argument list for every build, by builder", () =
       "--no-cache",
       "--quiet",
       "--progress=plain",
+      "--provenance=false",
       "ctx",
     ],
   );

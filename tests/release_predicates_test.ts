@@ -243,18 +243,24 @@ function report(overrides: Partial<Report> = {}, statuses: Record<string, string
 
 Deno.test("verify proof: for THIS image only, every check passed except the build checks of --from", () => {
   const existing = report({}, { "build-runtime": "skip", "image-size": "skip" });
-  assert.equal(proofRefusal(existing, "sha256:aa"), undefined);
+  const pushed = (config: string) => ({ manifest: "sha256:ff", config });
+  assert.equal(proofRefusal(existing, pushed("sha256:aa")), undefined);
+  assert.equal(
+    proofRefusal(existing, { manifest: "sha256:aa", config: "sha256:bb" }),
+    undefined,
+    "the containerd image store names an image by its manifest digest",
+  );
   assert.match(
-    proofRefusal(existing, "sha256:bb")!,
+    proofRefusal(existing, pushed("sha256:bb"))!,
     /verify tested sha256:aa, not the pushed image \(config sha256:bb\)/,
   );
   assert.match(
-    proofRefusal(report({}, { "http-health": "fail" }), "sha256:aa")!,
+    proofRefusal(report({}, { "http-health": "fail" }), pushed("sha256:aa"))!,
     /verify did not pass: http-health fail/,
   );
   const built = report({ options: {} as Report["options"] }, { "image-size": "skip" });
   assert.match(
-    proofRefusal(built, "sha256:aa")!,
+    proofRefusal(built, pushed("sha256:aa"))!,
     /image-size skip/,
     "a skip outside --from refuses",
   );

@@ -95,9 +95,11 @@ export function dockerBuildArgs(build: DockerBuild): string[] {
     ...buildArgFlags(build.buildArgs ?? []),
     ...(build.noCache ? ["--no-cache"] : []),
     ...(build.quiet ? ["--quiet"] : []),
-    // BuildKit: one plain line per event, which verify's build log reader parses. The legacy
-    // builder leaves the container of a failed RUN step behind unless told not to.
-    build.buildKit ? "--progress=plain" : "--force-rm",
+    // BuildKit: one plain line per event, which verify's build log reader parses, and no
+    // provenance attestation of its own: buildx's default one carries the build's times, so
+    // each build of the same image gets another image id (our provenance is attested apart).
+    // The legacy builder leaves the container of a failed RUN step behind unless told not to.
+    ...(build.buildKit ? ["--progress=plain", "--provenance=false"] : ["--force-rm"]),
     build.context,
   ];
 }

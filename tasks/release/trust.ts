@@ -51,7 +51,7 @@ import {
 } from "./provenance.ts";
 import { configDigest } from "./registry.ts";
 import type { Bom } from "./sbom.ts";
-import { parseVerifyReport, proofRefusal, verifyProof } from "./verify_proof.ts";
+import { isPushedImage, parseVerifyReport, proofRefusal, verifyProof } from "./verify_proof.ts";
 
 /** The command-line options the trust steps read. */
 export interface TrustOptions {
@@ -278,7 +278,7 @@ export const verifyStep: TrustStep = {
       if (verifyOptions === "help") throw new Error("unreachable");
       report = await verify(verifyOptions);
     }
-    const refusal = proofRefusal(report, r.configDigest);
+    const refusal = proofRefusal(report, { manifest: r.digest!, config: r.configDigest });
     if (refusal) throw new Error(`Cannot attest verify's proof: ${refusal}`);
     const proof: VerifyProof = verifyProof(report, readDenoJson().version ?? "dev");
     await writePredicate(r, "verify-proof", proof);
@@ -508,8 +508,9 @@ export const verifyAttestationsStep: TrustStep = {
       }
       if (status.name === "verify-proof") {
         r.configDigest ??= await configDigest(r.pinned!, { loopback: r.options.signing.loopback });
+        const pushed = { manifest: r.digest!, config: r.configDigest };
         const stray = ours.find((s) =>
-          (s.predicate as VerifyProof)?.testedImage?.id !== r.configDigest
+          !isPushedImage((s.predicate as VerifyProof)?.testedImage?.id, pushed)
         );
         if (stray) {
           throw new Error(

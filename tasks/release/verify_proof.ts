@@ -1,7 +1,7 @@
 /**
  * verify's proof as an attestation: verify's JSON report, plus which image it tested and in
  * which mode, and the rules by which the release refuses to attest a report: it must be about
- * THIS image (the tested image id is the pushed manifest's config digest) and every check
+ * THIS image (the tested image id is the pushed manifest's digest or its config digest) and every check
  * must have passed, except the build checks of a run on an existing image, which did not run
  * (the policy decides whether it accepts that: `verify.acceptBuildChecksNotRun`).
  *
@@ -25,20 +25,37 @@ export function parseVerifyReport(text: string, path: string): VerifyReport {
   return report;
 }
 
+/** The pushed image as the engines name it: its manifest digest and its config digest. */
+export interface PushedImage {
+  /** The registry's digest of the manifest (or index). */
+  manifest: string;
+  /** The manifest's config digest. */
+  config: string;
+}
+
 /**
- * Why the release must not attest `report` for the image whose config digest is
- * `configDigest`, or `undefined` when it may.
+ * Whether the image id an engine reported is the pushed image's: the legacy image store names
+ * an image by its config digest, the containerd store (BuildKit's engines) by its manifest or
+ * index digest, which a push keeps.
+ */
+export function isPushedImage(id: string | undefined, pushed: PushedImage): boolean {
+  return id !== undefined && (id === pushed.config || id === pushed.manifest);
+}
+
+/**
+ * Why the release must not attest `report` for the `pushed` image, or `undefined` when it may.
  *
  * @example
  * ```ts
- * proofRefusal(report, "sha256:ab..."); // "verify tested sha256:cd..., not the pushed image sha256:ab..."
+ * proofRefusal(report, { manifest: "sha256:12...", config: "sha256:ab..." });
+ * // "verify tested sha256:cd..., not the pushed image (config sha256:ab...)"
  * ```
  */
-export function proofRefusal(report: VerifyReport, configDigest: string): string | undefined {
+export function proofRefusal(report: VerifyReport, pushed: PushedImage): string | undefined {
   const tested = report.images?.runtime?.id;
   if (!tested) return "the verify report names no tested image id (images.runtime.id)";
-  if (tested !== configDigest) {
-    return `verify tested ${tested}, not the pushed image (config ${configDigest})`;
+  if (!isPushedImage(tested, pushed)) {
+    return `verify tested ${tested}, not the pushed image (config ${pushed.config})`;
   }
   const existing = isExistingImageRun(report);
   const failed = report.checks.filter((c) =>
