@@ -326,6 +326,14 @@ export function connectionsForMemory(bytes: number): number {
 /** The permission {@linkcode readMemoryLimit} needs: the start task and the image grant it. */
 export const MEMORY_LIMIT_PERMISSION = "--allow-sys=systemMemoryInfo";
 
+/**
+ * The cgroup v1 memory controller's own limit file, as mounted in a container. On a cgroup v1
+ * host a container without its own cgroup namespace sees its cgroup mounted here, while
+ * /proc/self/cgroup names the host's path to it (not visible inside), so this file is the
+ * container's limit. The start task and the image grant `--allow-read` of this one file.
+ */
+export const CGROUP_V1_MEMORY_LIMIT_FILE = "/sys/fs/cgroup/memory/memory.limit_in_bytes";
+
 /** At or above this, a cgroup v1 limit means none (the kernel's "unlimited" is about 2^63). */
 const V1_UNLIMITED = 2 ** 62;
 
@@ -339,27 +347,47 @@ const V1_UNLIMITED = 2 ** 62;
  * memoryLimitOf(0); // undefined
  * ```
  */
-export function memoryLimitOf(bytes: number): MemoryLimit | undefined {
-  return bytes > 0 && bytes < V1_UNLIMITED ? { bytes, source: "cgroup" } : undefined;
+export function memoryLimitOf(bytes: number, source = "cgroup"): MemoryLimit | undefined {
+  return bytes > 0 && bytes < V1_UNLIMITED ? { bytes, source } : undefined;
 }
 
 /**
  * The container's memory limit, where it can be read; `undefined` elsewhere.
  *
- * Deno 2.9 lets only `--allow-all` read files under /sys and /proc, whatever `--allow-read`
- * names, so the cgroup files cannot be read directly under the start task's permissions.
- * `process.constrainedMemory()` reads them in Deno itself under `--allow-sys=systemMemoryInfo`:
- * cgroup v2's `memory.max` or v1's `memory.limit_in_bytes` of the cgroup named in
- * /proc/self/cgroup. That path exists where the container has its own cgroup namespace (the
- * default on cgroup v2 hosts: Docker 20.10+, containerd, Podman); on a cgroup v1 host Docker
- * shares the host's namespace unless run with `--cgroupns=private`, and the result is 0.
- * `node:process` is loaded only when the permission is granted (about 2 MiB of RSS).
+ * First `process.constrainedMemory()` (under `--allow-sys=systemMemoryInfo`): cgroup v2's
+ * `memory.max` or v1's `memory.limit_in_bytes` of the cgroup named in /proc/self/cgroup. That
+ * path is visible where the container has its own cgroup namespace (the default on cgroup v2
+ * hosts); on a cgroup v1 host Docker shares the host's namespace unless run with
+ * `--cgroupns=private`, the path is not visible and the result is 0. Then, as the JVM's
+ * container support does, the v1 controller mount's own {@linkcode CGROUP_V1_MEMORY_LIMIT_FILE},
+ * which is the container's (source `cgroup v1 mount`).
  */
 export async function readMemoryLimit(): Promise<MemoryLimit | undefined> {
   const permission = { name: "sys", kind: "systemMemoryInfo" } as const;
   if (Deno.permissions.querySync(permission).state !== "granted") return undefined;
   const { default: process } = await import("node:process");
-  return memoryLimitOf(process.constrainedMemory());
+  const reported = process.constrainedMemory();
+  if (reported !== 0) return memoryLimitOf(reported);
+  return memoryLimitOf(await readV1MountLimit(), "cgroup v1 mount");
+}
+
+/**
+ * The v1 mount's limit in bytes, 0 where there is none (cgroup v2, no permission). Deno 2.9
+ * refuses `Deno.readTextFile` under /sys and /proc to anything but `--allow-all`, whatever
+ * `--allow-read` names; a text import is checked against `--allow-read` alone, so the one
+ * file can be granted instead of everything. The specifier is built at run time so that no
+ * tool (deno install, deno compile) loads it ahead of time.
+ */
+async function readV1MountLimit(): Promise<number> {
+  const path = CGROUP_V1_MEMORY_LIMIT_FILE;
+  if (Deno.permissions.querySync({ name: "read", path }).state !== "granted") return 0;
+  try {
+    const specifier = new URL(`file://${path}`).href;
+    const { default: text } = await import(specifier, { with: { type: "text" } });
+    return Number(String(text).trim()) || 0;
+  } catch {
+    return 0; // no v1 memory controller mounted here
+  }
 }
 
 function formatMiB(bytes: number): string {

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import {
+  CGROUP_V1_MEMORY_LIMIT_FILE,
   CONFIG_VARIABLES,
   ConfigError,
   configTable,
@@ -292,10 +293,15 @@ function stageEnv(stage: string): Record<string, string> {
 
 Deno.test("every list that cannot derive from the schema names exactly its variables", async () => {
   // Permissions: the start task, the image's server and healthcheck grant exactly the server's
-  // variables, read exactly the app's folders, and the one sys call that reads the memory limit.
+  // variables, read exactly the app's folders and the cgroup v1 mount's limit file, and the one
+  // sys call that reads the memory limit.
   const start = startTask().permissions;
   assertNames("deno.json start --allow-env", flagValues(start, "--allow-env"), CONFIG_VARIABLES);
-  assert.deepEqual(flagValues(start, "--allow-read"), ["./templates", "./static"]);
+  assert.deepEqual(flagValues(start, "--allow-read"), [
+    "./templates",
+    "./static",
+    CGROUP_V1_MEMORY_LIMIT_FILE,
+  ]);
   assert.ok(
     start.includes(MEMORY_LIMIT_PERMISSION),
     `the start task grants ${MEMORY_LIMIT_PERMISSION}`,
@@ -305,7 +311,11 @@ Deno.test("every list that cannot derive from the schema names exactly its varia
   for (const form of ["ENTRYPOINT", "HEALTHCHECK"]) {
     const list = `Dockerfile runtime-deno ${form} --allow-env`;
     assertNames(list, flagValues(image[form], "--allow-env"), CONFIG_VARIABLES);
-    assert.deepEqual(flagValues(image[form], "--allow-read"), ["/app/templates", "/app/static"]);
+    assert.deepEqual(flagValues(image[form], "--allow-read"), [
+      "/app/templates",
+      "/app/static",
+      CGROUP_V1_MEMORY_LIMIT_FILE,
+    ]);
     assert.deepEqual(flagValues(image[form], "--allow-sys"), ["systemMemoryInfo"]);
   }
   // The image's ENV: the server's variables there are those whose schema entry says `image`,

@@ -233,10 +233,18 @@ containerTest(
     // --cgroupns private: the container's own cgroup namespace, the default on cgroup v2 hosts;
     // Deno reads the limit through it (config/mod.ts readMemoryLimit).
     const limited = ["--memory", "64m", "--memory-swap", "64m", "--cgroupns", "private"];
+    // --cgroupns host: on a cgroup v1 host (Docker's default there) /proc/self/cgroup names a
+    // path not visible in the container; the v1 mount's own limit file is read instead.
+    const hostNs = ["--memory", "64m", "--memory-swap", "64m", "--cgroupns", "host"];
+    const v1 = (await dockerOk(["info", "-f", "{{.CgroupVersion}}"])).trim() === "1";
     const cases: [string[], number, string][] = [
       [limited, connectionsForMemory(64 * MiB), "memory limit 64 MiB (cgroup)"],
       [[...limited, "-e", "MAX_CONNECTIONS=100"], 100, "MAX_CONNECTIONS"],
     ];
+    // (a cgroup v2 host gives every container its own namespace by default: no such case there)
+    if (v1) {
+      cases.push([hostNs, connectionsForMemory(64 * MiB), "memory limit 64 MiB (cgroup v1 mount)"]);
+    }
     for (const [args, maxConnections, from] of cases) {
       const name = testName("maxconn");
       ownContainer(name);

@@ -186,6 +186,7 @@ export interface ContainerInfo {
     Running: boolean;
     Pid: number;
     ExitCode: number;
+    OOMKilled?: boolean;
     Health?: { Status: string; Log?: { ExitCode: number; Output: string }[] };
   };
   /** Published ports. */
