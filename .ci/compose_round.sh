@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# The compose.yaml round CI runs with Debian's docker-compose 1.29 (the oldest Compose a user is
-# likely to have): `config` with and without a .env, then up, healthy (and how long it took),
-# /health, the .env's hex colour and message on the page, down. Builds runtime-deno from the
-# stand-in bases (no registry here). Names start with SWFT_TEST_NAME_PREFIX (default swft-ci).
-# Usage: bash .ci/compose_round.sh [HOST_PORT]
+# The compose.yaml round CI runs with Compose v2 (COMPOSE="docker compose") and with Debian's
+# docker-compose 1.29 (the default here: the oldest Compose a user is likely to have): `config`
+# with and without a .env, then up, healthy (and how long it took), /health, the .env's hex
+# colour and message on the page, down. Builds runtime-deno from the stand-in bases (no registry
+# here). Names start with SWFT_TEST_NAME_PREFIX (default swft-ci).
+# Usage: [COMPOSE="docker compose"] bash .ci/compose_round.sh [HOST_PORT]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 port=${1:-18080}

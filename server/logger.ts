@@ -9,7 +9,7 @@
  * ```ts
  * import { createLogger } from "./logger.ts";
  * const log = createLogger({ level: "info", format: "json" });
- * log.info("listening", { address: "http://0.0.0.0:8080" });
+ * log.info("listening", { address: "0.0.0.0:8080" });
  * log.flush();
  * ```
  *

@@ -7,7 +7,6 @@
 import type { Config } from "../config/mod.ts";
 import type { Logger } from "./logger.ts";
 import type { Handler, RunningServer } from "./mod.ts";
-import { localHost } from "./healthcheck.ts";
 
 /**
  * How long the exit waits for the last log lines, at most and at least: what is left, within
@@ -94,6 +93,10 @@ async function listen(
   }
 }
 
+function bracketed(host: string): string {
+  return host.includes(":") ? `[${host}]` : host;
+}
+
 /** The start-up lines: a low open-files limit, then `listening` with what was configured. */
 function announce(
   config: Config,
@@ -110,7 +113,9 @@ function announce(
     });
   }
   logger.info("listening", {
-    address: `http://${localHost(config.host)}:${server.addr.port}`,
+    // The socket's own address (0.0.0.0:80 in the image), not a URL: behind a published port
+    // or a proxy the address users reach is another one, which the server cannot know.
+    address: `${bracketed(server.addr.hostname)}:${server.addr.port}`,
     host: server.addr.hostname,
     port: server.addr.port,
     version,

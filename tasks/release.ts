@@ -39,11 +39,14 @@ import {
   parseFlags,
   pass,
   progress,
+  pullFailed,
   readDenoJson,
   type ReportHead,
   ROOT,
   runSteps,
   runTask,
+  standinCommand,
+  standinHint,
   startReport,
   type Step,
   stepProgress,
@@ -386,9 +389,17 @@ const buildStep: ReleaseStep = {
       },
     });
     if (result.code !== 0) {
-      throw new Error(
-        `docker build --target ${options.target}: ${lastLines(result.stdout + result.stderr, 2)}`,
-      );
+      const output = result.stdout + result.stderr;
+      // As verify says it: where no registry is reachable, the stand-in bases.
+      const hint = pullFailed(output)
+        ? `; ${
+          standinHint(
+            standinCommand(`deno task release --image ${options.imageText} --target runtime-deno`),
+            "docs/release.md",
+          )
+        }`
+        : "";
+      throw new Error(`docker build --target ${options.target}: ${lastLines(output, 2)}${hint}`);
     }
     r.built = { startedOn, finishedOn: new Date().toISOString(), buildArgs };
     return pass(`${options.imageText} (target ${options.target}, version ${version})`);

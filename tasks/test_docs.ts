@@ -94,7 +94,11 @@ async function removeDocTags(before: Set<string>, blocks: DocBlock[]): Promise<v
 }
 
 /** Runs one block; returns an empty string when it passed, else the failure in a few lines. */
-async function runBlock(block: DocBlock, cwd: string, env: Record<string, string>) {
+async function runBlock(
+  block: DocBlock,
+  cwd: string,
+  env: Record<string, string>,
+): Promise<string> {
   // setsid: the block's background processes (a registry) share its process group, ended after.
   const child = new Deno.Command("setsid", {
     args: ["bash", "--noprofile", "--norc", "-c", blockScript(block)],
@@ -105,16 +109,17 @@ async function runBlock(block: DocBlock, cwd: string, env: Record<string, string
     stderr: "piped",
   }).spawn();
   const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), BLOCK_TIMEOUT_MS);
-  const { code, stdout, stderr } = await child.output().finally(() => clearTimeout(timer));
+  const [out, errText] = [new Response(child.stdout).text(), new Response(child.stderr).text()];
+  // The block's end is bash's exit: what it left in the background (holding the pipes) goes.
+  const { code } = await child.status.finally(() => clearTimeout(timer));
   killGroup(child.pid, "SIGTERM");
+  const [stdout, err] = await Promise.all([out, errText]);
   if (code === 0) return "";
-  const text = new TextDecoder();
-  const err = text.decode(stderr);
   const failure = blockFailure(err);
   const where = failure
     ? `${block.file}:${failure.line}: ${failure.command} (exit ${failure.code})`
     : `${block.file}:${block.line}: the block (exit ${code})`;
-  const output = lastLines(`${text.decode(stdout)}\n${withoutFailureLines(err)}`, 6);
+  const output = lastLines(`${stdout}\n${withoutFailureLines(err)}`, 6);
   return `${where}\n  output: ${output}`;
 }
 
@@ -154,9 +159,7 @@ async function main(args: string[]): Promise<number> {
   }
   await using cleanup = new CleanupStack();
   const prefix = Deno.env.get("SWFT_TEST_NAME_PREFIX") || "swft-docs";
-  const dir = await scratchClone(cleanup);
-  const home = `${dir}/../home`;
-  await Deno.mkdir(home);
+  const home = await tempDir(cleanup, "swft-docs-home-");
   const env = { ...Deno.env.toObject(), ...await documentedEnv(prefix, home) };
   const before = await imageTags();
   cleanup.defer(() => removeDocTags(before, blocks));
@@ -164,6 +167,12 @@ async function main(args: string[]): Promise<number> {
   cleanup.defer(() =>
     docker(["compose", "-p", env.COMPOSE_PROJECT_NAME, "down", "--volumes"]).then(() => {})
   );
+  // One clone per document, as a reader follows one page from a fresh checkout: what one page
+  // leaves in the tree (an overlay, a report) does not dirty another page's release.
+  const clones = new Map<string, string>();
+  for (const file of new Set(blocks.filter((b) => !b.skip).map((b) => b.file))) {
+    clones.set(file, await scratchClone(cleanup));
+  }
   const failures: string[] = [];
   let ran = 0;
   for (const block of blocks) {
@@ -172,7 +181,7 @@ async function main(args: string[]): Promise<number> {
       continue;
     }
     const started = performance.now();
-    const failure = await runBlock(block, dir, env);
+    const failure = await runBlock(block, clones.get(block.file)!, env);
     const took = formatMs(performance.now() - started);
     ran++;
     if (failure) failures.push(failure);

@@ -832,3 +832,23 @@ Deno.test("verify cli: --help exits 0 on stdout; usage and config errors exit 2 
     /^verify: Cannot read \/nonexistent\/verify\.json: /,
   );
 });
+
+Deno.test("container-start names why a container exited: the error line, not its stack frame", async () => {
+  const { exitCause } = await import("../tasks/verify/checks_container.ts");
+  const crash = [
+    'error: Uncaught (in promise) NotCapable: Requires env access to "GREETING", run again with the --allow-env flag',
+    '  const greeting = Deno.env.get("GREETING");',
+    "                           ^",
+    "    at loadConfig (file:///app/main.ts:47:24)",
+    "    at file:///app/main.ts:60:1",
+  ].join("\n");
+  assert.equal(
+    exitCause(crash),
+    'error: Uncaught (in promise) NotCapable: Requires env access to "GREETING", run again with the --allow-env flag',
+  );
+  // Without an error line: the last lines, stack frames left out.
+  assert.equal(
+    exitCause("starting\nbad thing happened\n    at f (file:///a.ts:1:1)\n"),
+    "starting | bad thing happened",
+  );
+});

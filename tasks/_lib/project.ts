@@ -71,6 +71,42 @@ export const STANDIN_IMAGES: BaseImages = {
 };
 
 /**
+ * True when a build's output says a base image could not be pulled: the legacy builder's last
+ * step a `FROM`, or BuildKit's and the registry's pull errors (not a failing `RUN`).
+ *
+ * @example
+ * ```ts
+ * pullFailed("failed to resolve source metadata for docker.io/denoland/deno:2.9.6"); // true
+ * ```
+ */
+export function pullFailed(output: string): boolean {
+  const steps = [...output.matchAll(/Step \d+\/\d+ : (\S+)/g)];
+  if (steps.length > 0 && /^FROM$/i.test(steps[steps.length - 1][1])) return true;
+  return /failed to resolve source metadata|load metadata for|pull access denied|manifest unknown|manifest for \S+ not found/i
+    .test(output);
+}
+
+/**
+ * `command` (a tool's build, such as `deno task verify --target runtime-deno`) from the local
+ * stand-in bases, after building them: what a build that cannot pull its bases should run.
+ *
+ * @example
+ * ```ts
+ * standinCommand("docker build --target runtime-deno -t swft .");
+ * ```
+ */
+export function standinCommand(command: string): string {
+  return `deno task images:standin && ${command} ` +
+    `--build-arg DENO_IMAGE=${STANDIN_IMAGES.deno} --build-arg RUNTIME_IMAGE=${STANDIN_IMAGES.runtime}`;
+}
+
+/** The one hint line a tool ends with when a base image cannot be pulled; `doc` says more. */
+export function standinHint(command: string, doc: string): string {
+  return `hint: a base image cannot be pulled (no registry reachable?); use local stand-ins: ` +
+    `${command} (${doc})`;
+}
+
+/**
  * The Dockerfile's build arguments that choose `images` as the bases.
  *
  * @example

@@ -15,6 +15,7 @@ import {
   pass,
   readDenoJson,
   ROOT,
+  runOk,
   type Step,
   taskCommand,
 } from "../_lib/mod.ts";
@@ -190,9 +191,13 @@ export const sourceStep: TrustStep = {
     const source = await gitSource(ROOT);
     r.source = source;
     if (source.dirty && !r.options.allowDirty) {
+      // Name them: a stray file (a key, a report) is found at once.
+      const status = await runOk("git", ["status", "--porcelain"], { cwd: ROOT });
+      const paths = status.split("\n").map((line) => line.slice(3));
+      const named = paths.slice(0, 3).join(", ") + (paths.length > 3 ? ", ..." : "");
       throw new Error(
         `Cannot release a dirty work tree: ${source.changedPaths} paths have uncommitted ` +
-          "changes; commit them, or pass --allow-dirty (the provenance then says so)",
+          `changes (${named}); commit them, or pass --allow-dirty (the provenance then says so)`,
       );
     }
     return pass(
@@ -489,8 +494,11 @@ export const verifyAttestationsStep: TrustStep = {
         const none = /no matching attestations:\s*$/m.test(output)
           ? `rule required-attestations: no ${status.type} attestation`
           : undefined;
+        // A refusal names the file that holds the rule (the ceiling, the accepted sources...).
+        const refusal = policyRefusal(output);
+        const where = refusal && r.options.policy ? `; policy ${r.options.policy}` : "";
         throw new Error(
-          policyRefusal(output) ?? none ?? `${status.name}: ${cosignFailure(result)}`,
+          refusal ? refusal + where : none ?? `${status.name}: ${cosignFailure(result)}`,
         );
       }
       const ours = attestedStatements(result.stdout).filter((s) =>

@@ -28,6 +28,30 @@ async function logsTail(name: string, n = 3): Promise<string> {
 }
 
 /**
+ * Why a container exited, from its output: the error line (Deno's `error: Uncaught ...`, or an
+ * `...Error:` line), whole, rather than the stack frames under it; else the last lines that are
+ * not stack frames.
+ *
+ * @example
+ * ```ts
+ * exitCause('error: Uncaught NotCapable: Requires env access to "X"\n    at f (file:///a.ts:1:1)');
+ * // 'error: Uncaught NotCapable: Requires env access to "X"'
+ * ```
+ */
+export function exitCause(output: string, n = 3): string {
+  const lines = output.split(/\r?\n/).map((line) => line.trim());
+  const error = lines.findLast((line) =>
+    /^error: /.test(line) || /^(Uncaught )?[A-Z]\w*(Error|NotCapable)\b.*:/.test(line)
+  );
+  return error ?? lastLines(lines.filter((line) => !/^at /.test(line)).join("\n"), n);
+}
+
+async function exitLogs(name: string): Promise<string> {
+  const logs = await docker(["logs", "--tail", "40", name]);
+  return exitCause(logs.stdout + logs.stderr);
+}
+
+/**
  * The `docker run` flags of a hardened container: read-only root file system, no capabilities,
  * no privilege escalation. container-start runs the image with them; a test that runs it as
  * verify does takes them from here.
@@ -94,7 +118,7 @@ const start: Check = {
         const now = await ctx.containerInfo();
         if (!now.State.Running) {
           return fail(
-            `container exited with code ${now.State.ExitCode}: ${await logsTail(names.container)}`,
+            `container exited with code ${now.State.ExitCode}: ${await exitLogs(names.container)}`,
           );
         }
       }

@@ -2,8 +2,10 @@
 import {
   formatBytes,
   formatMs,
+  pullFailed,
   type ReportHead,
-  STANDIN_IMAGES,
+  standinCommand,
+  standinHint,
   type StepResult,
   type StepStatus,
 } from "../_lib/mod.ts";
@@ -77,29 +79,13 @@ export function exitCode(checks: CheckResult[]): number {
   return checks.length > 0 && checks.every((c) => c.status === "pass") ? 0 : 1;
 }
 
-/**
- * Build output that says a base image could not be pulled: the legacy builder's failing step
- * is a `FROM` (its error is the line after it), or BuildKit could not resolve or pull a base.
- *
- * @example
- * ```ts
- * pullFailed('Step 1/9 : FROM denoland/deno:2.9.6 | Get "https://..." : no such host'); // true
- * ```
- */
-export function pullFailed(detail: string): boolean {
-  const steps = [...detail.matchAll(/Step \d+\/\d+ : (\S+)/g)];
-  if (steps.length > 0 && /^FROM$/i.test(steps[steps.length - 1][1])) return true;
-  return /failed to resolve source metadata|load metadata for|pull access denied|manifest unknown|manifest for \S+ not found/i
-    .test(detail);
-}
+export { pullFailed };
 
 /**
  * The command docs/verify.md gives for a machine where no registry is reachable: the
  * stand-in bases, then verify of the target that needs no download (`runtime-deno`).
  */
-export const STANDIN_COMMAND: string =
-  `deno task images:standin && deno task verify --target runtime-deno ` +
-  `--build-arg DENO_IMAGE=${STANDIN_IMAGES.deno} --build-arg RUNTIME_IMAGE=${STANDIN_IMAGES.runtime}`;
+export const STANDIN_COMMAND: string = standinCommand("deno task verify --target runtime-deno");
 
 /**
  * The lines a failed run ends with: the first failure's reason in full (the table clips it),
@@ -119,10 +105,7 @@ export function failureNotes(checks: readonly CheckResult[]): string[] {
     c.status === "fail" && /^build-/.test(c.id) && pullFailed(c.detail)
   );
   if (pull) {
-    notes.push(
-      `hint: a base image cannot be pulled (no registry reachable?); use local stand-ins: ` +
-        `${STANDIN_COMMAND} (docs/verify.md)`,
-    );
+    notes.push(standinHint(STANDIN_COMMAND, "docs/verify.md"));
   }
   return notes;
 }
