@@ -119,8 +119,9 @@ async function runBlock(
   const where = failure
     ? `${block.file}:${failure.line}: ${failure.command} (exit ${failure.code})`
     : `${block.file}:${block.line}: the block (exit ${code})`;
-  const output = lastLines(`${stdout}\n${withoutFailureLines(err)}`, 6);
-  return `${where}\n  output: ${output}`;
+  // The block's last lines, as it printed them (stdout, then stderr), each on its own line.
+  const output = lastLines(`${stdout}\n${withoutFailureLines(err)}`, 15).split(" | ");
+  return [where, ...output.map((line) => `  | ${line}`)].join("\n");
 }
 
 function killGroup(pid: number, signal: Deno.Signal): void {

@@ -58,7 +58,7 @@ Deno.test("test:docs: a failing block names the file, the document's line and th
     const failure = await runBlock(block, dir, { PATH: Deno.env.get("PATH") ?? "" });
     // the fence is line 40: "echo fine" is 41, the failing command 42; nothing after it ran
     assert.match(failure, /^docs\/x\.md:42: false --flag-renamed \(exit 1\)/);
-    assert.match(failure, /output: fine$/);
+    assert.match(failure, /\n {2}\| fine$/);
     const inner = { file: "d.md", line: 1, code: 'ref=$(missing-tool-xyz --x)\necho "$ref"\n' };
     assert.match(
       await runBlock(inner, dir, { PATH: "/usr/bin:/bin" }),
@@ -97,4 +97,25 @@ Deno.test("the docs' shell blocks parse: markers beside blocks, no prompts, all 
   );
   assert.ok(blocks.some((block) => !block.skip), "at least one block runs");
   for (const block of blocks.filter((b) => b.skip)) assert.ok(block.skip!.length > 10, block.file);
+});
+
+Deno.test("deno task test's summary: the groups that ran, and each ignore reason with its files", async () => {
+  const { summaryLines, tallyTests } = await import("../tasks/test_summary.ts");
+  const output = [
+    "running 2 tests from ./tests/a_test.ts",
+    "a one ... ok (1ms)",
+    "a two (ignored: cosign not found; deno task release:tools installs it) ... ignored (0ms)",
+    "running 1 test from ./tests/b_test.ts",
+    "b slow ... ignored (0ms)",
+    "",
+    "ok | 1 passed | 0 failed | 2 ignored (1s)",
+  ];
+  const tally = tallyTests(output);
+  assert.equal(tally.closing, "ok | 1 passed | 0 failed | 2 ignored (1s)");
+  assert.deepEqual(summaryLines(tally), [
+    "test summary: 1 of 2 groups (files) ran: 1 passed, 0 failed, 2 ignored",
+    "  groups that ran no test: tests/b_test.ts",
+    "  1 ignored: cosign not found; deno task release:tools installs it: tests/a_test.ts (1)",
+    "  1 ignored: no reason in its name: tests/b_test.ts (1)",
+  ]);
 });
