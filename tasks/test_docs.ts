@@ -108,11 +108,11 @@ async function runBlock(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  const timer = setTimeout(() => killGroup(child.pid, "SIGKILL"), BLOCK_TIMEOUT_MS);
+  const timer = setTimeout(() => killGroup(child.pid, "KILL"), BLOCK_TIMEOUT_MS);
   const [out, errText] = [new Response(child.stdout).text(), new Response(child.stderr).text()];
   // The block's end is bash's exit: what it left in the background (holding the pipes) goes.
   const { code } = await child.status.finally(() => clearTimeout(timer));
-  killGroup(child.pid, "SIGTERM");
+  await killGroup(child.pid, "TERM");
   const [stdout, err] = await Promise.all([out, errText]);
   if (code === 0) return "";
   const failure = blockFailure(err);
@@ -124,12 +124,9 @@ async function runBlock(
   return [where, ...output.map((line) => `  | ${line}`)].join("\n");
 }
 
-function killGroup(pid: number, signal: Deno.Signal): void {
-  try {
-    Deno.kill(-pid, signal);
-  } catch {
-    // the group has ended
-  }
+/** Ends the block's process group (what it left in the background); `kill`, as Deno.kill needs --allow-run whole. */
+async function killGroup(pid: number, signal: string): Promise<void> {
+  await run("kill", [`-${signal}`, "--", `-${pid}`]); // fails only when the group has ended
 }
 
 /** Every block of the documents, filtered by `--only FILE[:LINE]`. */
