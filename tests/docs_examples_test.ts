@@ -24,7 +24,7 @@ function writtenFiles(text: string): string[] {
     const path = match[1];
     // FILE, PATH, DIR, "..." and absolute paths (/tmp/...) are not files in the work tree.
     if (/^[A-Z_]+$/.test(path) || path.includes("...") || path.startsWith("/")) continue;
-    if (path.startsWith("$")) continue; // a shell variable: its value is not in the docs
+    if (/^"?\$/.test(path)) continue; // a shell variable: its value is not in the docs
     found.add(path);
   }
   return [...found];
