@@ -54,6 +54,11 @@ if [[ $status != healthy ]]; then
   exit 1
 fi
 echo "container healthy after $((SECONDS - started)) s (the first check runs one interval after start)"
+# mem_limit 256m sizes MAX_CONNECTIONS, also on a cgroup v1 host (the v1 mount's own limit).
+listening=$(docker logs "$id" 2>&1 | grep -m1 '"msg":"listening"' || true)
+grep -q '"maxConnectionsFrom":"memory limit 256 MiB' <<<"$listening" ||
+  fail "MAX_CONNECTIONS from mem_limit: ${listening:-no start-up line}"
+echo "MAX_CONNECTIONS from the memory limit: ok ($(grep -o '"maxConnections":[0-9]*' <<<"$listening"))"
 curl -fsS "http://127.0.0.1:$port/health" | grep -q '"status":"ok"' || fail "/health"
 echo "/health: ok"
 curl -fsS "http://127.0.0.1:$port/" | grep -q 'Hello from dotenv &amp; co' || fail "the .env message on /"

@@ -163,7 +163,9 @@ async function main(args: string[]): Promise<number> {
   cleanup.defer(() => removeDocTags(before, blocks));
   // What the Compose blocks leave up (the offline one is meant to stay up), both versions' way.
   cleanup.defer(() =>
-    docker(["compose", "-p", env.COMPOSE_PROJECT_NAME, "down", "--volumes"]).then(() => {})
+    docker(["compose", "-p", env.COMPOSE_PROJECT_NAME, "down", "--rmi", "all", "--volumes"]).then(
+      () => {},
+    )
   );
   // One clone per document, as a reader follows one page from a fresh checkout: what one page
   // leaves in the tree (an overlay, a report) does not dirty another page's release.
