@@ -233,6 +233,13 @@ async function checkHardening(r: Round, pod: Played): Promise<void> {
   const memory = sizeInBytes(limits.memory);
   assert.ok(memory, `memory limit ${limits.memory} is a quantity`);
   assert.equal(inspected.HostConfig.Memory, memory, "memory limit");
+  // The server sizes MAX_CONNECTIONS from it (on a cgroup v1 node too: the v1 mount's own limit).
+  const listening = (await podman(r, "logs", pod.containerId)).split("\n")
+    .find((line) => line.includes('"msg":"listening"'));
+  assert.match(
+    listening ?? "no start-up line",
+    new RegExp(`"maxConnectionsFrom":"memory limit ${memory! / 2 ** 20} MiB`),
+  );
   const pid = inspected.State.Pid;
   const status = await Deno.readTextFile(`/proc/${pid}/status`);
   assert.deepEqual(statusField(status, "Uid").split(/\s+/), Array(4).fill("65532"), "uid 65532");
