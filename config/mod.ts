@@ -1,10 +1,9 @@
 /**
  * The one place that reads the environment. Each variable is one entry of
  * {@linkcode VARIABLES}: its rule (a zod schema), its default and what it means. The
- * {@linkcode Config} type, {@linkcode parseConfig}, {@linkcode readEnv}, `main.ts --help` and
- * README's table ({@linkcode configTable}) derive from it; tests/config_test.ts proves that
- * every list that cannot (the start task's and the image's permissions, the image's ENV,
- * .env.example, compose.yaml, the Kubernetes ConfigMap) names exactly these variables.
+ * {@linkcode Config} type, {@linkcode parseConfig}, {@linkcode readEnv} and `main.ts --help`
+ * derive from it, and `deno task generate` writes every list that names the variables (the
+ * permissions, .env.example, compose.yaml, the ConfigMap, the policy, README's table).
  *
  * @example
  * ```ts
@@ -98,7 +97,8 @@ export const DEFAULT_MAX_CONNECTIONS = 16_384;
 
 /**
  * Every variable the server reads, in the order problems are reported. Adding one: its entry
- * here, its use, its test in tests/config_test.ts, and the lists that test names.
+ * here, its use, its test in tests/config_test.ts, then `deno task generate`
+ * (docs/contributing.md).
  */
 export const VARIABLES = {
   PORT: variable({
@@ -387,7 +387,7 @@ export function configRows(): [string, string, string][] {
   ];
 }
 
-/** README's configuration table, as `deno fmt` lays it out (tests/config_test.ts keeps it). */
+/** README's configuration table, as `deno fmt` lays it out (`deno task generate` writes it). */
 export function configTable(): string {
   const rows = [["variable", "default", "meaning"], ...configRows()];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length)));
@@ -396,10 +396,21 @@ export function configTable(): string {
     .join("\n");
 }
 
+/**
+ * Markdown as plain text: no backticks, links as their text (`--help`, .env.example).
+ *
+ * @example
+ * ```ts
+ * plainText("`off` ([docs](docs/a.md))"); // "off (docs)"
+ * ```
+ */
+export function plainText(markdown: string): string {
+  return markdown.replaceAll("`", "").replace(/\[([^\]]+)\]\([^)]+\)/g, "$1");
+}
+
 /** The variables for `--help`: one line each, plain text. */
 export function configUsage(): string {
-  const plain = (text: string) => text.replaceAll("`", "").replace(/\[([^\]]+)\]\([^)]+\)/g, "$1");
-  const rows = configRows().map(([name, shown, doc]) => [plain(name), plain(shown), plain(doc)]);
+  const rows = configRows().map((row) => row.map(plainText));
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, shown, doc]) => `  ${name.padEnd(width)}  ${doc}; default: ${shown}`)
     .join("\n");
