@@ -38,6 +38,7 @@ import {
   realBaseImages,
   runOk,
   runTask,
+  spawn,
   STANDIN_IMAGES,
   succeeds,
   tempDir,
@@ -110,15 +111,13 @@ function readAptSources(): string[] {
 
 /** Streams `tar -C dir -c .` into `docker import` with the given Dockerfile changes. */
 async function importRootfs(dir: string, tag: string, changes: string[]): Promise<void> {
-  const tar = new Deno.Command("tar", {
-    args: ["-C", dir, "--numeric-owner", "-c", "."],
-    stdout: "piped",
-  }).spawn();
-  const docker = new Deno.Command("docker", {
+  const tar = spawn("tar", { args: ["-C", dir, "--numeric-owner", "-c", "."], stderr: "inherit" });
+  const docker = spawn("docker", {
     args: ["import", ...changes.flatMap((c) => ["--change", c]), "-", tag],
     stdin: "piped",
     stdout: "null",
-  }).spawn();
+    stderr: "inherit",
+  });
   await tar.stdout.pipeTo(docker.stdin);
   const [tarStatus, dockerStatus] = await Promise.all([tar.status, docker.status]);
   if (!tarStatus.success) throw new StandinError(`tar of ${dir} failed`);
