@@ -290,19 +290,14 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /**
- * What the server needs beside its connections, counted against a container's limit: 27 MiB of
- * cgroup memory idle in the runtime-deno image, about 8 MiB for the HEALTHCHECK process while it
- * runs, and about 20 MiB that a storm of connections leaves behind (neither V8 nor the allocator
- * gives it back: 45-46 MiB after 5,000 connections came and went at a limit of 128). Measured
- * under `--memory 64m`: at 40 MiB (a limit of 384) the container was OOM-killed in 2 of 3 storms
- * with a healthcheck running; at 56 MiB (128), in none of 3 (tests/hostile_test.ts).
+ * What the server needs beside its connections, counted against a container's limit: the idle
+ * server, a running HEALTHCHECK and what a storm of connections leaves behind (measured:
+ * docs/operations.md, "MAX_CONNECTIONS and the memory limit").
  */
 export const MEMORY_BASELINE_BYTES = 56 * MiB;
 /**
- * Memory set aside for each connection: about twice what an idle keep-alive connection costs
- * (measured under `--memory 64m`: cgroup peak 38 MiB with 382 held, 52 with 798, 61 with
- * 1,198, where the page cache is pushed out and `/health` slows; OOM-killed near 1,320), as a
- * busy one holds buffers too.
+ * Memory set aside for each connection: about twice what an idle keep-alive connection costs,
+ * as a busy one holds buffers too (measured: docs/operations.md).
  */
 export const CONNECTION_BUDGET_BYTES = 64 * KiB;
 /** The fewest connections a memory limit sizes the server for: even a tight one serves some. */

@@ -23,6 +23,7 @@ import { createStaticRoutes } from "./static.ts";
 import { type Metrics, UNMATCHED_ROUTE } from "./metrics.ts";
 import { routePath } from "hono/route";
 import { acceptableHost } from "./_host.ts";
+import { pathStart } from "../server/request_url.ts";
 import { fixedResponse } from "./_prebuilt.ts";
 import { type FastPath, fastPath } from "./_fast_path.ts";
 import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
@@ -150,8 +151,7 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
       return badHost.clone();
     }
     if (request.method === "GET") {
-      const url = request.url;
-      const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
+      const path = request.url.slice(pathStart(request.url));
       fast ??= fastPath(app);
       const handler = fast.handler(path);
       if (handler !== undefined) {
