@@ -1,9 +1,8 @@
 /**
- * A small structured logger whose writes are batched: a line costs a string append, and the
- * buffer goes to the sink once per {@linkcode LoggerOptions.flushIntervalMs} or when it grows
- * past {@linkcode LoggerOptions.batchBytes}. Writing one line per request synchronously
- * (as `console.log` does) halves a small server's throughput; batching keeps the access log
- * on in production at almost no cost.
+ * A small structured logger whose writes are batched (every
+ * {@linkcode LoggerOptions.flushIntervalMs}, or past {@linkcode LoggerOptions.batchBytes}), so
+ * the access log stays on in production at little cost: a synchronous line per request, as
+ * `console.log` writes, halves a small server's throughput (docs/operations.md, "Logs").
  *
  * @example
  * ```ts
