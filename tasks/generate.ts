@@ -7,7 +7,7 @@
  * @module
  */
 import { parseFlags, progress, ROOT, runTask } from "./_lib/mod.ts";
-import { generate } from "./generate/mod.ts";
+import { generate, GenerateError } from "./generate/mod.ts";
 
 const USAGE = `Usage: deno task generate [--check]
 
@@ -16,14 +16,24 @@ deploy/policy/swft.cue. Edit those sources, never the generated lists.
 
   --check   write nothing; exit 1 naming each file that differs`;
 
-/** Runs the generator; exit 1 under `--check` when a file differs. */
+/**
+ * Runs the generator; exit 1 under `--check` when a file differs, or when a file lacks the part
+ * the generator writes (one line naming it and the fix).
+ */
 export function main(args: string[], root: string = ROOT): Promise<number> {
   const { values } = parseFlags(args, { check: { type: "boolean", default: false } });
   if (values.help) {
     console.log(USAGE);
     return Promise.resolve(0);
   }
-  const differences = generate(root, { check: values.check });
+  let differences;
+  try {
+    differences = generate(root, { check: values.check });
+  } catch (error) {
+    if (!(error instanceof GenerateError)) throw error;
+    progress("generate", error.message);
+    return Promise.resolve(1);
+  }
   for (const { file, source } of differences) {
     progress(
       "generate",

@@ -11,9 +11,10 @@
  *
  * @module
  */
+import { GenerateError } from "./regions.ts";
 import { TARGETS } from "./targets.ts";
 
-export { TARGETS };
+export { GenerateError, TARGETS };
 
 /** A generated file whose text differs from what the generator renders. */
 export interface Difference {
@@ -42,7 +43,7 @@ function readOrEmpty(path: string): string {
  * Renders every target in the project at `root` and writes each file that differs (none with
  * `check`); returns those files, in the order written.
  *
- * @throws {Error} naming the file when a target cannot find the part it writes
+ * @throws {GenerateError} naming the file when a target cannot find the part it writes
  */
 export function generate(root: string, options: GenerateOptions = {}): Difference[] {
   const rendered = new Map<string, string>();

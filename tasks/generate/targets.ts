@@ -15,7 +15,7 @@ import {
 import { permissionEntries, permissionFlags } from "../../config/permissions.ts";
 import { ROOT, taskCommand } from "../_lib/mod.ts";
 import { ADMISSION_DIR, renderAdmission } from "../release/admission.ts";
-import { replaceRegion, withPermissions } from "./regions.ts";
+import { GenerateError, replaceRegion, withPermissions } from "./regions.ts";
 
 /** A file's text as the generator has it so far (rendered, else as on disk). */
 export type Read = (file: string) => string;
@@ -66,7 +66,9 @@ const DENO_MAIN = /^(\s*(?:ENTRYPOINT|CMD) )(\[.*"\/app\/main\.ts".*\])$/gm;
 
 function dockerfile(current: string): string {
   if (!current.match(DENO_MAIN)) {
-    throw new Error("Cannot generate Dockerfile: no exec-form ENTRYPOINT or CMD runs /app/main.ts");
+    throw new GenerateError(
+      "Cannot generate Dockerfile: no exec-form ENTRYPOINT or CMD runs /app/main.ts",
+    );
   }
   return current.replace(DENO_MAIN, (_, head: string, array: string) => {
     const words = withPermissions(JSON.parse(array), permissionFlags("/app"));
@@ -78,7 +80,9 @@ const CEILING = /("ceiling": \{\n)([\s\S]*?)(\n\s*\})/;
 
 function policyCeiling(current: string): string {
   const found = CEILING.exec(current);
-  if (!found) throw new Error(`Cannot generate ${POLICY}: its parameters have no "ceiling"`);
+  if (!found) {
+    throw new GenerateError(`Cannot generate ${POLICY}: its parameters have no "ceiling"`);
+  }
   const indent = /^\s*/.exec(found[2])![0];
   const lines = permissionEntries("/app").map(([kind, values]) =>
     `${indent}${JSON.stringify(kind)}: [${values.map((v) => JSON.stringify(v)).join(", ")}]`
