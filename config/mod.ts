@@ -1,10 +1,9 @@
 /**
  * The one place that reads the environment. Each variable is one entry of
  * {@linkcode VARIABLES}: its rule (a zod schema), its default and what it means. The
- * {@linkcode Config} type, {@linkcode parseConfig}, {@linkcode readEnv}, `main.ts --help` and
- * README's table ({@linkcode configTable}) derive from it; tests/config_test.ts proves that
- * every list that cannot (the start task's and the image's permissions, the image's ENV,
- * .env.example, compose.yaml, the Kubernetes ConfigMap) names exactly these variables.
+ * {@linkcode Config} type, {@linkcode parseConfig}, {@linkcode readEnv} and `main.ts --help`
+ * derive from it, and `deno task generate` writes every list that names the variables (the
+ * permissions, .env.example, compose.yaml, the ConfigMap, the policy, README's table).
  *
  * @example
  * ```ts
@@ -98,7 +97,8 @@ export const DEFAULT_MAX_CONNECTIONS = 16_384;
 
 /**
  * Every variable the server reads, in the order problems are reported. Adding one: its entry
- * here, its use, its test in tests/config_test.ts, and the lists that test names.
+ * here, its use, its test in tests/config_test.ts, then `deno task generate`
+ * (docs/contributing.md).
  */
 export const VARIABLES = {
   PORT: variable({
@@ -290,19 +290,14 @@ const KiB = 1024;
 const MiB = 1024 * KiB;
 
 /**
- * What the server needs beside its connections, counted against a container's limit: 27 MiB of
- * cgroup memory idle in the runtime-deno image, about 8 MiB for the HEALTHCHECK process while it
- * runs, and about 20 MiB that a storm of connections leaves behind (neither V8 nor the allocator
- * gives it back: 45-46 MiB after 5,000 connections came and went at a limit of 128). Measured
- * under `--memory 64m`: at 40 MiB (a limit of 384) the container was OOM-killed in 2 of 3 storms
- * with a healthcheck running; at 56 MiB (128), in none of 3 (tests/hostile_test.ts).
+ * What the server needs beside its connections, counted against a container's limit: the idle
+ * server, a running HEALTHCHECK and what a storm of connections leaves behind (measured:
+ * docs/operations.md, "MAX_CONNECTIONS and the memory limit").
  */
 export const MEMORY_BASELINE_BYTES = 56 * MiB;
 /**
- * Memory set aside for each connection: about twice what an idle keep-alive connection costs
- * (measured under `--memory 64m`: cgroup peak 38 MiB with 382 held, 52 with 798, 61 with
- * 1,198, where the page cache is pushed out and `/health` slows; OOM-killed near 1,320), as a
- * busy one holds buffers too.
+ * Memory set aside for each connection: about twice what an idle keep-alive connection costs,
+ * as a busy one holds buffers too (measured: docs/operations.md).
  */
 export const CONNECTION_BUDGET_BYTES = 64 * KiB;
 /** The fewest connections a memory limit sizes the server for: even a tight one serves some. */
@@ -415,7 +410,7 @@ export function configRows(): [string, string, string][] {
   ];
 }
 
-/** README's configuration table, as `deno fmt` lays it out (tests/config_test.ts keeps it). */
+/** README's configuration table, as `deno fmt` lays it out (`deno task generate` writes it). */
 export function configTable(): string {
   const rows = [["variable", "default", "meaning"], ...configRows()];
   const widths = [0, 1, 2].map((i) => Math.max(...rows.map((row) => row[i].length)));
@@ -424,10 +419,21 @@ export function configTable(): string {
     .join("\n");
 }
 
+/**
+ * Markdown as plain text: no backticks, links as their text (`--help`, .env.example).
+ *
+ * @example
+ * ```ts
+ * plainText("`off` ([docs](docs/a.md))"); // "off (docs)"
+ * ```
+ */
+export function plainText(markdown: string): string {
+  return markdown.replaceAll("`", "").replace(/\[([^\]]+)\]\([^)]+\)/g, "$1");
+}
+
 /** The variables for `--help`: one line each, plain text. */
 export function configUsage(): string {
-  const plain = (text: string) => text.replaceAll("`", "").replace(/\[([^\]]+)\]\([^)]+\)/g, "$1");
-  const rows = configRows().map(([name, shown, doc]) => [plain(name), plain(shown), plain(doc)]);
+  const rows = configRows().map((row) => row.map(plainText));
   const width = Math.max(...rows.map(([name]) => name.length));
   return rows.map(([name, shown, doc]) => `  ${name.padEnd(width)}  ${doc}; default: ${shown}`)
     .join("\n");

@@ -13,6 +13,7 @@
  *
  * @module
  */
+import { authorityStart, pathStart } from "../server/request_url.ts";
 
 const PORT = "(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])";
 const VALID_HOST = new RegExp(`^(?:[A-Za-z0-9._-]+|\\[[0-9A-Fa-f:.]+\\])(?::${PORT})?$`);
@@ -41,9 +42,7 @@ export function validHost(host: string): boolean {
  * ```
  */
 export function urlAuthority(url: string): string {
-  const start = url.indexOf("//") + 2;
-  const end = url.indexOf("/", start);
-  return end === -1 ? url.slice(start) : url.slice(start, end);
+  return url.slice(authorityStart(url), pathStart(url));
 }
 
 /**

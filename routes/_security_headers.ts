@@ -1,12 +1,8 @@
 /**
- * Security headers, computed once per app. Hono's `secureHeaders()` builds its header set once
- * too (since 4.13) but, as a middleware, still copies every header onto each response after the
- * handler ran; here each set is a constant list that handlers pass straight to their `Response`.
- *
- * Two sets, because every header byte costs throughput (on loopback, 600 bytes of headers
- * halve the requests/s of a tiny response): documents (pages, static files, error pages) get
- * the full policy, and JSON answers the policy OWASP recommends for APIs, which is all a
- * non-document needs.
+ * Security headers as constant lists, computed once per app, that handlers pass straight to
+ * their `Response` (Hono's `secureHeaders()` middleware copies them onto each response). Two
+ * sets, as every header byte costs throughput (docs/bench.md): documents get the full policy,
+ * JSON answers the one OWASP recommends for APIs.
  *
  * @module
  */

@@ -1,18 +1,8 @@
 /**
- * Prometheus metrics, opt-in with `METRICS=prometheus`. This module imports nothing heavy:
- * {@linkcode createMetrics} loads `prom-client` with a dynamic import, so with metrics off the
- * library is never loaded and the request path is unchanged.
- *
- * Exported series (text format 0.0.4 at `GET /metrics`):
- * - `http_requests_total{method,route,status}`: a counter of answered requests
- * - `http_request_duration_seconds{method,route,status}`: a histogram of handler time
- * - `http_requests_in_flight`: requests being answered now
- * - `process_start_time_seconds`: when the process started, in Unix seconds
- * - `swft_build_info{version,revision,deno}`: always 1; the labels say what runs
- *
- * `route` is the route's pattern (such as `/static/*`), never the raw path, and every unknown
- * path shares the label `unmatched`; `method` is one of the standard methods or `other`: no
- * client can grow the number of series.
+ * Prometheus metrics, opt-in with `METRICS=prometheus`: {@linkcode createMetrics} imports
+ * `prom-client` only then, so with metrics off the request path is unchanged. Labels are route
+ * patterns and standard methods, so no client can grow the number of series; the series are
+ * listed in docs/operations.md ("Metrics").
  *
  * @module
  */

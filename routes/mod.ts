@@ -23,6 +23,7 @@ import { createStaticRoutes } from "./static.ts";
 import { type Metrics, UNMATCHED_ROUTE } from "./metrics.ts";
 import { routePath } from "hono/route";
 import { acceptableHost } from "./_host.ts";
+import { pathStart } from "../server/request_url.ts";
 import { fixedResponse } from "./_prebuilt.ts";
 import { type FastPath, fastPath } from "./_fast_path.ts";
 import { apiHeaders, documentHeaders, type HeaderList } from "./_security_headers.ts";
@@ -63,46 +64,12 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
   });
   const documents = documentHeaders();
   const api = apiHeaders();
-  const htmlHeaders: HeaderList = [...documents, ["content-type", "text/html; charset=utf-8"]];
-  const jsonHeaders: HeaderList = [...api, ["content-type", "application/json"]];
-  const errorPage = "<!DOCTYPE html><title>Error</title><h1>Internal server error</h1>";
-  const methodPage = "<!DOCTYPE html><title>Error</title><h1>Method not allowed</h1>";
-  const messages = { 404: "Not found", 405: "Method not allowed", 500: "Internal server error" };
-  function problem(c: Context, status: 404 | 405 | 500) {
-    const wantsJson = accepts(c, {
-      header: "Accept",
-      supports: ["text/html", "application/json"],
-      default: "text/html",
-    }) === "application/json";
-    const extra: HeaderList = status === 405 ? [["allow", ALLOWED_METHODS]] : [];
-    if (wantsJson) {
-      const body = JSON.stringify({ error: messages[status], status });
-      return fixedResponse(body, [...jsonHeaders, ...extra], status);
-    }
-    const body = status === 404 ? pages.notFound : status === 405 ? methodPage : errorPage;
-    return fixedResponse(body, [...htmlHeaders, ...extra], status);
-  }
+  const problem = problemResponses(pages.notFound, documents, api);
   const methodNotAllowed = (c: Context) => problem(c, 405);
 
   // No app-wide middleware: the hot routes answer synchronously with precomputed headers.
   const app = new Hono();
-  const { metrics } = options;
-  if (metrics) {
-    // First, so that it wraps every route Hono dispatches; the fast path records its own.
-    app.use("*", async (c, next) => {
-      const done = metrics.start();
-      await next();
-      const pattern = routePath(c, -1);
-      // The middleware itself ("/*") is the last match when no route matched.
-      const unmatched = pattern === "*" || pattern === "/*";
-      done(c.req.method, unmatched ? UNMATCHED_ROUTE : pattern, c.res.status);
-    });
-    const metricsHeaders: HeaderList = [...api, ["cache-control", "no-store"]];
-    app.get("/metrics", async () => {
-      const { body, contentType } = await metrics.render();
-      return fixedResponse(body, [...metricsHeaders, ["content-type", contentType]]);
-    });
-  }
+  if (options.metrics) addMetrics(app, options.metrics, api);
   app.route("/", createPageRoutes({ pages, headers: documents }));
   app.route("/", createApiRoutes({ headers: api, now: options.now, ready: options.ready }));
   app.route(
@@ -114,7 +81,57 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
       warn: options.warn,
     }),
   );
+  addProblemHandlers(app, problem, options.onError);
+  serveFastPathFirst(app, api, options.metrics);
+  return app;
+}
 
+/** The answer to a request that has no route, no allowed method, or failed. */
+type Problem = (c: Context, status: 404 | 405 | 500) => Response;
+
+/** Error answers as HTML, or as JSON when the client asks for it; 405 says what is allowed. */
+function problemResponses(notFoundPage: string, documents: HeaderList, api: HeaderList): Problem {
+  const htmlHeaders: HeaderList = [...documents, ["content-type", "text/html; charset=utf-8"]];
+  const jsonHeaders: HeaderList = [...api, ["content-type", "application/json"]];
+  const errorPage = "<!DOCTYPE html><title>Error</title><h1>Internal server error</h1>";
+  const methodPage = "<!DOCTYPE html><title>Error</title><h1>Method not allowed</h1>";
+  const messages = { 404: "Not found", 405: "Method not allowed", 500: "Internal server error" };
+  return (c, status) => {
+    const wantsJson = accepts(c, {
+      header: "Accept",
+      supports: ["text/html", "application/json"],
+      default: "text/html",
+    }) === "application/json";
+    const extra: HeaderList = status === 405 ? [["allow", ALLOWED_METHODS]] : [];
+    if (wantsJson) {
+      const body = JSON.stringify({ error: messages[status], status });
+      return fixedResponse(body, [...jsonHeaders, ...extra], status);
+    }
+    const body = status === 404 ? notFoundPage : status === 405 ? methodPage : errorPage;
+    return fixedResponse(body, [...htmlHeaders, ...extra], status);
+  };
+}
+
+/** Counts and times every request Hono dispatches, by route pattern, and serves `/metrics`. */
+function addMetrics(app: Hono, metrics: Metrics, api: HeaderList): void {
+  // First, so that it wraps every route Hono dispatches; the fast path records its own.
+  app.use("*", async (c, next) => {
+    const done = metrics.start();
+    await next();
+    const pattern = routePath(c, -1);
+    // The middleware itself ("/*") is the last match when no route matched.
+    const unmatched = pattern === "*" || pattern === "/*";
+    done(c.req.method, unmatched ? UNMATCHED_ROUTE : pattern, c.res.status);
+  });
+  const metricsHeaders: HeaderList = [...api, ["cache-control", "no-store"]];
+  app.get("/metrics", async () => {
+    const { body, contentType } = await metrics.render();
+    return fixedResponse(body, [...metricsHeaders, ["content-type", contentType]]);
+  });
+}
+
+/** 405 on a known path with another method, 404 elsewhere, 500 when a route throws. */
+function addProblemHandlers(app: Hono, problem: Problem, onError: AppOptions["onError"]): void {
   // The exact paths with a route, read from the router once routes are all added (routes
   // added by createApp's callers count too).
   let knownPaths: Set<string> | undefined;
@@ -123,26 +140,28 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
       app.routes.filter((route) => route.method !== "ALL" && !/[:*{]/.test(route.path))
         .map((route) => route.path),
     );
-    return knownPaths.has(c.req.path) ? methodNotAllowed(c) : problem(c, 404);
+    return knownPaths.has(c.req.path) ? problem(c, 405) : problem(c, 404);
   });
   app.onError((error, c) => {
-    options.onError?.(error, c.req.raw);
+    onError?.(error, c.req.raw);
     return problem(c, 500);
   });
+}
 
-  // Before routing: a Host that is not a plain host[:port] would rewrite request.url (see
-  // routes/_host.ts). One header read per request; the answer is a constant.
+/**
+ * Wraps `app.fetch`: first the Host check (a Host that is not a plain host[:port] would rewrite
+ * request.url: routes/_host.ts), then the fast path. A GET of a route marked in
+ * routes/_fast_path.ts, with no query string, is answered by its raw handler, without Hono's
+ * path parsing, router and Context (docs/bench.md); everything else goes through Hono, which
+ * holds every route, so app.request() tests see the same app.
+ */
+function serveFastPathFirst(app: Hono, api: HeaderList, metrics: Metrics | undefined): void {
   const badHost = fixedResponse("Bad request: invalid Host header\n", [
     ...api,
     ["content-type", "text/plain; charset=utf-8"],
   ], 400);
   const route = app.fetch;
-  // The fast path: a GET of a route marked in routes/_fast_path.ts, with no query string, is
-  // answered by its raw handler, without Hono's path parsing, router and Context (measured
-  // with `deno task bench`: see docs/bench.md). Everything else (HEAD, queries, other methods,
-  // encoded paths, 404) goes through Hono, which holds every route, so app.request() tests see
-  // the same app. Read from Hono's routes at the first request, once every route is added
-  // (routes added by createApp's callers count too).
+  // Read from Hono's routes at the first request, once every route is added.
   let fast: FastPath | undefined;
   app.fetch = (request, env, executionCtx) => {
     if (!acceptableHost(request)) {
@@ -150,30 +169,38 @@ export function createApp(config: Config, options: AppOptions = {}): HonoApp {
       return badHost.clone();
     }
     if (request.method === "GET") {
-      const url = request.url;
-      const path = url.slice(url.indexOf("/", url.indexOf("//") + 2));
       fast ??= fastPath(app);
-      const handler = fast.handler(path);
-      if (handler !== undefined) {
-        if (!metrics) {
-          try {
-            return handler(request);
-          } catch {
-            // Let Hono run it again, to report the error and answer 500 as for any route.
-          }
-        } else {
-          const done = metrics.start();
-          try {
-            const response = handler(request);
-            done("GET", fast.pattern(path), response.status);
-            return response;
-          } catch {
-            done("GET", path); // Not answered here: Hono's retry is the one counted.
-          }
-        }
-      }
+      const answer = answerFast(fast, request, metrics);
+      if (answer) return answer;
     }
     return route(request, env, executionCtx);
   };
-  return app;
+}
+
+/** The fast path's answer to a GET, or `undefined` to let Hono route it. */
+function answerFast(
+  fast: FastPath,
+  request: Request,
+  metrics: Metrics | undefined,
+): Response | undefined {
+  const path = request.url.slice(pathStart(request.url));
+  const handler = fast.handler(path);
+  if (handler === undefined) return undefined;
+  if (!metrics) {
+    try {
+      return handler(request);
+    } catch {
+      // Let Hono run it again, to report the error and answer 500 as for any route.
+      return undefined;
+    }
+  }
+  const done = metrics.start();
+  try {
+    const response = handler(request);
+    done("GET", fast.pattern(path), response.status);
+    return response;
+  } catch {
+    done("GET", path); // Not answered here: Hono's retry is the one counted.
+    return undefined;
+  }
 }

@@ -1,16 +1,8 @@
 /**
- * Files under static/, read once at start-up and served from responses built then, like the
- * pages. The map of files read IS the allowlist: a request names one of its URL paths or gets
- * the 404 page, so no request can reach a file outside it, whatever its encoding.
- *
- * What enters the map: regular files only. Dotfiles and dot-folders (`.hidden`, a stray `.git`)
- * are never read; symbolic links are skipped and reported through `warn`, once, because a link
- * can point anywhere on the machine.
- *
- * The files have no fingerprint in their names, so browsers must revalidate them
- * (`Cache-Control: no-cache`); the ETag turns those revalidations into bodiless 304 answers.
- * `deno task dev` restarts on changes under static/, and a compiled binary reads the folder
- * from its embedded file system.
+ * Files under static/, read once at start-up and served from responses built then. The map of
+ * files read is the allowlist: regular files only, no dotfiles, symbolic links skipped with a
+ * warning (a link can point anywhere), so no request reaches a file outside it. Names carry no
+ * fingerprint: `Cache-Control: no-cache`, and the ETag makes revalidations bodiless 304s.
  *
  * @module
  */

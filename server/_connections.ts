@@ -1,15 +1,15 @@
 /**
- * The connection table of server.ts: every connection served, its handlers running, its
- * timeouts, and eviction at the connection limit.
- *
- * Timeouts are counted in sweeps, not timers: a request costs two integer updates, and a
- * connection is closed between its timeout and one sweep later, never before. Each connection
- * costs two small objects and two closures here; the rest of its memory is Deno's own server
- * for it (measured with `deno task bench`: see docs/bench.md).
+ * The connection table of server/mod.ts: every connection served, its running handlers, its
+ * timeouts (counted in sweeps, not timers: a request costs two integer updates) and eviction
+ * at the connection limit. What a connection costs: docs/bench.md.
  *
  * @module
  */
-import type { ConnectionHandler, ServeConnection, ServedConnection } from "./_serve_connection.ts";
+import type {
+  ConnectionHandle,
+  ConnectionHandler,
+  ConnectionServer,
+} from "./_connection_server.ts";
 
 /** How often connections are checked against their timeouts: the timeouts' granularity. */
 export const SWEEP_MS = 1000;
@@ -25,25 +25,25 @@ export class Connection {
   /** Its serve ended, or it was closed: never close it (again). */
   finished = false;
   /** Deno's server for it. */
-  readonly served: ServedConnection;
+  readonly handle: ConnectionHandle;
 
   /** Serve `tcp` on Deno's per-connection server, and leave `table` when it closes. */
   constructor(table: ConnectionTable, tcp: Deno.Conn) {
     this.idleSince = table.tick;
-    this.served = table.serveOn(
+    this.handle = table.connectionServer(
       tcp,
       (request, info) => table.handle(this, request, info),
       table.onError,
     );
     const forget = () => table.forget(this);
-    this.served.finished.then(forget, forget);
+    this.handle.finished.then(forget, forget);
   }
 }
 
 /** Options of {@linkcode ConnectionTable}. */
 export interface ConnectionTableOptions {
-  /** Deno's per-connection server (`_serve_connection.ts`). */
-  serveOn: ServeConnection;
+  /** Deno's per-connection server (`_connection_server.ts`). */
+  connectionServer: ConnectionServer;
   /** The app. */
   handler: ConnectionHandler;
   /** The answer when the app throws. */
@@ -61,7 +61,7 @@ export class ConnectionTable {
   /** Handlers still running (those that answered with a promise). */
   inFlight = 0;
   /** Deno's per-connection server. */
-  readonly serveOn: ServeConnection;
+  readonly connectionServer: ConnectionServer;
   /** The answer when the app throws. */
   readonly onError: (error: unknown) => Response;
   /** Called when `inFlight` falls to 0. */
@@ -78,7 +78,7 @@ export class ConnectionTable {
 
   /** Start the sweeps; they never keep the process alive. */
   constructor(options: ConnectionTableOptions) {
-    this.serveOn = options.serveOn;
+    this.connectionServer = options.connectionServer;
     this.onError = options.onError;
     this.#handler = options.handler;
     this.#headerTicks = options.headerTicks;
@@ -170,7 +170,7 @@ export class ConnectionTable {
   /** Stop the sweeps and close every idle connection gracefully; the others after their response. */
   shutdown(): void {
     clearInterval(this.#sweeper);
-    for (const conn of this.#connections) conn.served.shutdown().catch(() => {});
+    for (const conn of this.#connections) conn.handle.shutdown().catch(() => {});
   }
 
   /** Close every connection still open at once (clients not reading, stalled mid-body). */
@@ -185,7 +185,7 @@ export class ConnectionTable {
   #closeNow(conn: Connection) {
     if (conn.finished) return;
     conn.finished = true;
-    conn.served.close();
+    conn.handle.close();
   }
 
   #sweep() {

@@ -1,9 +1,8 @@
 /**
- * A small structured logger whose writes are batched: a line costs a string append, and the
- * buffer goes to the sink once per {@linkcode LoggerOptions.flushIntervalMs} or when it grows
- * past {@linkcode LoggerOptions.batchBytes}. Writing one line per request synchronously
- * (as `console.log` does) halves a small server's throughput; batching keeps the access log
- * on in production at almost no cost.
+ * A small structured logger whose writes are batched (every
+ * {@linkcode LoggerOptions.flushIntervalMs}, or past {@linkcode LoggerOptions.batchBytes}), so
+ * the access log stays on in production at little cost: a synchronous line per request, as
+ * `console.log` writes, halves a small server's throughput (docs/operations.md, "Logs").
  *
  * @example
  * ```ts
@@ -162,191 +161,224 @@ function formatJson(time: string, level: LogLevel, message: string, fields?: Log
   return safeJson({ time, level, msg: message, ...fields }) + "\n";
 }
 
-/** Create a batching logger. */
-export function createLogger(options: LoggerOptions): Logger {
-  const threshold = LEVELS[options.level];
-  const write = options.write ?? writeStdout;
-  const onStop = options.onStop ?? reportStopped;
-  const format = options.format === "json" ? formatJson : formatPretty;
-  const flushIntervalMs = options.flushIntervalMs ?? 50;
-  const batchBytes = options.batchBytes ?? 64 * 1024;
-  // Lines are encoded straight into one reused byte buffer: no log text outlives its request,
-  // so a busy access log does not grow the heap (measured: RSS after load 119 -> 76 MiB
-  // against concatenating strings). Its pages are touched only as far as it fills.
-  const bytes = new Uint8Array(options.maxBufferBytes ?? LOG_BUFFER_BYTES);
-  const encoder = new TextEncoder();
-  // bytes[0, end) waits; while `writing`, bytes[0, sent) is with the sink and stays as it is.
-  let end = 0;
-  let sent = 0;
-  let writing = false;
-  let stopped = false;
-  let dropped = 0;
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const idle: (() => void)[] = [];
-  // Under load many lines share a millisecond: format the timestamp once per millisecond.
-  let lastMs = 0;
-  let lastTime = "";
+/** What {@linkcode BatchBuffer} needs: the logger's options, resolved. */
+interface BatchOptions {
+  write: (bytes: Uint8Array) => void | Promise<number>;
+  onStop: (error: unknown) => void;
+  flushIntervalMs: number;
+  batchBytes: number;
+  maxBufferBytes: number;
+  /** The warning line that counts `dropped` lines, written once the sink takes bytes again. */
+  droppedLine: (dropped: number) => string;
+}
 
-  function stop(error: unknown) {
-    stopped = true;
-    writing = false;
-    end = sent = dropped = 0;
-    clearTimer();
+/**
+ * The bytes between the log calls and the sink: lines are encoded straight into one reused
+ * buffer, so no log text outlives its request and a busy access log does not grow the heap
+ * (docs/operations.md has the figures); its pages are touched only as far as it fills.
+ * bytes[0, end) waits; while `writing`, bytes[0, sent) is with the sink and stays as it is.
+ */
+class BatchBuffer {
+  readonly #options: BatchOptions;
+  readonly #bytes: Uint8Array;
+  readonly #encoder = new TextEncoder();
+  readonly #idle: (() => void)[] = [];
+  #end = 0;
+  #sent = 0;
+  #writing = false;
+  #stopped = false;
+  #dropped = 0;
+  #timer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(options: BatchOptions) {
+    this.#options = options;
+    this.#bytes = new Uint8Array(options.maxBufferBytes);
+  }
+
+  /** Buffers `line`, writing a batch when it is big enough; counts it dropped when full. */
+  append(line: string): void {
+    if (this.#stopped) return;
+    if (!this.#encode(line)) {
+      // Full: write what waits, if the sink is free, and try again.
+      this.flush();
+      if (!this.#encode(line)) {
+        if (!this.#writing && this.#end === 0) {
+          // Longer than the whole buffer: on its own, as nothing waits before it (what comes
+          // meanwhile is buffered, sent stays 0).
+          this.#send(this.#encoder.encode(line), () => this.#afterBatch());
+        } else {
+          this.#dropped++;
+        }
+        return;
+      }
+    }
+    if (this.#writing) return;
+    if (this.#end >= this.#options.batchBytes) this.flush();
+    else this.#armTimer();
+  }
+
+  /** Starts writing everything buffered now, unless a batch is with the sink. */
+  flush(): void {
+    this.#clearTimer();
+    if (this.#writing || this.#stopped || this.#end === 0) return;
+    this.#sent = this.#end;
+    this.#send(this.#bytes.subarray(0, this.#sent), () => this.#afterBatch());
+  }
+
+  /** Resolves `true` once everything is written, `false` after `timeoutMs` or when stopped. */
+  drain(timeoutMs: number): Promise<boolean> {
+    this.flush();
+    if (this.#stopped) return Promise.resolve(false);
+    if (!this.#writing && this.#end === 0) return Promise.resolve(true);
+    return new Promise((resolve) => {
+      const timeout = setTimeout(() => resolve(false), timeoutMs);
+      this.#idle.push(() => {
+        clearTimeout(timeout);
+        resolve(!this.#stopped);
+      });
+    });
+  }
+
+  #stop(error: unknown) {
+    this.#stopped = true;
+    this.#writing = false;
+    this.#end = this.#sent = this.#dropped = 0;
+    this.#clearTimer();
     try {
-      onStop(error);
+      this.#options.onStop(error);
     } catch { /* reporting must not throw into a request */ }
-    settle();
+    this.#settle();
   }
 
-  function settle() {
-    if (writing || (end > 0 && !stopped)) return;
-    for (const resolve of idle.splice(0)) resolve();
+  #settle() {
+    if (this.#writing || (this.#end > 0 && !this.#stopped)) return;
+    for (const resolve of this.#idle.splice(0)) resolve();
   }
 
-  function clearTimer() {
-    if (timer === undefined) return;
-    clearTimeout(timer);
-    timer = undefined;
+  #clearTimer() {
+    if (this.#timer === undefined) return;
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
   }
 
-  function armTimer() {
-    if (timer !== undefined || stopped) return;
-    timer = setTimeout(flush, flushIntervalMs);
+  #armTimer() {
+    if (this.#timer !== undefined || this.#stopped) return;
+    this.#timer = setTimeout(() => this.flush(), this.#options.flushIntervalMs);
     // A pending log write must not keep a finished process alive.
-    Deno.unrefTimer(timer);
+    Deno.unrefTimer(this.#timer);
   }
 
-  /** Hand `chunk` to the sink until all of it is written, then call `done`. */
-  function send(chunk: Uint8Array, done: () => void, offset = 0) {
-    writing = true;
+  /** Hands `chunk` to the sink until all of it is written, then calls `done`. */
+  #send(chunk: Uint8Array, done: () => void, offset = 0) {
+    this.#writing = true;
     if (offset < chunk.length) {
       let result;
       try {
-        result = write(chunk.subarray(offset));
+        result = this.#options.write(chunk.subarray(offset));
       } catch (error) {
-        stop(error);
+        this.#stop(error);
         return;
       }
       // A synchronous sink took it all; an asynchronous one goes on from what it took.
       if (result !== undefined) {
         result.then(
-          (written) => !stopped && send(chunk, done, offset + written),
+          (written) => !this.#stopped && this.#send(chunk, done, offset + written),
           (error) =>
-            !stopped &&
-            (error instanceof Deno.errors.Interrupted ? send(chunk, done, offset) : stop(error)),
+            !this.#stopped &&
+            (error instanceof Deno.errors.Interrupted
+              ? this.#send(chunk, done, offset)
+              : this.#stop(error)),
         );
         return;
       }
     }
-    writing = false;
+    this.#writing = false;
     done();
   }
 
-  function afterBatch() {
+  #afterBatch() {
     // What came while the batch was out moves to the front: one copy, at most the buffer.
-    bytes.copyWithin(0, sent, end);
-    end -= sent;
-    sent = 0;
-    if (dropped > 0) {
-      const line = format(now(), "warn", "log lines dropped", { dropped });
-      if (encode(line)) dropped = 0;
+    this.#bytes.copyWithin(0, this.#sent, this.#end);
+    this.#end -= this.#sent;
+    this.#sent = 0;
+    if (this.#dropped > 0 && this.#encode(this.#options.droppedLine(this.#dropped))) {
+      this.#dropped = 0;
     }
-    if (end >= batchBytes) flush();
-    else if (end > 0) armTimer();
-    settle();
+    if (this.#end >= this.#options.batchBytes) this.flush();
+    else if (this.#end > 0) this.#armTimer();
+    this.#settle();
   }
 
-  function flush() {
-    clearTimer();
-    if (writing || stopped || end === 0) return;
-    sent = end;
-    send(bytes.subarray(0, sent), afterBatch);
-  }
-
-  /** Encode `line` after what waits; false when it does not fit. */
-  function encode(line: string): boolean {
+  /** Encodes `line` after what waits; false when it does not fit. */
+  #encode(line: string): boolean {
     // A UTF-16 unit takes at most 3 bytes in UTF-8: the common case needs no exact check.
-    if (end + line.length * 3 <= bytes.length) {
-      end += encoder.encodeInto(line, bytes.subarray(end)).written;
+    if (this.#end + line.length * 3 <= this.#bytes.length) {
+      this.#end += this.#encoder.encodeInto(line, this.#bytes.subarray(this.#end)).written;
       return true;
     }
-    const { read, written } = encoder.encodeInto(line, bytes.subarray(end));
+    const { read, written } = this.#encoder.encodeInto(line, this.#bytes.subarray(this.#end));
     if (read < line.length) return false;
-    end += written;
+    this.#end += written;
     return true;
   }
+}
 
-  function drain(timeoutMs: number): Promise<boolean> {
-    flush();
-    if (stopped) return Promise.resolve(false);
-    if (!writing && end === 0) return Promise.resolve(true);
-    return new Promise((resolve) => {
-      const timeout = setTimeout(() => resolve(false), timeoutMs);
-      idle.push(() => {
-        clearTimeout(timeout);
-        resolve(!stopped);
-      });
-    });
-  }
-
-  function now() {
+/** The current time as ISO text, formatted once per millisecond (many lines share one). */
+function isoClock(): () => string {
+  let lastMs = 0;
+  let lastTime = "";
+  return () => {
     const ms = Date.now();
     if (ms !== lastMs) {
       lastMs = ms;
       lastTime = new Date(ms).toISOString();
     }
     return lastTime;
-  }
+  };
+}
 
-  function append(line: string) {
-    if (stopped) return;
-    if (!encode(line)) {
-      // Full: write what waits, if the sink is free, and try again.
-      flush();
-      if (!encode(line)) {
-        if (!writing && end === 0) {
-          // Longer than the whole buffer: on its own, as nothing waits before it (what comes
-          // meanwhile is buffered, sent stays 0).
-          send(encoder.encode(line), afterBatch);
-        } else {
-          dropped++;
-        }
-        return;
-      }
-    }
-    if (writing) return;
-    if (end >= batchBytes) flush();
-    else armTimer();
-  }
-
-  function log(level: LogLevel, message: string, fields?: LogFields) {
-    if (LEVELS[level] >= threshold) append(format(now(), level, message, fields));
-  }
-
-  const accessEnabled = LEVELS.info >= threshold;
-  function access(method: string, path: string, status: number, ms: number) {
-    if (!accessEnabled) return;
-    if (options.format !== "json") {
-      append(format(now(), "info", "request", { method, path, status, ms }));
-      return;
+/** One access-log line per request: JSON without building an object, as it runs so often. */
+function accessLine(now: () => string, format: LoggerOptions["format"]) {
+  return (method: string, path: string, status: number, ms: number): string => {
+    if (format !== "json") {
+      return formatPretty(now(), "info", "request", { method, path, status, ms });
     }
     // Only the method and path come from the client; escape them only when needed.
     const safeMethod = PLAIN.test(method) ? method : safeJson(method).slice(1, -1);
     const safePath = PLAIN.test(path) ? path : safeJson(path).slice(1, -1);
-    append(
-      `{"time":"${now()}","level":"info","msg":"request","method":"${safeMethod}",` +
-        `"path":"${safePath}","status":${status},"ms":${ms}}\n`,
-    );
-  }
+    return `{"time":"${now()}","level":"info","msg":"request","method":"${safeMethod}",` +
+      `"path":"${safePath}","status":${status},"ms":${ms}}\n`;
+  };
+}
 
+/** Create a batching logger. */
+export function createLogger(options: LoggerOptions): Logger {
+  const threshold = LEVELS[options.level];
+  const format = options.format === "json" ? formatJson : formatPretty;
+  const now = isoClock();
+  const buffer = new BatchBuffer({
+    write: options.write ?? writeStdout,
+    onStop: options.onStop ?? reportStopped,
+    flushIntervalMs: options.flushIntervalMs ?? 50,
+    batchBytes: options.batchBytes ?? 64 * 1024,
+    maxBufferBytes: options.maxBufferBytes ?? LOG_BUFFER_BYTES,
+    droppedLine: (dropped) => format(now(), "warn", "log lines dropped", { dropped }),
+  });
+  const log = (level: LogLevel, message: string, fields?: LogFields) => {
+    if (LEVELS[level] >= threshold) buffer.append(format(now(), level, message, fields));
+  };
+  const accessEnabled = LEVELS.info >= threshold;
+  const line = accessLine(now, options.format);
   return {
     debug: (message, fields) => log("debug", message, fields),
     info: (message, fields) => log("info", message, fields),
     warn: (message, fields) => log("warn", message, fields),
     error: (message, fields) => log("error", message, fields),
-    access,
+    access: (method, path, status, ms) => {
+      if (accessEnabled) buffer.append(line(method, path, status, ms));
+    },
     enabled: (level) => LEVELS[level] >= threshold,
-    flush,
-    drain,
+    flush: () => buffer.flush(),
+    drain: (timeoutMs) => buffer.drain(timeoutMs),
   };
 }

@@ -8,7 +8,8 @@ import { DEFAULT_MAX_CONNECTIONS } from "../config/mod.ts";
 import type { Logger } from "./logger.ts";
 import { localHost } from "./healthcheck.ts";
 import { ConnectionTable, SWEEP_MS } from "./_connections.ts";
-import { type ServeConnection, serveConnection } from "./_serve_connection.ts";
+import { authorityStart, pathStart } from "./request_url.ts";
+import { type ConnectionServer, denoConnectionServer } from "./_connection_server.ts";
 
 export { checkHealth, type HealthcheckOptions, localHost } from "./healthcheck.ts";
 
@@ -55,11 +56,11 @@ export interface ServerOptions {
    */
   maxConnections?: number;
   /**
-   * Deno's per-connection server (`_serve_connection.ts`), which the limits above need; by
+   * Deno's per-connection server (`_connection_server.ts`), which the limits above need; by
    * default this Deno's. `null` serves with public `Deno.serve` instead, without them, as
    * happens when this Deno has none (a warning says what is lost).
    */
-  serveConnection?: ServeConnection | null;
+  connectionServer?: ConnectionServer | null;
 }
 
 /** Default of {@linkcode ServerOptions.headerTimeoutMs}: 10 s, as most proxies allow. */
@@ -108,7 +109,7 @@ export interface RunningServer {
 export const SHUTDOWN_GRACE_MS = 250;
 
 /** Whether this Deno serves single connections (see {@linkcode startServer}). */
-export const canServeConnections: boolean = serveConnection !== undefined;
+export const canServeConnections: boolean = denoConnectionServer !== undefined;
 
 function sleep(ms: number): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, ms));
@@ -162,17 +163,16 @@ export function withAccessLog(handler: Handler, logger: Logger): Handler {
  * whatever it holds, so the path logged is the request target and never part of the Host.
  */
 export function logPath(url: string, host: string | null = null): string {
-  const authority = url.indexOf("//") + 2;
-  let start = -1;
+  const authority = authorityStart(url);
+  let from = authority;
   if (host !== null) {
     // Deno decodes the URL as UTF-8 and the header as Latin-1: try the header both ways.
     const written = url.startsWith(host, authority) ? host : utf8(host);
     // Not there at all: the URL's authority came from an absolute-form target, not the Host.
-    start = url.startsWith(written, authority)
-      ? url.indexOf("/", authority + written.length)
-      : url.indexOf("/", authority);
-  } else start = url.indexOf("/", authority);
-  if (start === -1) return "/";
+    if (url.startsWith(written, authority)) from = authority + written.length;
+  }
+  const start = pathStart(url, from);
+  if (start === url.length) return "/";
   const query = url.indexOf("?", start);
   return query === -1 ? url.slice(start) : url.slice(start, query);
 }
@@ -185,7 +185,7 @@ function utf8(latin1: string): string {
 /**
  * Listen and serve `handler`; resolves once the socket is bound, rejects when it cannot be.
  *
- * Each connection is served on its own (`_serve_connection.ts`), so that clients cannot
+ * Each connection is served on its own (`_connection_server.ts`), so that clients cannot
  * stop the server: one that sends no whole request within
  * {@linkcode ServerOptions.headerTimeoutMs}, or sits idle (or stalled mid-body, or not
  * reading) {@linkcode ServerOptions.idleTimeoutMs} after its last response, is closed; at
@@ -197,12 +197,14 @@ function utf8(latin1: string): string {
  * warning says so once.
  */
 export function startServer(handler: Handler, options: ServerOptions): Promise<RunningServer> {
-  const serveOn = options.serveConnection === undefined
-    ? serveConnection
-    : options.serveConnection ?? undefined;
+  const connectionServer = options.connectionServer === undefined
+    ? denoConnectionServer
+    : options.connectionServer ?? undefined;
   try {
     return Promise.resolve(
-      serveOn ? serveConnections(handler, serveOn, options) : servePublic(handler, options),
+      connectionServer
+        ? serveWithTable(handler, connectionServer, options)
+        : servePublic(handler, options),
     );
   } catch (error) {
     return Promise.reject(error);
@@ -214,15 +216,15 @@ function ticks(ms: number): number {
 }
 
 /** The server on Deno's per-connection server: accept loop, connection table, shutdown. */
-function serveConnections(
+function serveWithTable(
   handler: Handler,
-  serveOn: ServeConnection,
+  connectionServer: ConnectionServer,
   options: ServerOptions,
 ): RunningServer {
   const { logger } = options;
   const listener = Deno.listen({ port: options.port, hostname: options.host });
   const table = new ConnectionTable({
-    serveOn,
+    connectionServer,
     handler,
     onError: unhandledError(logger),
     headerTicks: ticks(options.headerTimeoutMs ?? HEADER_TIMEOUT_MS),

@@ -18,7 +18,7 @@
  *
  * @module
  */
-import { delay, progress } from "./_lib/mod.ts";
+import { delay, progress, spawn } from "./_lib/mod.ts";
 import { type EnvFile, parseEnvFile, serverEnv } from "./dev/env_file.ts";
 
 /** Files beside the module graph whose change restarts the server. */
@@ -134,13 +134,7 @@ const writeErr = (line: string) => Deno.stderr.writeSync(encoder.encode(line + "
 
 /** One `deno run --watch` child: its stderr is copied through line by line and watched. */
 function startWatcher(run: number, env: Record<string, string>, push: (event: Event) => void) {
-  const child = new Deno.Command("deno", {
-    args: devArgs(),
-    env,
-    stdin: "inherit",
-    stdout: "inherit",
-    stderr: "piped",
-  }).spawn();
+  const child = spawn("deno", { args: devArgs(), env, stdin: "inherit", stdout: "inherit" });
   let quiet = false;
   let problems: string[] = [];
   const finishedWaiters = new Set<() => void>();

@@ -38,6 +38,7 @@ import {
   realBaseImages,
   runOk,
   runTask,
+  spawn,
   STANDIN_IMAGES,
   succeeds,
   tempDir,
@@ -110,15 +111,13 @@ function readAptSources(): string[] {
 
 /** Streams `tar -C dir -c .` into `docker import` with the given Dockerfile changes. */
 async function importRootfs(dir: string, tag: string, changes: string[]): Promise<void> {
-  const tar = new Deno.Command("tar", {
-    args: ["-C", dir, "--numeric-owner", "-c", "."],
-    stdout: "piped",
-  }).spawn();
-  const docker = new Deno.Command("docker", {
+  const tar = spawn("tar", { args: ["-C", dir, "--numeric-owner", "-c", "."], stderr: "inherit" });
+  const docker = spawn("docker", {
     args: ["import", ...changes.flatMap((c) => ["--change", c]), "-", tag],
     stdin: "piped",
     stdout: "null",
-  }).spawn();
+    stderr: "inherit",
+  });
   await tar.stdout.pipeTo(docker.stdin);
   const [tarStatus, dockerStatus] = await Promise.all([tar.status, docker.status]);
   if (!tarStatus.success) throw new StandinError(`tar of ${dir} failed`);
@@ -255,6 +254,32 @@ async function buildDenoStandin(ctx: BuildContext): Promise<void> {
 }
 
 async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
+  const debs = await downloadDistrolessDebs(ctx);
+  const root = `${ctx.tempDir}/distroless-rootfs`;
+  await unpackDebs(debs, root);
+  await bundleCaCertificates(root);
+  await pruneDocs(root);
+  for (const dir of ["usr/share/gdb", "usr/share/gcc", "etc/update-motd.d", "etc/profile.d"]) {
+    await removeTree(`${root}/${dir}`);
+  }
+  await addDistrolessUsers(root);
+
+  log(`importing ${DISTROLESS_STANDIN}`);
+  await importRootfs(root, DISTROLESS_STANDIN, [
+    `ENV ${PATH_ENV}`,
+    "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
+    "USER 65532",
+    "WORKDIR /home/nonroot",
+    ...labels(
+      `Debian ${SUITE} packages ${DISTROLESS_PACKAGES.join(",")} unpacked without scripts`,
+      realBaseImages().runtime,
+    ),
+  ]);
+  await removeTree(root);
+}
+
+/** Downloads this run's DISTROLESS_PACKAGES with a private APT state; returns their folder. */
+async function downloadDistrolessDebs(ctx: BuildContext): Promise<string> {
   const apt = `${ctx.tempDir}/apt`;
   const lists = `${ctx.cacheDir}/apt-lists`;
   const debs = `${ctx.cacheDir}/distroless-debs`;
@@ -283,8 +308,11 @@ async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
   await runOk("apt-get", ["-qq", ...aptOptions, "download", ...DISTROLESS_PACKAGES], {
     cwd: debs,
   });
+  return debs;
+}
 
-  const root = `${ctx.tempDir}/distroless-rootfs`;
+/** Unpacks every .deb of `debs` into `root`, without running their scripts. */
+async function unpackDebs(debs: string, root: string): Promise<void> {
   await Deno.mkdir(`${root}/var/lib/dpkg/status.d`, { recursive: true });
   for await (const entry of Deno.readDir(debs)) {
     if (!entry.name.endsWith(".deb")) continue;
@@ -295,8 +323,10 @@ async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
     const name = entry.name.split("_")[0];
     await Deno.writeTextFile(`${root}/var/lib/dpkg/status.d/${name}`, `${control}\n`);
   }
+}
 
-  // ca-certificates' postinst would build the bundle; without scripts, concatenate it here.
+/** ca-certificates' postinst would build the bundle; without scripts, concatenate it here. */
+async function bundleCaCertificates(root: string): Promise<void> {
   const mozilla = `${root}/usr/share/ca-certificates/mozilla`;
   const certs: string[] = [];
   for await (const entry of Deno.readDir(mozilla)) {
@@ -310,11 +340,10 @@ async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
   await removeTree(`${root}/usr/share/ca-certificates`);
   await removeTree(`${root}/usr/sbin/update-ca-certificates`);
   await removeTree(`${root}/etc/ca-certificates`);
-  await pruneDocs(root);
-  for (const dir of ["usr/share/gdb", "usr/share/gcc", "etc/update-motd.d", "etc/profile.d"]) {
-    await removeTree(`${root}/${dir}`);
-  }
+}
 
+/** Distroless's users (root, nobody, nonroot 65532), its home and a world-writable /tmp. */
+async function addDistrolessUsers(root: string): Promise<void> {
   await Deno.writeTextFile(
     `${root}/etc/passwd`,
     [
@@ -334,19 +363,6 @@ async function buildDistrolessStandin(ctx: BuildContext): Promise<void> {
   await Deno.chown(`${root}/home/nonroot`, 65532, 65532);
   await Deno.mkdir(`${root}/tmp`, { recursive: true });
   await Deno.chmod(`${root}/tmp`, 0o1777);
-
-  log(`importing ${DISTROLESS_STANDIN}`);
-  await importRootfs(root, DISTROLESS_STANDIN, [
-    `ENV ${PATH_ENV}`,
-    "ENV SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt",
-    "USER 65532",
-    "WORKDIR /home/nonroot",
-    ...labels(
-      `Debian ${SUITE} packages ${DISTROLESS_PACKAGES.join(",")} unpacked without scripts`,
-      realBaseImages().runtime,
-    ),
-  ]);
-  await removeTree(root);
 }
 
 async function imageSummary(tag: string): Promise<string> {

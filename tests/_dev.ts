@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { spawn } from "../tasks/_lib/mod.ts";
 import { cleanEnv, copyProject } from "./_project.ts";
 
 /** Every descendant of `pid`, from /proc (Linux). */
@@ -59,15 +60,12 @@ export interface DevRun {
 
 /** `deno task dev` running in `cwd`, its output collected as it comes. */
 export function startDev(cwd: string, env: Record<string, string>): DevRun {
-  const child = new Deno.Command(Deno.execPath(), {
+  const child = spawn(Deno.execPath(), {
     args: ["task", "-q", "dev"],
     cwd,
     clearEnv: true,
     env: cleanEnv(env),
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  });
   const text = { stdout: "", stderr: "" };
   const changed = new Set<() => void>();
   const collect = async (name: "stdout" | "stderr") => {

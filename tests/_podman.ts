@@ -24,6 +24,7 @@ import {
   run,
   runOk,
   sizeInBytes,
+  spawn,
   succeeds,
   tempDir,
 } from "../tasks/_lib/mod.ts";
@@ -184,15 +185,8 @@ async function buildImage(r: Round): Promise<void> {
  * it (`localhost/NAME` from the legacy image store, `docker.io/library/NAME` from containerd's).
  */
 async function loadIntoPodman(r: Round): Promise<string> {
-  const save = new Deno.Command("docker", { args: ["save", IMAGE], stdin: "null", stdout: "piped" })
-    .spawn();
-  const load = new Deno.Command("podman", {
-    args: ["load"],
-    env: r.env,
-    stdin: "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const save = spawn("docker", { args: ["save", IMAGE], stderr: "inherit" });
+  const load = spawn("podman", { args: ["load"], env: r.env, stdin: "piped" });
   await save.stdout.pipeTo(load.stdin);
   const [saved, loaded] = await Promise.all([save.status, load.output()]);
   const said = new TextDecoder().decode(loaded.stdout);

@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { ROOT, runDeno, type RunResult, startTask } from "../tasks/_lib/mod.ts";
+import { ROOT, runDeno, type RunResult, spawn, startTask } from "../tasks/_lib/mod.ts";
 
 /** The arguments `deno task start` passes to `deno` (everything after the program name). */
 export function startTaskArgs(): string[] {
@@ -28,7 +28,7 @@ export interface ServerProcess {
 }
 
 /** Options of {@linkcode spawnServer}. */
-export interface SpawnOptions {
+export interface ServerOptions {
   /** Start the server under `ulimit -n` of this many open files (through `sh`). */
   nofile?: number;
   /** Arguments of `deno` in place of the start task's. */
@@ -38,20 +38,17 @@ export interface SpawnOptions {
 /** Start main.ts on a free port with JSON logs; resolves once it logged that it listens. */
 export async function spawnServer(
   env: Record<string, string> = {},
-  options: SpawnOptions = {},
+  options: ServerOptions = {},
 ): Promise<ServerProcess> {
   const args = options.denoArgs ?? startTaskArgs();
   const [program, programArgs] = options.nofile === undefined
     ? [Deno.execPath(), args]
     : ["sh", ["-c", `ulimit -n ${options.nofile} && exec "$@"`, "sh", Deno.execPath(), ...args]];
-  const child = new Deno.Command(program, {
+  const child = spawn(program, {
     args: programArgs,
     cwd: ROOT,
     env: { PORT: "0", LOG_FORMAT: "json", NO_COLOR: "1", ...env },
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  });
   const lines: string[] = [];
   const stderrText = new Response(child.stderr).text();
   const reader = child.stdout.pipeThrough(new TextDecoderStream()).getReader();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { LEFT_OUT } from "../config/deploy.ts";
 import {
   CGROUP_V1_MEMORY_LIMIT_FILE,
   CONFIG_VARIABLES,
@@ -15,6 +16,9 @@ import {
 } from "../config/mod.ts";
 import { MAX_CONNECTIONS } from "../server/mod.ts";
 import { ROOT, startTask } from "../tasks/_lib/mod.ts";
+import { main as generateMain } from "../tasks/generate.ts";
+import { generate, TARGETS } from "../tasks/generate/mod.ts";
+import { BEGIN, END } from "../tasks/generate/regions.ts";
 import { parseDockerfile } from "../tasks/verify/dockerfile.ts";
 // Inline on purpose, as in tests/_kubernetes.ts: test tooling stays out of the image's imports.
 // deno-lint-ignore no-import-prefix
@@ -213,45 +217,88 @@ Deno.test("README's configuration table is the schema's (config.ts configTable)"
 });
 
 // ---------------------------------------------------------------------------------------------
-// The one test of the lists that cannot derive from the schema. A new variable: its entry in
-// config/mod.ts VARIABLES, its use, its test, and each list below (or a reason in LEFT_OUT).
+// The lists that derive from the schema, the permissions and the policy are written by
+// `deno task generate` (tasks/generate/); these tests prove the generator, and what the
+// written lists grant.
 
-/** Every documented variable: the server's own, and those the runtime reads (TZ). */
-const DOCUMENTED = [...CONFIG_VARIABLES, ...RUNTIME_VARIABLES.map((v) => v.name)];
-const BY_THE_IMAGE = "the image sets it from its REVISION build argument";
+Deno.test("every derived list is what deno task generate writes", () => {
+  assert.deepEqual(generate(ROOT, { check: true }), [], "run deno task generate");
+});
 
-/** Where a list leaves a documented variable out on purpose, and why. */
-const LEFT_OUT: Record<string, Record<string, string>> = {
-  ".env.example": { SWFT_REVISION: BY_THE_IMAGE },
-  "compose.yaml": {
-    PORT: "the image listens on 80, which `ports:` publishes",
-    HOST: "the image listens on every address",
-    HOSTNAME: "Docker sets it to the container ID",
-    SWFT_REVISION: BY_THE_IMAGE,
-  },
-  "the Kubernetes ConfigMap": {
-    PORT: "the Deployment sets it: the Service and probes depend on it",
-    HOSTNAME: "the Deployment sets it to the pod's name",
-    SWFT_REVISION: BY_THE_IMAGE,
-    TZ: "read by the runtime, not the server (tests/kubernetes_test.ts admits only the server's)",
-  },
-};
-
-function assertNames(list: string, names: string[], expected: readonly string[]) {
-  const missing = expected.filter((name) => !names.includes(name));
-  const unknown = names.filter((name) => !expected.includes(name));
-  assert.deepEqual(
-    { missing, unknown },
-    { missing: [], unknown: [] },
-    `${list}: add what is missing (or say in LEFT_OUT why not), remove what the schema lacks`,
-  );
-  assert.equal(new Set(names).size, names.length, `${list} names each variable once`);
+/** A scratch project holding every generated file as the project has it. */
+function scratchProject(): string {
+  const dir = Deno.makeTempDirSync({ prefix: "swft-generate-test-" });
+  const read = (file: string) => Deno.readTextFileSync(`${ROOT}/${file}`);
+  for (const file of TARGETS.flatMap((target) => Object.keys(target.render(read)))) {
+    Deno.mkdirSync(`${dir}/${file.slice(0, file.lastIndexOf("/") + 1)}`, { recursive: true });
+    Deno.copyFileSync(`${ROOT}/${file}`, `${dir}/${file}`);
+  }
+  return dir;
 }
 
-/** The names a list must hold: every documented variable but those it leaves out. */
-function expectedIn(list: string): string[] {
-  return DOCUMENTED.filter((name) => !(name in (LEFT_OUT[list] ?? {})));
+/** What `deno task generate ARGS` prints and returns in the project at `root`. */
+async function runGenerate(
+  args: string[],
+  root: string,
+): Promise<{ code: number; lines: string[] }> {
+  const lines: string[] = [];
+  const error = console.error;
+  console.error = (line: string) => lines.push(line);
+  try {
+    return { code: await generateMain(args, root), lines };
+  } finally {
+    console.error = error;
+  }
 }
+
+Deno.test("generate --check names each hand-edited list and the fix; generate writes it back", async () => {
+  const dir = scratchProject();
+  try {
+    const compose = `${dir}/compose.yaml`;
+    const original = Deno.readTextFileSync(compose);
+    Deno.writeTextFileSync(compose, original.replace(/^ *METRICS: .*\n/m, ""));
+    const denoJson = `${dir}/deno.json`;
+    Deno.writeTextFileSync(denoJson, Deno.readTextFileSync(denoJson).replace(",SWFT_REVISION", ""));
+    const checked = await runGenerate(["--check"], dir);
+    assert.equal(checked.code, 1);
+    assert.deepEqual(checked.lines, [
+      "generate: deno.json differs from its source, config/permissions.ts: run deno task " +
+      "generate (edit the source)",
+      "generate: compose.yaml differs from its source, config/mod.ts (VARIABLES) and " +
+      "config/deploy.ts: run deno task generate (edit the source)",
+    ]);
+    assert.deepEqual(await runGenerate([], dir), {
+      code: 0,
+      lines: ["generate: wrote deno.json", "generate: wrote compose.yaml"],
+    });
+    assert.equal(Deno.readTextFileSync(compose), original);
+    assert.equal(Deno.readTextFileSync(denoJson), Deno.readTextFileSync(`${ROOT}/deno.json`));
+    assert.deepEqual(await runGenerate(["--check"], dir), { code: 0, lines: [] });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("generate keeps a person's comments outside its region, and names a list without one", async () => {
+  const dir = scratchProject();
+  try {
+    const file = `${dir}/.env.example`;
+    const text = Deno.readTextFileSync(file);
+    Deno.writeTextFileSync(file, `# A note of mine\n${text}`);
+    assert.deepEqual(generate(dir).map((d) => d.file), []);
+    assert.ok(Deno.readTextFileSync(file).startsWith("# A note of mine\n"));
+    Deno.writeTextFileSync(file, text.replace(BEGIN, "a list"));
+    assert.deepEqual(await runGenerate(["--check"], dir), {
+      code: 1,
+      lines: [
+        `generate: Cannot generate .env.example: it has no generated region; put comments ` +
+        `"${BEGIN}" and "${END}" around the list`,
+      ],
+    });
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
 
 /** The values of `flag` (`--allow-env=A,B` -> [A, B]) among `args`. */
 function flagValues(args: readonly string[], flag: string): string[] {
@@ -291,12 +338,9 @@ function stageEnv(stage: string): Record<string, string> {
   return env;
 }
 
-Deno.test("every list that cannot derive from the schema names exactly its variables", async () => {
-  // Permissions: the start task, the image's server and healthcheck grant exactly the server's
-  // variables, read exactly the app's folders and the cgroup v1 mount's limit file, and the one
-  // sys call that reads the memory limit.
+Deno.test("the start task and the image grant the server's variables, its folders and the memory limit", async () => {
   const start = startTask().permissions;
-  assertNames("deno.json start --allow-env", flagValues(start, "--allow-env"), CONFIG_VARIABLES);
+  assert.deepEqual(flagValues(start, "--allow-env"), [...CONFIG_VARIABLES]);
   assert.deepEqual(flagValues(start, "--allow-read"), [
     "./templates",
     "./static",
@@ -309,8 +353,7 @@ Deno.test("every list that cannot derive from the schema names exactly its varia
   assert.deepEqual(flagValues(start, "--allow-sys"), ["systemMemoryInfo"]);
   const image = execForms("runtime-deno");
   for (const form of ["ENTRYPOINT", "HEALTHCHECK"]) {
-    const list = `Dockerfile runtime-deno ${form} --allow-env`;
-    assertNames(list, flagValues(image[form], "--allow-env"), CONFIG_VARIABLES);
+    assert.deepEqual(flagValues(image[form], "--allow-env"), [...CONFIG_VARIABLES], form);
     assert.deepEqual(flagValues(image[form], "--allow-read"), [
       "/app/templates",
       "/app/static",
@@ -333,27 +376,13 @@ Deno.test("every list that cannot derive from the schema names exactly its varia
     );
     assert.deepEqual(server, imageValues, `Dockerfile ${stage} ENV`);
   }
-  // What users copy and edit: .env.example names every variable (set or commented out).
-  const example = await Deno.readTextFile(`${ROOT}/.env.example`);
-  const exampleNames = [...example.matchAll(/^#? ?([A-Z][A-Z0-9_]*)=/gm)].map((m) => m[1]);
-  assertNames(".env.example", exampleNames, expectedIn(".env.example"));
+  // compose.yaml passes each variable through, empty (the default) when unset.
   const compose = parseYaml(await Deno.readTextFile(`${ROOT}/compose.yaml`));
-  const composeNames = Object.keys(compose.services.swft.environment);
-  assertNames("compose.yaml", composeNames, expectedIn("compose.yaml"));
-  for (const name of composeNames) {
-    assert.equal(
-      compose.services.swft.environment[name],
-      `\${${name}:-}`,
-      `compose.yaml passes ${name} through, empty (the default) when unset`,
-    );
+  for (const [name, value] of Object.entries(compose.services.swft.environment)) {
+    assert.equal(value, `\${${name}:-}`, `compose.yaml passes ${name} through`);
   }
-  const kustomization = parseYaml(
-    await Deno.readTextFile(`${ROOT}/deploy/kubernetes/base/kustomization.yaml`),
-  );
-  const literals: string[] = kustomization.configMapGenerator[0].literals;
-  assertNames(
-    "the Kubernetes ConfigMap",
-    literals.map((literal) => literal.slice(0, literal.indexOf("="))),
-    expectedIn("the Kubernetes ConfigMap"),
-  );
+  // The documented variables reach every list but those config/deploy.ts leaves out.
+  const documented = [...CONFIG_VARIABLES, ...RUNTIME_VARIABLES.map((v) => v.name)];
+  const composeNames = Object.keys(compose.services.swft.environment);
+  assert.deepEqual(composeNames, documented.filter((name) => !(name in LEFT_OUT.compose)));
 });

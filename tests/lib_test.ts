@@ -14,6 +14,7 @@ import {
   formatBytes,
   formatMs,
   freePort,
+  killRunning,
   lastLines,
   parseFlags,
   parseMemUsage,
@@ -28,11 +29,13 @@ import {
   runOk,
   runSteps,
   sizeInBytes,
+  spawn,
   STANDIN_IMAGES,
   startReport,
   startTask,
   type Step,
   type StepResult,
+  stopChild,
   taskCommand,
   tempDir,
   uniqueName,
@@ -245,6 +248,23 @@ runTask("probe", async () => {
   assert.equal(status.code, 130);
   assert.match(stderr, /probe: SIGINT, cleaning up/);
   await assert.rejects(() => Deno.stat(probeDir), Deno.errors.NotFound, "removed before the exit");
+});
+
+Deno.test("spawn: a long-running child stops with its clean-up stack and on killRunning", async () => {
+  const sleeper = () => spawn("sleep", { args: ["30"], stdout: "null", stderr: "null" });
+  let child: Deno.ChildProcess;
+  {
+    await using cleanup = new CleanupStack();
+    child = spawn("sleep", { args: ["30"], stdout: "null", stderr: "null", cleanup });
+  }
+  assert.equal((await child.status).signal, "SIGTERM", "the stack's disposal stopped it");
+  const a = sleeper();
+  killRunning();
+  assert.equal((await a.status).signal, "SIGTERM", "the signal handler's killRunning sees it");
+  const b = sleeper();
+  assert.equal((await stopChild(b)).signal, "SIGTERM");
+  assert.equal((await stopChild(b)).signal, "SIGTERM", "stopping an exited child only waits");
+  assert.throws(() => spawn("swft-no-such-program"), /^Error: Cannot run swft-no-such-program: /);
 });
 
 Deno.test("lastLines keeps the last words and drops the legacy builder's banner", () => {

@@ -163,7 +163,7 @@ Deno.test("shutdown gives up after SHUTDOWN_TIMEOUT_MS when a request hangs", as
 });
 
 for (
-  const [name, serveConnection] of [["", undefined], [
+  const [name, connectionServer] of [["", undefined], [
     " (public Deno.serve fallback)",
     null,
   ]] as const
@@ -178,7 +178,7 @@ for (
       host: "127.0.0.1",
       logger: log.logger,
       shutdownTimeoutMs: 1000,
-      serveConnection,
+      connectionServer,
     });
     try {
       for (const path of ["/throws", "/rejects"]) {

@@ -118,18 +118,18 @@ Deno.test("SIGTERM: idle keep-alive and silent connections do not delay the exit
 
 /** Both servers startServer runs: Deno's per-connection one, and the public Deno.serve fallback. */
 const SERVERS = [
-  { name: "shutdown", serveConnection: undefined },
-  { name: "shutdown (public Deno.serve fallback)", serveConnection: null },
+  { name: "shutdown", connectionServer: undefined },
+  { name: "shutdown (public Deno.serve fallback)", connectionServer: null },
 ] as const;
 
-for (const { name, serveConnection } of SERVERS) {
+for (const { name, connectionServer } of SERVERS) {
   Deno.test(`${name}: handlers that finished leave connections a short grace, then close them`, async () => {
     const server = await startServer(() => new Response("ok"), {
       port: 0,
       host: "127.0.0.1",
       logger: quiet,
       shutdownTimeoutMs: TIMEOUT_MS,
-      serveConnection,
+      connectionServer,
     });
     const conn = await connect(server.url);
     try {
@@ -155,7 +155,7 @@ for (const { name, serveConnection } of SERVERS) {
       started.resolve();
       await release.promise;
       return new Response("late");
-    }, { port: 0, host: "127.0.0.1", logger: quiet, shutdownTimeoutMs: 200, serveConnection });
+    }, { port: 0, host: "127.0.0.1", logger: quiet, shutdownTimeoutMs: 200, connectionServer });
     const client = new AbortController();
     const request = fetch(`${server.url}/`, { signal: client.signal }).catch(() => null);
     await started.promise;

@@ -15,7 +15,7 @@ import {
   type RunningServer,
   startServer,
 } from "../server/mod.ts";
-import { findServeConnection } from "../server/_serve_connection.ts";
+import { findConnectionServer } from "../server/_connection_server.ts";
 import { ConnectionTable } from "../server/_connections.ts";
 import { delay, poll } from "../tasks/_lib/mod.ts";
 import { freshHealth } from "./_server_process.ts";
@@ -193,7 +193,7 @@ Deno.test("without Deno's per-connection server, public Deno.serve serves and sa
     host: "127.0.0.1",
     logger: log.logger,
     shutdownTimeoutMs: 1000,
-    serveConnection: null,
+    connectionServer: null,
   });
   try {
     for (let i = 0; i < 3; i++) {
@@ -211,17 +211,17 @@ Deno.test("without Deno's per-connection server, public Deno.serve serves and sa
 });
 
 Deno.test("the adapter finds Deno's per-connection server, and reports none where it is gone", () => {
-  assert.equal(typeof findServeConnection(Deno), "function");
+  assert.equal(typeof findConnectionServer(Deno), "function");
   const internal = Symbol("internal");
-  assert.equal(findServeConnection({ internal, [internal]: {} }), undefined);
-  assert.equal(findServeConnection({}), undefined);
+  assert.equal(findConnectionServer({ internal, [internal]: {} }), undefined);
+  assert.equal(findConnectionServer({}), undefined);
   const throwing = {
     internal,
     get [internal]() {
       throw new Error("moved");
     },
   };
-  assert.equal(findServeConnection(throwing), undefined);
+  assert.equal(findConnectionServer(throwing), undefined);
 });
 
 /**
@@ -237,7 +237,7 @@ function standInTable() {
   };
   const held = new Map<number, PromiseWithResolvers<void>>();
   const table = new ConnectionTable({
-    serveOn: (tcp, handler) => {
+    connectionServer: (tcp, handler) => {
       const id = (tcp as unknown as { id: number }).id;
       const ended = Promise.withResolvers<void>();
       requests.set(id, () => handler(new Request(`http://a/${id}`), info));

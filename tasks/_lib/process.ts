@@ -1,7 +1,7 @@
 /**
- * Running programs: one result shape for every child process the tasks start, run-or-throw
- * with one error format, a registry of running children so a signal handler can stop them,
- * and free ports for the servers they start.
+ * Running programs: one spawn for every child process the tasks and tests start (registered
+ * so a signal handler, or a clean-up stack, stops it), one result shape for programs run to
+ * completion, run-or-throw with one error format, and free ports for the servers they start.
  *
  * @module
  */
@@ -33,6 +33,70 @@ export interface RunOptions {
 }
 
 const running = new Set<Deno.ChildProcess>();
+
+/** Options of {@linkcode spawn}: `Deno.Command`'s, and a stack that stops the child. */
+export interface SpawnOptions extends Omit<Deno.CommandOptions, "signal"> {
+  /** When given, disposing it stops the child ({@linkcode stopChild}) if it still runs. */
+  cleanup?: AsyncDisposableStack;
+}
+
+/**
+ * Starts `cmd` (stdin `"null"`, stdout and stderr `"piped"` unless `options` says otherwise)
+ * and registers it until it exits, so {@linkcode killRunning} (`runTask`'s signal handler)
+ * stops it; with `options.cleanup`, disposing that stack stops it too. The one way tasks and
+ * tests start a program.
+ *
+ * @example
+ * ```ts
+ * await using cleanup = new CleanupStack();
+ * const server = spawn("docker-registry", { args: ["serve", "config.yml"], cleanup });
+ * ```
+ *
+ * @throws {Error} `Cannot run CMD: REASON` when the program cannot be started
+ */
+export function spawn(cmd: string, options: SpawnOptions = {}): Deno.ChildProcess {
+  const { cleanup, ...command } = options;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, { stdin: "null", stdout: "piped", stderr: "piped", ...command })
+      .spawn();
+  } catch (error) {
+    throw new Error(`Cannot run ${cmd}: ${(error as Error).message}`);
+  }
+  running.add(child);
+  child.status.then(() => running.delete(child));
+  cleanup?.defer(async () => void await stopChild(child));
+  return child;
+}
+
+/**
+ * Sends SIGTERM to `child` and waits for it to exit; SIGKILL after `graceMs` if it has not.
+ *
+ * @example
+ * ```ts
+ * const { code } = await stopChild(spawn("sleep", { args: ["60"] }));
+ * ```
+ */
+export async function stopChild(
+  child: Deno.ChildProcess,
+  graceMs = 3000,
+): Promise<Deno.CommandStatus> {
+  const killer = (signal: Deno.Signal) => {
+    try {
+      child.kill(signal);
+    } catch {
+      // already exited
+    }
+  };
+  if (!running.has(child)) return child.status;
+  killer("SIGTERM");
+  const timer = setTimeout(() => killer("SIGKILL"), graceMs);
+  try {
+    return await child.status;
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Sends `signal` to every child that {@linkcode run} started and that is still running.
@@ -87,39 +151,27 @@ export async function run(
   const started = performance.now();
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(cmd, {
+    child = spawn(cmd, {
       args,
       cwd: options.cwd,
       env: options.env,
       clearEnv: options.clearEnv,
       stdin: options.input === undefined ? "null" : "piped",
-      stdout: "piped",
-      stderr: "piped",
-    }).spawn();
+    });
   } catch (error) {
-    return {
-      code: 127,
-      stdout: "",
-      stderr: `Cannot run ${cmd}: ${(error as Error).message}`,
-      ms: 0,
-    };
+    return { code: 127, stdout: "", stderr: (error as Error).message, ms: 0 };
   }
-  running.add(child);
-  try {
-    if (options.input !== undefined) {
-      const writer = child.stdin.getWriter();
-      await writer.write(new TextEncoder().encode(options.input));
-      await writer.close();
-    }
-    const [stdout, stderr, status] = await Promise.all([
-      collect(child.stdout, options.onLine),
-      collect(child.stderr, options.onLine),
-      child.status,
-    ]);
-    return { code: status.code, stdout, stderr, ms: performance.now() - started };
-  } finally {
-    running.delete(child);
+  if (options.input !== undefined) {
+    const writer = child.stdin.getWriter();
+    await writer.write(new TextEncoder().encode(options.input));
+    await writer.close();
   }
+  const [stdout, stderr, status] = await Promise.all([
+    collect(child.stdout, options.onLine),
+    collect(child.stderr, options.onLine),
+    child.status,
+  ]);
+  return { code: status.code, stdout, stderr, ms: performance.now() - started };
 }
 
 /** A program that exited with a non-zero code (or could not start), with its output. */

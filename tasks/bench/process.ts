@@ -13,7 +13,9 @@ import {
   poll,
   ROOT,
   run,
+  spawn,
   startTask,
+  stopChild,
 } from "../_lib/mod.ts";
 
 /** The logger's line counting what it dropped (server/logger.ts), as the JSON format writes it. */
@@ -166,14 +168,7 @@ function spawnProcess(
   options: { args: string[]; env: Record<string, string> },
   port: number,
 ): ServerHandle {
-  const child = new Deno.Command(command, {
-    args: options.args,
-    cwd: ROOT,
-    env: options.env,
-    stdin: "null",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
+  const child = spawn(command, { args: options.args, cwd: ROOT, env: options.env });
   let code: number | null = null;
   let signal: string | null = null;
   let killed = false;
@@ -208,16 +203,8 @@ function spawnProcess(
       stopping ??= (async () => {
         if (code === null) {
           killed = true;
-          try {
-            child.kill("SIGTERM");
-          } catch { /* already gone */ }
-          const timer = setTimeout(() => {
-            try {
-              child.kill("SIGKILL");
-            } catch { /* already gone */ }
-          }, 3000);
+          await stopChild(child);
           await status;
-          clearTimeout(timer);
         }
         await Promise.all([drained, stderrRead]);
       })();

@@ -427,69 +427,73 @@ export function smokeHealth(report: Pick<BenchReport, "load" | "processes" | "er
   ];
 }
 
-/** The human report: load, processes, targets, skipped targets and errors. */
+/** The human report: load, processes, connections, targets, skipped targets and errors. */
 export function renderReport(report: BenchReport): string {
   const { meta } = report;
-  const parts: string[] = [];
-  parts.push(
+  const parts = [
     `SWFT bench${meta.smoke ? " (smoke: checks the tool, not the figures)" : ""}: ` +
-      `deno ${meta.deno}, wrk ${meta.wrk}, ${meta.cpus} CPUs, ${meta.rounds} round(s) of ` +
-      `${meta.durationSec} s per path and concurrency, baseline and servers alternating`,
-  );
-  parts.push(
+    `deno ${meta.deno}, wrk ${meta.wrk}, ${meta.cpus} CPUs, ${meta.rounds} round(s) of ` +
+    `${meta.durationSec} s per path and concurrency, baseline and servers alternating`,
+    ...loadSection(report),
+    ...processSection(report),
+    ...connectionSection(report),
+    // A smoke run is too short to judge any target: it reports whether the tool works.
+    ...(meta.smoke ? ["", ...smokeHealth(report)] : goalSection(report)),
+    ...notesSection(report),
+  ];
+  return parts.join("\n");
+}
+
+function loadSection(report: BenchReport): string[] {
+  return [
     "\nLoad: medians over rounds; ratio = median of per-round requests/s over the constant " +
-      "baseline's;\nsame = the same over the replay of this path's exact response bytes",
-  );
-  parts.push(renderTable(
-    ["path", "conns", "target", "req/s", "ratio", "same", "p50 ms", "p99 ms", "errors"],
-    report.load.map((row) => [
-      row.path,
-      String(row.connections),
-      row.target,
-      Math.round(row.requestsPerSec).toString(),
-      fixed(row.ratio, 2),
-      fixed(row.sameBytesRatio ?? null, 2),
-      fixed(row.p50Ms, 2),
-      fixed(row.p99Ms, 2),
-      String(row.errors),
-    ]),
-    [false, true, false, true, true, true, true, true, true],
-  ));
-  parts.push(
-    `\nProcesses: startup = exec to first 200 on /health (median); RSS in MiB; soak ${meta.soakSec} s`,
-  );
-  parts.push(renderTable(
-    [
-      "target",
-      "process",
-      "startup ms",
-      "RSS idle",
-      "RSS load",
-      "RSS soak",
-      "soak peak",
-      "growth %",
-      "log lines",
-      "answered",
-    ],
-    report.processes.map((row) => [
-      row.target,
-      row.processName ?? "-",
-      fixed(row.startupMs, 1),
-      mib(row.rssIdleBytes),
-      mib(row.rssAfterLoadBytes),
-      mib(row.rssAfterSoakBytes),
-      mib(row.rssSoakPeakBytes),
-      fixed(row.soakGrowthPct, 1),
-      row.accessLog ? String(row.accessLog.lines) : "-",
-      String(row.requestsAnswered),
-    ]),
-    [false, false, true, true, true, true, true, true, true, true],
-  ));
-  if (report.connections?.length) {
-    parts.push(
-      `\nConnections: ${report.meta.storm} idle keep-alive connections held, then closed; RSS in MiB`,
-    );
-    parts.push(renderTable(
+    "baseline's;\nsame = the same over the replay of this path's exact response bytes",
+    renderTable(
+      ["path", "conns", "target", "req/s", "ratio", "same", "p50 ms", "p99 ms", "errors"],
+      report.load.map((row) => [
+        row.path,
+        String(row.connections),
+        row.target,
+        Math.round(row.requestsPerSec).toString(),
+        fixed(row.ratio, 2),
+        fixed(row.sameBytesRatio ?? null, 2),
+        fixed(row.p50Ms, 2),
+        fixed(row.p99Ms, 2),
+        String(row.errors),
+      ]),
+      [false, true, false, true, true, true, true, true, true],
+    ),
+  ];
+}
+
+function processSection(report: BenchReport): string[] {
+  const heads = ["target", "process", "startup ms", "RSS idle", "RSS load", "RSS soak"];
+  return [
+    `\nProcesses: startup = exec to first 200 on /health (median); RSS in MiB; soak ${report.meta.soakSec} s`,
+    renderTable(
+      [...heads, "soak peak", "growth %", "log lines", "answered"],
+      report.processes.map((row) => [
+        row.target,
+        row.processName ?? "-",
+        fixed(row.startupMs, 1),
+        mib(row.rssIdleBytes),
+        mib(row.rssAfterLoadBytes),
+        mib(row.rssAfterSoakBytes),
+        mib(row.rssSoakPeakBytes),
+        fixed(row.soakGrowthPct, 1),
+        row.accessLog ? String(row.accessLog.lines) : "-",
+        String(row.requestsAnswered),
+      ]),
+      [false, false, true, true, true, true, true, true, true, true],
+    ),
+  ];
+}
+
+function connectionSection(report: BenchReport): string[] {
+  if (!report.connections?.length) return [];
+  return [
+    `\nConnections: ${report.meta.storm} idle keep-alive connections held, then closed; RSS in MiB`,
+    renderTable(
       ["target", "held", "RSS before", "RSS held", "RSS after", "KiB/conn", "left MiB"],
       report.connections.map((row) => [
         row.target,
@@ -501,14 +505,15 @@ export function renderReport(report: BenchReport): string {
         mib(row.afterStormBytes),
       ]),
       [false, true, true, true, true, true, true],
-    ));
-  }
-  if (meta.smoke) {
-    // A smoke run is too short to judge any target: it reports whether the tool works.
-    parts.push("", ...smokeHealth(report));
-  } else if (report.goals.length) {
-    parts.push("\nTargets (production defaults: security headers and access log on)");
-    parts.push(renderTable(
+    ),
+  ];
+}
+
+function goalSection(report: BenchReport): string[] {
+  if (!report.goals.length) return [];
+  return [
+    "\nTargets (production defaults: security headers and access log on)",
+    renderTable(
       ["target", "goal", "value", "limit", "at", "result"],
       report.goals.map((check) => [
         check.target,
@@ -519,8 +524,11 @@ export function renderReport(report: BenchReport): string {
         check.met === null ? "not measured" : check.met ? "met" : "NOT MET",
       ]),
       [false, false, true, false, false, false],
-    ));
-  }
+    ),
+  ];
+}
+
+function notesSection(report: BenchReport): string[] {
   const notes: string[] = [];
   if (report.processes.some((row) => row.target === "container")) {
     notes.push(
@@ -530,6 +538,5 @@ export function renderReport(report: BenchReport): string {
   }
   notes.push(...report.skipped.map((skip) => `skipped ${skip.target}: ${skip.reason}`));
   notes.push(...report.errors.map((error) => `error: ${error}`));
-  if (notes.length) parts.push("", ...notes);
-  return parts.join("\n");
+  return notes.length ? ["", ...notes] : [];
 }

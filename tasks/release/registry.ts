@@ -13,7 +13,7 @@
  *
  * @module
  */
-import { docker, fetchText, lastLines, poll } from "../_lib/mod.ts";
+import { docker, fetchText, lastLines, poll, spawn, stopChild } from "../_lib/mod.ts";
 
 /** A running local registry. */
 export interface LocalRegistry {
@@ -54,16 +54,11 @@ export async function startRegistry(port: number): Promise<LocalRegistry> {
   );
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(registryCommand(), {
-      args: ["serve", config],
-      stdin: "null",
-      stdout: "null",
-      stderr: "piped",
-    }).spawn();
+    child = spawn(registryCommand(), { args: ["serve", config], stdout: "null" });
   } catch (error) {
     await Deno.remove(dir, { recursive: true });
     throw new Error(
-      `Cannot start the local registry (${registryCommand()}): ${(error as Error).message}; ` +
+      `Cannot start the local registry: ${(error as Error).message}; ` +
         "install Debian's docker-registry package",
     );
   }
@@ -74,7 +69,7 @@ export async function startRegistry(port: number): Promise<LocalRegistry> {
     return s;
   });
   const stop = async () => {
-    if (!exited) child.kill("SIGTERM");
+    await stopChild(child);
     await status;
     await stderr;
     await Deno.remove(dir, { recursive: true }).catch(() => {});

@@ -1,5 +1,12 @@
 /** Command-line flags of `deno task verify` (the flag names are a project contract). */
-import { parseFlags, parseSize, ROOT, UsageError } from "../_lib/mod.ts";
+import {
+  type FlagOptions,
+  type ParsedFlags,
+  parseFlags,
+  parseSize,
+  ROOT,
+  UsageError,
+} from "../_lib/mod.ts";
 import { defaultBuilderTarget } from "./dockerfile.ts";
 
 /** The OCI annotations the runtime image must carry by default (`--require-label`). */
@@ -128,6 +135,36 @@ function size(flag: string, text: string): number {
   }
 }
 
+/** verify's flags, as `parseFlags` takes them. */
+const VERIFY_FLAGS = {
+  context: { type: "string", default: "." },
+  file: { type: "string" },
+  target: { type: "string", default: "runtime" },
+  "builder-target": { type: "string" },
+  image: { type: "string", default: "swft" },
+  "build-arg": { type: "string", multiple: true, default: [] },
+  config: { type: "string", default: `${ROOT}/verify.config.json` },
+  port: { type: "string" },
+  json: { type: "string" },
+  keep: { type: "boolean", default: false },
+  "size-budget": { type: "string", multiple: true, default: [] },
+  "memory-budget": { type: "string", default: "256MB" },
+  "start-timeout": { type: "string" },
+  "stop-timeout": { type: "string" },
+  "stop-budget": { type: "string" },
+  touch: { type: "string" },
+  "require-digest": { type: "boolean", default: false },
+  "require-label": { type: "string", multiple: true },
+  skip: { type: "string", multiple: true, default: [] },
+  "no-cache": { type: "boolean", default: false },
+  "http-host": { type: "string", default: "127.0.0.1" },
+  verbose: { type: "boolean", default: false },
+  from: { type: "string" },
+} as const satisfies FlagOptions;
+
+/** verify's flags, parsed. */
+type VerifyFlags = ParsedFlags<typeof VERIFY_FLAGS>["values"];
+
 /**
  * Parses verify's flags. Returns `"help"` for `--help`; throws `UsageError`.
  *
@@ -137,67 +174,15 @@ function size(flag: string, text: string): number {
  * ```
  */
 export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
-  const { values: v } = parseFlags(argv, {
-    context: { type: "string", default: "." },
-    file: { type: "string" },
-    target: { type: "string", default: "runtime" },
-    "builder-target": { type: "string" },
-    image: { type: "string", default: "swft" },
-    "build-arg": { type: "string", multiple: true, default: [] },
-    config: { type: "string", default: `${ROOT}/verify.config.json` },
-    port: { type: "string" },
-    json: { type: "string" },
-    keep: { type: "boolean", default: false },
-    "size-budget": { type: "string", multiple: true, default: [] },
-    "memory-budget": { type: "string", default: "256MB" },
-    "start-timeout": { type: "string" },
-    "stop-timeout": { type: "string" },
-    "stop-budget": { type: "string" },
-    touch: { type: "string" },
-    "require-digest": { type: "boolean", default: false },
-    "require-label": { type: "string", multiple: true },
-    skip: { type: "string", multiple: true, default: [] },
-    "no-cache": { type: "boolean", default: false },
-    "http-host": { type: "string", default: "127.0.0.1" },
-    verbose: { type: "boolean", default: false },
-    from: { type: "string" },
-  });
+  const { values: v } = parseFlags(argv, VERIFY_FLAGS);
   if (v.help) return "help";
-
-  const buildArgs: Record<string, string> = {};
-  for (const pair of v["build-arg"]) {
-    const eq = pair.indexOf("=");
-    if (eq <= 0) throw new UsageError(`--build-arg must be K=V, got "${pair}"`);
-    buildArgs[pair.slice(0, eq)] = pair.slice(eq + 1);
-  }
-  let port: number | undefined;
-  if (v.port !== undefined) {
-    port = Number(v.port);
-    if (!Number.isInteger(port) || port < 1 || port > 65535) {
-      throw new UsageError(`--port must be an integer from 1 to 65535, got "${v.port}"`);
-    }
-  }
+  const buildArgs = buildArgsOf(v["build-arg"]);
+  const port = portOf(v.port);
   if (!/^[a-z0-9][a-z0-9._\/-]*$/.test(v.image)) {
     throw new UsageError(`--image must be a lower-case repository name, got "${v.image}"`);
   }
-  const sizeBudgets: Record<string, number> = {};
-  for (const spec of v["size-budget"]) {
-    const eq = spec.indexOf("=");
-    sizeBudgets[eq > 0 ? spec.slice(0, eq) : v.target] = size(
-      "--size-budget",
-      eq > 0 ? spec.slice(eq + 1) : spec,
-    );
-  }
-  if (v.from !== undefined) {
-    if (!/^[\w][\w.\/:@-]*$/.test(v.from)) {
-      throw new UsageError(`--from must be an image reference, got "${v.from}"`);
-    }
-    if (v["no-cache"] || v.touch) {
-      throw new UsageError(
-        "--from checks an image without building it: --no-cache and --touch do not apply",
-      );
-    }
-  }
+  const sizeBudgets = sizeBudgetsOf(v["size-budget"], v.target);
+  checkFrom(v);
   const context = v.context;
   const file = v.file ?? `${context.replace(/\/+$/, "") || "/"}/Dockerfile`;
   return {
@@ -225,4 +210,48 @@ export function parseVerifyArgs(argv: string[]): VerifyOptions | "help" {
     verbose: v.verbose,
     from: v.from,
   };
+}
+
+function buildArgsOf(pairs: readonly string[]): Record<string, string> {
+  const buildArgs: Record<string, string> = {};
+  for (const pair of pairs) {
+    const eq = pair.indexOf("=");
+    if (eq <= 0) throw new UsageError(`--build-arg must be K=V, got "${pair}"`);
+    buildArgs[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return buildArgs;
+}
+
+function portOf(text: string | undefined): number | undefined {
+  if (text === undefined) return undefined;
+  const port = Number(text);
+  if (!Number.isInteger(port) || port < 1 || port > 65535) {
+    throw new UsageError(`--port must be an integer from 1 to 65535, got "${text}"`);
+  }
+  return port;
+}
+
+/** `--size-budget [TARGET=]SIZE`, by target (`target` when none is named). */
+function sizeBudgetsOf(specs: readonly string[], target: string): Record<string, number> {
+  const sizeBudgets: Record<string, number> = {};
+  for (const spec of specs) {
+    const eq = spec.indexOf("=");
+    sizeBudgets[eq > 0 ? spec.slice(0, eq) : target] = size(
+      "--size-budget",
+      eq > 0 ? spec.slice(eq + 1) : spec,
+    );
+  }
+  return sizeBudgets;
+}
+
+function checkFrom(v: VerifyFlags): void {
+  if (v.from === undefined) return;
+  if (!/^[\w][\w.\/:@-]*$/.test(v.from)) {
+    throw new UsageError(`--from must be an image reference, got "${v.from}"`);
+  }
+  if (v["no-cache"] || v.touch) {
+    throw new UsageError(
+      "--from checks an image without building it: --no-cache and --touch do not apply",
+    );
+  }
 }

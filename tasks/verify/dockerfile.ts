@@ -256,10 +256,33 @@ export function lintDockerfile(dockerfile: Dockerfile, options: LintOptions): Li
   for (const [key, value] of Object.entries(options.buildArgs ?? {})) {
     if (key in values) values[key] = value;
   }
+  if (dockerfile.stages.length === 0) problems.push("no FROM instruction");
+  const bases = lintBases(dockerfile, values, options, problems);
+  let found: TargetSettings = { exposed: [] };
+  const target = findStage(dockerfile, options.target);
+  if (!target) {
+    problems.push(`target stage "${options.target}" not found`);
+  } else {
+    found = targetSettings(stageChain(dockerfile, target), values, options.buildArgs);
+    problems.push(...targetProblems(options.target, found));
+  }
+  if (options.builderTarget && !findStage(dockerfile, options.builderTarget)) {
+    problems.push(`builder stage "${options.builderTarget}" not found`);
+  }
+  problems.push(...dockerignoreProblems(options.dockerignore));
+  const { user, healthcheck, exposed } = found;
+  return { problems, bases, user, healthcheck, exposed };
+}
+
+/** The base images of the stages, each checked for a pin; problems are added to `problems`. */
+function lintBases(
+  dockerfile: Dockerfile,
+  values: Record<string, string | undefined>,
+  options: LintOptions,
+  problems: string[],
+): LintResult["bases"] {
   const stageNames = new Set(dockerfile.stages.map((s) => s.name).filter(Boolean));
   const bases: LintResult["bases"] = [];
-  if (dockerfile.stages.length === 0) problems.push("no FROM instruction");
-
   for (const stage of dockerfile.stages) {
     const label = stage.name ?? `#${stage.index}`;
     const missing: string[] = [];
@@ -281,56 +304,61 @@ export function lintDockerfile(dockerfile: Dockerfile, options: LintOptions): Li
       problems.push(`stage ${label}: base ${image} uses the floating tag "${ref.tag}"`);
     }
   }
+  return bases;
+}
 
-  let user: string | undefined;
-  let healthcheck: string | undefined;
-  const exposed: number[] = [];
-  const target = findStage(dockerfile, options.target);
-  if (!target) {
-    problems.push(`target stage "${options.target}" not found`);
-  } else {
-    const chain = stageChain(dockerfile, target);
-    for (const stage of chain) {
-      const stageValues = { ...values };
-      for (const instruction of stage.instructions) {
-        if (instruction.keyword === "ARG") {
-          for (const [k, v] of Object.entries(parseArg(instruction.args))) {
-            stageValues[k] = options.buildArgs?.[k] ?? v ?? values[k];
-          }
-        } else if (instruction.keyword === "USER") {
-          user = expandArgs(instruction.args, stageValues);
-        } else if (instruction.keyword === "HEALTHCHECK") {
-          healthcheck = instruction.args;
-        } else if (instruction.keyword === "EXPOSE") {
-          for (const word of expandArgs(instruction.args, stageValues).split(/\s+/)) {
-            const port = parseInt(word, 10);
-            if (Number.isInteger(port)) exposed.push(port);
-          }
+/** What the target stage, with the stages it builds on, sets: USER, HEALTHCHECK, EXPOSE. */
+interface TargetSettings {
+  user?: string;
+  healthcheck?: string;
+  exposed: number[];
+}
+
+function targetSettings(
+  chain: Stage[],
+  values: Record<string, string | undefined>,
+  buildArgs: Record<string, string> | undefined,
+): TargetSettings {
+  const found: TargetSettings = { exposed: [] };
+  for (const stage of chain) {
+    const stageValues = { ...values };
+    for (const instruction of stage.instructions) {
+      if (instruction.keyword === "ARG") {
+        for (const [k, v] of Object.entries(parseArg(instruction.args))) {
+          stageValues[k] = buildArgs?.[k] ?? v ?? values[k];
+        }
+      } else if (instruction.keyword === "USER") {
+        found.user = expandArgs(instruction.args, stageValues);
+      } else if (instruction.keyword === "HEALTHCHECK") {
+        found.healthcheck = instruction.args;
+      } else if (instruction.keyword === "EXPOSE") {
+        for (const word of expandArgs(instruction.args, stageValues).split(/\s+/)) {
+          const port = parseInt(word, 10);
+          if (Number.isInteger(port)) found.exposed.push(port);
         }
       }
     }
-    const label = options.target;
-    if (user === undefined) {
-      problems.push(`stage ${label} sets no USER (an inherited base-image user is not enough)`);
-    } else if (isRootUser(user)) {
-      problems.push(`stage ${label} runs as root (USER ${user})`);
-    }
-    if (healthcheck === undefined) problems.push(`stage ${label} has no HEALTHCHECK`);
-    else if (/^NONE\b/i.test(healthcheck)) problems.push(`stage ${label} disables HEALTHCHECK`);
-    if (exposed.length === 0) problems.push(`stage ${label} has no EXPOSE`);
   }
-  if (options.builderTarget && !findStage(dockerfile, options.builderTarget)) {
-    problems.push(`builder stage "${options.builderTarget}" not found`);
-  }
+  return found;
+}
 
-  if (!options.dockerignore) {
-    problems.push(".dockerignore is missing (the whole context, .env and .git included, is sent)");
-  } else {
-    for (const path of [".env", ".git"]) {
-      if (!options.dockerignore.excludes(path)) {
-        problems.push(`.dockerignore does not exclude ${path}`);
-      }
-    }
+function targetProblems(label: string, { user, healthcheck, exposed }: TargetSettings): string[] {
+  const problems: string[] = [];
+  if (user === undefined) {
+    problems.push(`stage ${label} sets no USER (an inherited base-image user is not enough)`);
+  } else if (isRootUser(user)) {
+    problems.push(`stage ${label} runs as root (USER ${user})`);
   }
-  return { problems, bases, user, healthcheck, exposed };
+  if (healthcheck === undefined) problems.push(`stage ${label} has no HEALTHCHECK`);
+  else if (/^NONE\b/i.test(healthcheck)) problems.push(`stage ${label} disables HEALTHCHECK`);
+  if (exposed.length === 0) problems.push(`stage ${label} has no EXPOSE`);
+  return problems;
+}
+
+function dockerignoreProblems(dockerignore: DockerIgnore | undefined): string[] {
+  if (!dockerignore) {
+    return [".dockerignore is missing (the whole context, .env and .git included, is sent)"];
+  }
+  return [".env", ".git"].filter((path) => !dockerignore.excludes(path))
+    .map((path) => `.dockerignore does not exclude ${path}`);
 }

@@ -1,17 +1,14 @@
 /**
- * The one place that reaches into Deno's internals: its server for one accepted connection,
- * which `Deno.serve` runs for each connection of its listener (the same native HTTP/1.1 and
- * HTTP/2 stack). Deno.serve (2.9) has no header-read or idle timeout, no connection limit, and
- * ends its accept loop for good on `Too many open files`; serving each connection ourselves
- * gives all three (server.ts). It is internal (`Deno[Deno.internal].serveHttpOnConnection`,
- * used by Deno's own tests and once moved behind a lazy accessor already), so it is looked up
- * here only, and server.ts falls back to public `Deno.serve` when it is gone.
+ * The one module that reaches into Deno's internals: Deno's server for one accepted connection
+ * (`Deno[Deno.internal].serveHttpOnConnection`, what `Deno.serve` runs per connection). Serving
+ * each connection ourselves gives the header-read and idle timeouts and the connection limit
+ * Deno.serve lacks; server/mod.ts falls back to public `Deno.serve` when it is gone.
  *
  * @module
  */
 
 /** One connection served by Deno's per-connection server. */
-export interface ServedConnection {
+export interface ConnectionHandle {
   /** Settles once the connection is closed. */
   readonly finished: Promise<void>;
   /** Close gracefully: at once when idle, after the running response otherwise. */
@@ -30,11 +27,11 @@ export type ConnectionHandler = (
 ) => Response | Promise<Response>;
 
 /** Serve HTTP (1.1, or 2 with prior knowledge) on one accepted connection until it closes. */
-export type ServeConnection = (
+export type ConnectionServer = (
   conn: Deno.Conn,
   handler: ConnectionHandler,
   onError: (error: unknown) => Response,
-) => ServedConnection;
+) => ConnectionHandle;
 
 type Internal = (
   conn: Deno.Conn,
@@ -45,14 +42,12 @@ type Internal = (
 ) => { finished: Promise<void>; shutdown(): Promise<void> };
 
 /**
- * A served connection, which is also the "signal" Deno's server is given: all Deno does with
- * its signal is register, once, the function that closes the connection at once
- * (`op_http_cancel`). Holding that function instead of an AbortController per connection
- * saves about 0.9 KiB per connection (measured, 3,000 idle connections), and calling it here
- * lets its one expected error be caught: BadResource, when the connection had closed an
- * instant before.
+ * The handle of a connection on Deno's internal server, which is also the "signal" that server
+ * is given: all Deno does with it is register the function that closes the connection at once
+ * (`op_http_cancel`). Holding that function instead of an AbortController per connection saves
+ * memory (docs/bench.md), and calling it here catches its one expected error (BadResource).
  */
-class Served implements ServedConnection {
+class InternalConnectionHandle implements ConnectionHandle {
   finished: Promise<void> = Promise.resolve();
   #served: { shutdown(): Promise<void> } | undefined;
   #cancel: (() => void) | undefined;
@@ -89,11 +84,11 @@ class Served implements ServedConnection {
  *
  * @example
  * ```ts
- * const serve = findServeConnection(Deno);
+ * const serve = findConnectionServer(Deno);
  * console.log(serve ? "limits enforced" : "public Deno.serve only");
  * ```
  */
-export function findServeConnection(deno: object): ServeConnection | undefined {
+export function findConnectionServer(deno: object): ConnectionServer | undefined {
   let serve: unknown;
   try {
     // deno-lint-ignore no-explicit-any
@@ -103,7 +98,7 @@ export function findServeConnection(deno: object): ServeConnection | undefined {
   }
   if (typeof serve !== "function") return undefined;
   return (conn, handler, onError) => {
-    const served = new Served();
+    const served = new InternalConnectionHandle();
     return served.serve((serve as Internal)(conn, served, handler, onError, noop));
   };
 }
@@ -111,4 +106,4 @@ export function findServeConnection(deno: object): ServeConnection | undefined {
 function noop() {}
 
 /** This Deno's per-connection server, or `undefined` when it has none. */
-export const serveConnection: ServeConnection | undefined = findServeConnection(Deno);
+export const denoConnectionServer: ConnectionServer | undefined = findConnectionServer(Deno);
