@@ -82,7 +82,7 @@ import {
   parseImageRef,
   pushedDigest,
 } from "./release/image_ref.ts";
-import { appPackages, type Bom, cdxgen, mergeBoms } from "./release/sbom.ts";
+import { appPackages, type Bom, cdxgen, mergeBoms } from "./release/attestations/sbom.ts";
 
 const TOOL = "release";
 
@@ -422,7 +422,7 @@ const pushStep: ReleaseStep = {
   },
 };
 
-/** One CycloneDX document for the pushed digest (see release/sbom.ts), kept with `--sbom`. */
+/** One CycloneDX document for the pushed digest (see release/attestations/sbom.ts), kept with `--sbom`. */
 const sbomStep: ReleaseStep = {
   id: "sbom",
   when: publishing,

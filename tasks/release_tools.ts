@@ -15,7 +15,7 @@
  */
 import { parseFlags, progress, ROOT, run, runTask } from "./_lib/mod.ts";
 import { cosignCommand } from "./release/cosign.ts";
-import { cdxgenCommand } from "./release/sbom.ts";
+import { cdxgenCommand } from "./release/attestations/sbom.ts";
 import { toolsDir } from "./release/tools.ts";
 
 const TOOL = "release:tools";

@@ -9,7 +9,7 @@
  */
 import { ROOT } from "../tasks/_lib/mod.ts";
 import type { PermissionsPredicate, Provenance, VerifyProof } from "../tasks/release/predicates.ts";
-import { groupFlags } from "../tasks/release/permissions.ts";
+import { groupFlags } from "../tasks/release/attestations/permissions.ts";
 import { parseDockerfile } from "../tasks/verify/dockerfile.ts";
 
 /** The `runtime-deno` stage's ENTRYPOINT in the Dockerfile (by stage, with verify's parser). */

@@ -22,11 +22,15 @@ import {
   kyvernoPolicy,
   renderAdmission,
 } from "../tasks/release/admission.ts";
-import { entrypointFlags, groupFlags, permissionsPredicate } from "../tasks/release/permissions.ts";
+import {
+  entrypointFlags,
+  groupFlags,
+  permissionsPredicate,
+} from "../tasks/release/attestations/permissions.ts";
 import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
 import { ATTESTATIONS } from "../tasks/release/predicates.ts";
-import { buildProvenance } from "../tasks/release/provenance.ts";
-import { verifyProof } from "../tasks/release/verify_proof.ts";
+import { buildProvenance } from "../tasks/release/attestations/provenance.ts";
+import { verifyProof } from "../tasks/release/attestations/verify_proof.ts";
 import { NOT_RUN_ON_EXISTING_IMAGE } from "../tasks/verify/checks_build.ts";
 import { loadConfig } from "../tasks/verify/config.ts";
 import { registry } from "../tasks/verify/mod.ts";

@@ -13,7 +13,7 @@ import {
   entrypointFlags,
   groupFlags,
   permissionsPredicate,
-} from "../tasks/release/permissions.ts";
+} from "../tasks/release/attestations/permissions.ts";
 import {
   BUILD_TYPE,
   GITHUB_BUILDER,
@@ -26,8 +26,8 @@ import {
   fileSha256,
   gitSource,
   type ProvenanceInputs,
-} from "../tasks/release/provenance.ts";
-import { proofRefusal, verifyProof } from "../tasks/release/verify_proof.ts";
+} from "../tasks/release/attestations/provenance.ts";
+import { proofRefusal, verifyProof } from "../tasks/release/attestations/verify_proof.ts";
 import { toolCommand } from "../tasks/release/tools.ts";
 import type { Report } from "../tasks/verify/report.ts";
 import { parseVerifyArgs } from "../tasks/verify/args.ts";

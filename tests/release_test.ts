@@ -33,19 +33,24 @@ import {
 } from "../tasks/_lib/mod.ts";
 import { parseReleaseArgs, type ReleaseReport, releaseSteps } from "../tasks/release.ts";
 import { isLoopbackRegistry, parseImageRef, pushedDigest } from "../tasks/release/image_ref.ts";
-import { appPackages, type Bom, type Component, mergeBoms } from "../tasks/release/sbom.ts";
+import {
+  appPackages,
+  type Bom,
+  type Component,
+  mergeBoms,
+} from "../tasks/release/attestations/sbom.ts";
 import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
 import { baseImageFlags, BASES, IN_CI, requiredTest, testName } from "./_container.ts";
 import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/release/cosign.ts";
-import { cdxgenCommand } from "../tasks/release/sbom.ts";
-import { entrypointFlags } from "../tasks/release/permissions.ts";
+import { cdxgenCommand } from "../tasks/release/attestations/sbom.ts";
+import { entrypointFlags } from "../tasks/release/attestations/permissions.ts";
 import {
   type PermissionsPredicate,
   type Provenance,
   type VerifyProof,
   VULN_ATTESTATION,
 } from "../tasks/release/predicates.ts";
-import { fileSha256 } from "../tasks/release/provenance.ts";
+import { fileSha256 } from "../tasks/release/attestations/provenance.ts";
 import { requiring, withoutRule, withParams } from "./_policy.ts";
 import { PREDICATE_REFUSALS, type Predicates, refusedPredicate } from "./_trust_fixtures.ts";
 

@@ -32,7 +32,7 @@ import {
   verifyAttestationArgs,
 } from "./cosign.ts";
 import type { ImageRef } from "./image_ref.ts";
-import { binaryFlags, entrypointFlags, permissionsPredicate } from "./permissions.ts";
+import { binaryFlags, entrypointFlags, permissionsPredicate } from "./attestations/permissions.ts";
 import { policyRefusal, readPolicyFile } from "./policy.ts";
 import {
   type AttestationKind,
@@ -49,10 +49,15 @@ import {
   type GitSource,
   gitSource,
   resolveBaseImage,
-} from "./provenance.ts";
+} from "./attestations/provenance.ts";
 import { configDigest } from "./registry.ts";
-import type { Bom } from "./sbom.ts";
-import { isPushedImage, parseVerifyReport, proofRefusal, verifyProof } from "./verify_proof.ts";
+import type { Bom } from "./attestations/sbom.ts";
+import {
+  isPushedImage,
+  parseVerifyReport,
+  proofRefusal,
+  verifyProof,
+} from "./attestations/verify_proof.ts";
 
 /** The command-line options the trust steps read. */
 export interface TrustOptions {
@@ -378,7 +383,7 @@ const GITHUB_VARIABLES = [
   "GITHUB_RUN_ATTEMPT",
 ];
 
-/** `provenance`: the SLSA v1 predicate for this release (see release/provenance.ts). */
+/** `provenance`: the SLSA v1 predicate for this release (see release/attestations/provenance.ts). */
 export const provenanceStep: TrustStep = {
   id: "provenance",
   when: publishing,

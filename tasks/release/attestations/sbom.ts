@@ -12,9 +12,9 @@
  *
  * @module
  */
-import { lastLines, run } from "../_lib/mod.ts";
-import { pruneLock } from "../_lib/image_lock.ts";
-import { toolCommand } from "./tools.ts";
+import { lastLines, run } from "../../_lib/mod.ts";
+import { pruneLock } from "../../_lib/image_lock.ts";
+import { toolCommand } from "../tools.ts";
 
 /** The parts of deno.lock (version 5) that {@linkcode appPackages} needs. */
 export type LockFile = {

@@ -10,7 +10,7 @@
  *
  * @module
  */
-import type { PermissionsPredicate } from "./predicates.ts";
+import type { PermissionsPredicate } from "../predicates.ts";
 
 // Deno 2's one-letter permission flags, in long form.
 const SHORT: Record<string, string> = {

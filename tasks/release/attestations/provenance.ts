@@ -9,14 +9,14 @@
  *
  * @module
  */
-import { DENO_VERSION, docker, realBaseImages, ROOT, run, runOk } from "../_lib/mod.ts";
+import { DENO_VERSION, docker, realBaseImages, ROOT, run, runOk } from "../../_lib/mod.ts";
 import {
   BUILD_TYPE,
   GITHUB_BUILDER,
   LOCAL_BUILDER,
   type Provenance,
   type ResourceDescriptor,
-} from "./predicates.ts";
+} from "../predicates.ts";
 
 /** The git facts of the work tree the release builds from. */
 export interface GitSource {

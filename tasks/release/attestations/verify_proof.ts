@@ -7,9 +7,9 @@
  *
  * @module
  */
-import { NOT_RUN_ON_EXISTING_IMAGE } from "../verify/checks_build.ts";
-import type { Report as VerifyReport } from "../verify/report.ts";
-import type { VerifyProof } from "./predicates.ts";
+import { NOT_RUN_ON_EXISTING_IMAGE } from "../../verify/checks_build.ts";
+import type { Report as VerifyReport } from "../../verify/report.ts";
+import type { VerifyProof } from "../predicates.ts";
 
 /** Reads a verify report (`--verify-report FILE`); throws one line when it is not one. */
 export function parseVerifyReport(text: string, path: string): VerifyReport {
