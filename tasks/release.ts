@@ -41,48 +41,45 @@ import {
   progress,
   pullFailed,
   readDenoJson,
-  type ReportHead,
   ROOT,
   runSteps,
   runTask,
   standinCommand,
   standinHint,
   startReport,
-  type Step,
   stepProgress,
-  type StepResult,
   tempDir,
   UsageError,
   usesBuildKit,
   writeReport,
 } from "./_lib/mod.ts";
+import { ATTESTATIONS } from "./release/attestations/mod.ts";
 import { cosign, cosignFailure, signArgs, verifiedDigests, verifyArgs } from "./release/cosign.ts";
-import { readPolicyFile } from "./release/policy.ts";
-import {
-  type AttestationStatus,
-  attestationStatuses,
-  attestStep,
-  basesStep,
-  denoVersionOf,
-  permissionsStep,
-  provenanceStep,
-  publishing,
-  saveStep,
-  scanStep,
-  signingOf,
-  sourceStep,
-  type TrustOptions,
-  type TrustRun,
-  verifyAttestationsStep,
-  verifyStep,
-} from "./release/trust.ts";
 import {
   type ImageRef,
   isLoopbackRegistry,
   parseImageRef,
   pushedDigest,
 } from "./release/image_ref.ts";
-import { appPackages, type Bom, cdxgen, mergeBoms } from "./release/attestations/sbom.ts";
+import { readPolicyFile } from "./release/policy.ts";
+import {
+  publishing,
+  type ReleaseOptions,
+  type ReleaseReport,
+  type ReleaseRun,
+  type ReleaseStep,
+  signingOf,
+} from "./release/run.ts";
+import {
+  attestationStatuses,
+  attestStep,
+  basesStep,
+  saveStep,
+  sourceStep,
+  verifyAttestationsStep,
+} from "./release/trust.ts";
+
+export type { ReleaseOptions, ReleaseReport, ReleaseRun, ReleaseStep } from "./release/run.ts";
 
 const TOOL = "release";
 
@@ -127,36 +124,6 @@ Options:
 Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
 SOURCE_DATE_EPOCH (the created time).
 `;
-
-/** Options after parsing: the trust steps' (release/trust.ts) and the report files. */
-export interface ReleaseOptions extends TrustOptions {
-  /** `--json`: where to write the report. */
-  json?: string;
-  /** `--sbom`: where to keep the SBOM. */
-  sbom?: string;
-}
-
-/** The `--json` report. */
-export interface ReleaseReport extends ReportHead {
-  /** `--image` as given. */
-  image: string;
-  /** `REGISTRY/REPO@sha256:...`, only once everything passed. */
-  reference: string | null;
-  /** The registry's manifest digest, once known. */
-  digest: string | null;
-  /** The SBOM (its path with `--sbom`) and its component count. */
-  sbom: { path: string | null; components: number } | null;
-  /** Whether `cosign verify` vouched for the digest; key pair or keyless. */
-  signature: { verified: boolean; mode: "key" | "keyless" };
-  /** Each attestation: its name, cosign type, predicate type, and whether it verified. */
-  attestations: AttestationStatus[];
-  /** The policy the verification applied (`--policy`), or null. */
-  policy: string | null;
-  /** Where `--save` wrote the image, or null. */
-  saved: string | null;
-  /** Every step, in order. */
-  steps: StepResult[];
-}
 
 /** Parses and checks the command line; throws a {@linkcode UsageError}. */
 export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
@@ -282,26 +249,6 @@ function createdTime(): string {
   return new Date(seconds !== undefined ? seconds * 1000 : Date.now()).toISOString();
 }
 
-/** What the steps share as the run goes (the trust steps' part: release/trust.ts). */
-export interface ReleaseRun extends TrustRun {
-  /** The command line. */
-  options: ReleaseOptions;
-  /** The report under construction (steps fill in digest, SBOM, verification). */
-  report: ReleaseReport;
-  /** A temporary folder for the run's files, removed at the end (and on Ctrl-C). */
-  tmp: string;
-  /** The registry's manifest digest, once known. */
-  digest?: string;
-  /** `REGISTRY/REPO@DIGEST`, once the digest is known. */
-  pinned?: string;
-}
-
-/** A release step; `when` decides from the command line whether it is part of the run. */
-export interface ReleaseStep extends Step<ReleaseRun> {
-  /** True when this run includes the step (default: always). */
-  when?: (options: ReleaseOptions) => boolean;
-}
-
 /** Records the digest everything after the push (or pull) signs and verifies. */
 function pinDigest(r: ReleaseRun, digest: string): string {
   r.digest = digest;
@@ -422,22 +369,6 @@ const pushStep: ReleaseStep = {
   },
 };
 
-/** One CycloneDX document for the pushed digest (see release/attestations/sbom.ts), kept with `--sbom`. */
-const sbomStep: ReleaseStep = {
-  id: "sbom",
-  when: publishing,
-  async run(r) {
-    const bom = await sbom(r);
-    const kept = r.options.sbom;
-    r.bom = bom;
-    r.sbomPath = kept ?? `${r.tmp}/sbom.cdx.json`;
-    await Deno.writeTextFile(r.sbomPath, JSON.stringify(bom, null, 2) + "\n");
-    const components = bom.components?.length ?? 0;
-    r.report.sbom = { path: kept ?? null, components };
-    return pass(`${components} components${kept ? ` in ${kept}` : ""}`);
-  },
-};
-
 /** `cosign sign` of `REPO@DIGEST`: the signature follows the digest, not the tag. */
 const signStep: ReleaseStep = {
   id: "sign",
@@ -482,11 +413,8 @@ export const RELEASE_STEPS: readonly ReleaseStep[] = [
   buildStep,
   pushStep,
   basesStep,
-  verifyStep,
-  permissionsStep,
-  sbomStep,
-  provenanceStep,
-  scanStep,
+  // Each attestation's step, in the registry's order: its predicate, before anything is signed.
+  ...ATTESTATIONS.map((a) => a.step),
   signStep,
   attestStep,
   verifySignatureStep,
@@ -557,30 +485,6 @@ export async function release(options: ReleaseOptions): Promise<ReleaseReport> {
   if (ok) report.reference = r.pinned ?? null;
   if (ok && options.save) report.saved = options.save;
   return finishReport(report, ok);
-}
-
-async function sbom(r: ReleaseRun): Promise<Bom> {
-  // Only the lockfile and the manifest: cdxgen reads nothing else of the project.
-  const project = `${r.tmp}/project`;
-  await Deno.mkdir(project);
-  await Deno.copyFile(`${ROOT}/deno.json`, `${project}/deno.json`);
-  await Deno.copyFile(`${ROOT}/deno.lock`, `${project}/deno.lock`);
-  // The two scans are independent: side by side, the lockfile's (about 2 s) hides in the
-  // image's. Both are awaited before a failure is reported, so none outlives the step.
-  const [image, locked] = await Promise.allSettled([
-    // By digest: the image that was pushed, even if the local tag moved since.
-    cdxgen("docker", r.pinned!, `${r.tmp}/image.cdx.json`),
-    cdxgen("deno", project, `${r.tmp}/lock.cdx.json`),
-  ]);
-  if (image.status === "rejected") throw image.reason;
-  if (locked.status === "rejected") throw locked.reason;
-  const lock = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.lock`));
-  return mergeBoms(image.value, locked.value, {
-    name: r.options.image.name,
-    tag: r.options.image.tag!,
-    digest: r.digest!,
-    denoVersion: await denoVersionOf(r),
-  }, appPackages(lock));
 }
 
 /** `deno task release`'s entry: exit 0 released and verified, 1 a step failed, 2 usage. */

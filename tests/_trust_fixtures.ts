@@ -8,8 +8,12 @@
  * @module
  */
 import { ROOT } from "../tasks/_lib/mod.ts";
-import type { PermissionsPredicate, Provenance, VerifyProof } from "../tasks/release/predicates.ts";
-import { groupFlags } from "../tasks/release/attestations/permissions.ts";
+import {
+  groupFlags,
+  type PermissionsPredicate,
+} from "../tasks/release/attestations/permissions.ts";
+import type { Provenance } from "../tasks/release/attestations/provenance.ts";
+import type { VerifyProof } from "../tasks/release/attestations/verify_proof.ts";
 import { parseDockerfile } from "../tasks/verify/dockerfile.ts";
 
 /** The `runtime-deno` stage's ENTRYPOINT in the Dockerfile (by stage, with verify's parser). */

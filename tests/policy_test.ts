@@ -28,7 +28,12 @@ import {
   permissionsPredicate,
 } from "../tasks/release/attestations/permissions.ts";
 import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
-import { ATTESTATIONS } from "../tasks/release/predicates.ts";
+import {
+  attestationNamed,
+  ATTESTATIONS,
+  kindOf,
+  requiredAttestations,
+} from "../tasks/release/attestations/mod.ts";
 import { buildProvenance } from "../tasks/release/attestations/provenance.ts";
 import { verifyProof } from "../tasks/release/attestations/verify_proof.ts";
 import { NOT_RUN_ON_EXISTING_IMAGE } from "../tasks/verify/checks_build.ts";
@@ -48,7 +53,19 @@ const TEXT = Deno.readTextFileSync(POLICY_FILE);
 const PARAMS = readPolicyParams(TEXT, POLICY_FILE);
 
 Deno.test("policy: it requires exactly the attestations the release attaches", () => {
-  assert.deepEqual(PARAMS.attestations, ATTESTATIONS.map((a) => ({ ...a })));
+  assert.deepEqual(PARAMS.attestations, requiredAttestations().map(kindOf));
+});
+
+Deno.test("policy: every attestation of the registry has its rules, the required ones Kyverno conditions too", () => {
+  const conditions = kyvernoConditions(PARAMS);
+  for (const attestation of ATTESTATIONS) {
+    assert.ok(
+      TEXT.includes(`\t"${attestation.predicateType}": {`),
+      `${attestation.name}: rules for ${attestation.predicateType} in ${POLICY_FILE}`,
+    );
+    if (attestation.optional) continue;
+    assert.ok(conditions[attestation.predicateType]?.length, `${attestation.name}: Kyverno`);
+  }
 });
 
 Deno.test("policy: its verify checks are verify's ids, its build checks those --from does not run", async () => {
@@ -313,7 +330,7 @@ function kyvernoRefusal(predicateType: string, predicate: unknown): string | und
 }
 
 /** An accepted image's predicates, made by the release's own builders. */
-function acceptedPredicates(): Predicates {
+function acceptedPredicates(): Predicates & { sbom: unknown } {
   const entrypoint = runtimeDenoEntrypoint();
   const id = `sha256:${"c".repeat(64)}`;
   const report = {
@@ -358,28 +375,27 @@ function acceptedPredicates(): Predicates {
       source: "entrypoint",
       entrypoint,
     }),
+    sbom: { bomFormat: "CycloneDX" },
   };
 }
 
-const TYPE: Record<keyof Predicates, string> = {
-  provenance: "https://slsa.dev/provenance/v1",
-  "verify-proof": "urn:swft:attestation:verify-proof:v1",
-  permissions: "urn:swft:attestation:deno-permissions:v1",
-};
+/** The predicate type of the attestation `name`, from the registry. */
+const typeOf = (name: string) => attestationNamed(name).predicateType;
 
 Deno.test("Kyverno conditions admit the release's own predicates", () => {
-  const accepted = acceptedPredicates();
-  for (const [name, predicate] of Object.entries(accepted)) {
-    assert.equal(kyvernoRefusal(TYPE[name as keyof Predicates], predicate), undefined, name);
+  const accepted = acceptedPredicates() as unknown as Record<string, unknown>;
+  for (const attestation of ATTESTATIONS.filter((a) => a.kyverno)) {
+    const predicate = accepted[attestation.name];
+    assert.ok(predicate, `an accepted ${attestation.name} predicate in acceptedPredicates()`);
+    assert.equal(kyvernoRefusal(attestation.predicateType, predicate), undefined, attestation.name);
   }
-  assert.equal(kyvernoRefusal("https://cyclonedx.org/bom", { bomFormat: "CycloneDX" }), undefined);
 });
 
 for (const refusal of PREDICATE_REFUSALS) {
   Deno.test(`Kyverno conditions refuse ${refusal.name}, as the CUE rule ${refusal.rule} does`, () => {
     const changed = refusedPredicate(refusal, acceptedPredicates());
     assert.match(
-      kyvernoRefusal(TYPE[refusal.attestation], changed) ?? "admitted",
+      kyvernoRefusal(typeOf(refusal.attestation), changed) ?? "admitted",
       new RegExp(`^rule ${refusal.rule}: `),
     );
   });
@@ -422,7 +438,7 @@ Deno.test("Kyverno conditions refuse a wildcard where the CUE compares exactly, 
     const changed = structuredClone(accepted);
     change(changed);
     assert.match(
-      kyvernoRefusal(TYPE[attestation], changed[attestation]) ?? "admitted",
+      kyvernoRefusal(typeOf(attestation), changed[attestation]) ?? "admitted",
       new RegExp(`^rule ${rule}: `),
       `${attestation}: ${rule}`,
     );
@@ -434,18 +450,18 @@ Deno.test("Kyverno conditions refuse a dirty tree, a bare --allow-net and a chec
   const dirty = structuredClone(accepted.provenance);
   dirty.buildDefinition.resolvedDependencies[0].annotations!.dirty = true;
   assert.match(
-    kyvernoRefusal(TYPE.provenance, dirty) ?? "admitted",
+    kyvernoRefusal(typeOf("provenance"), dirty) ?? "admitted",
     /^rule provenance-clean-tree: /,
   );
   const flags = [...accepted.permissions.flags, "--allow-net"];
   const bare = { ...accepted.permissions, flags, ...groupFlags(flags) };
   assert.match(
-    kyvernoRefusal(TYPE.permissions, bare) ?? "admitted",
+    kyvernoRefusal(typeOf("permissions"), bare) ?? "admitted",
     /^rule permissions-ceiling: unrestricted/,
   );
   const built = { ...structuredClone(accepted["verify-proof"]), mode: "build" };
   assert.match(
-    kyvernoRefusal(TYPE["verify-proof"], built) ?? "admitted",
+    kyvernoRefusal(typeOf("verify-proof"), built) ?? "admitted",
     /^rule verify-checks-pass: checks were skipped in a run that built the image$/,
   );
 });

@@ -16,22 +16,21 @@ import {
 } from "../tasks/release/attestations/permissions.ts";
 import {
   BUILD_TYPE,
-  GITHUB_BUILDER,
-  LOCAL_BUILDER,
-  PROVENANCE_TYPE,
-} from "../tasks/release/predicates.ts";
-import {
   buildProvenance,
   dockerPurl,
   fileSha256,
+  GITHUB_BUILDER,
   gitSource,
+  LOCAL_BUILDER,
+  PROVENANCE_TYPE,
   type ProvenanceInputs,
 } from "../tasks/release/attestations/provenance.ts";
 import { proofRefusal, verifyProof } from "../tasks/release/attestations/verify_proof.ts";
 import { toolCommand } from "../tasks/release/tools.ts";
 import type { Report } from "../tasks/verify/report.ts";
 import { parseVerifyArgs } from "../tasks/verify/args.ts";
-import { scanStep, type TrustRun } from "../tasks/release/trust.ts";
+import { scanStep } from "../tasks/release/attestations/vuln.ts";
+import type { ReleaseRun } from "../tasks/release/run.ts";
 import { runtimeDenoEntrypoint } from "./_trust_fixtures.ts";
 
 Deno.test("permissions: runtime-deno's are read from the image's ENTRYPOINT, in long form", () => {
@@ -327,7 +326,7 @@ Deno.test("release --scan: a fixable CRITICAL or HIGH finding refuses, an unfixe
     const attempt = async (predicate: unknown, policy?: string) => {
       const file = `${dir}/${crypto.randomUUID()}.json`;
       await Deno.writeTextFile(file, JSON.stringify(predicate));
-      const r = { options: { scan: file, policy }, predicates: {} } as unknown as TrustRun;
+      const r = { options: { scan: file, policy }, predicates: {} } as unknown as ReleaseRun;
       return { result: await scanStep.run(r), r };
     };
     await assert.rejects(
@@ -374,7 +373,7 @@ Deno.test("release --scan: a fixable CRITICAL or HIGH finding refuses, an unfixe
       /^Error: Cannot attest the scan: fixable CRITICAL vulnerabilities: CVE-3 \(zlib1g\)$/,
     );
     await Deno.writeTextFile(`${dir}/trivy.txt`, "Total: 0 (CRITICAL: 0)\n");
-    const text = { options: { scan: `${dir}/trivy.txt` }, predicates: {} } as unknown as TrustRun;
+    const text = { options: { scan: `${dir}/trivy.txt` }, predicates: {} } as unknown as ReleaseRun;
     await assert.rejects(
       () => scanStep.run(text),
       /^Error: Cannot read .*trivy\.txt: not a cosign vuln predicate/,

@@ -45,11 +45,13 @@ import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/rel
 import { cdxgenCommand } from "../tasks/release/attestations/sbom.ts";
 import { entrypointFlags } from "../tasks/release/attestations/permissions.ts";
 import {
-  type PermissionsPredicate,
-  type Provenance,
-  type VerifyProof,
-  VULN_ATTESTATION,
-} from "../tasks/release/predicates.ts";
+  attestationNamed,
+  kindOf,
+  requiredAttestations,
+} from "../tasks/release/attestations/mod.ts";
+import type { PermissionsPredicate } from "../tasks/release/attestations/permissions.ts";
+import type { Provenance } from "../tasks/release/attestations/provenance.ts";
+import type { VerifyProof } from "../tasks/release/attestations/verify_proof.ts";
 import { fileSha256 } from "../tasks/release/attestations/provenance.ts";
 import { requiring, withoutRule, withParams } from "./_policy.ts";
 import { PREDICATE_REFUSALS, type Predicates, refusedPredicate } from "./_trust_fixtures.ts";
@@ -582,12 +584,10 @@ async function policyCopy(r: Round, name: string, text: string): Promise<string>
 
 const roundTest = (name: string, fn: () => Promise<void>) => requiredTest(name, SKIP, fn);
 
-const TYPES: Record<string, string> = {
-  sbom: "cyclonedx",
-  provenance: "slsaprovenance1",
-  "verify-proof": "urn:swft:attestation:verify-proof:v1",
-  permissions: "urn:swft:attestation:deno-permissions:v1",
-};
+/** The cosign type of each attestation every release attaches, by name (the registry's). */
+const TYPES: Record<string, string> = Object.fromEntries(
+  requiredAttestations().map((a) => [a.name, a.cosignType]),
+);
 
 roundTest(
   "[release] runtime-deno from a clean clone: pushed, proven, signed and attested by digest, saved",
@@ -628,32 +628,15 @@ roundTest(
       [...FROM_STEPS.map((id) => id === "tag" ? "build" : id), "save"].map((id) => [id, "pass"]),
     );
     assert.deepEqual(report.signature, { verified: true, mode: "key" });
-    assert.deepEqual(report.attestations, [
-      {
-        name: "sbom",
-        type: "cyclonedx",
-        predicateType: "https://cyclonedx.org/bom",
+    assert.deepEqual(
+      report.attestations,
+      requiredAttestations().map((a) => ({
+        name: a.name,
+        type: a.cosignType,
+        predicateType: a.predicateType,
         verified: true,
-      },
-      {
-        name: "provenance",
-        type: "slsaprovenance1",
-        predicateType: "https://slsa.dev/provenance/v1",
-        verified: true,
-      },
-      {
-        name: "verify-proof",
-        type: TYPES["verify-proof"],
-        predicateType: TYPES["verify-proof"],
-        verified: true,
-      },
-      {
-        name: "permissions",
-        type: TYPES.permissions,
-        predicateType: TYPES.permissions,
-        verified: true,
-      },
-    ]);
+      })),
+    );
     assert.equal(report.policy, POLICY);
     assert.equal(report.saved, `${r.dir}/saved`);
     assert.deepEqual(report.sbom, { path: sbom, components: r.sbom!.components!.length });
@@ -842,7 +825,7 @@ interface RefusedImage {
   without(text: string): string;
 }
 
-/** All four attestations of the accepted image, with `changed` predicates instead. */
+/** Every attestation of the accepted image, with `changed` predicates instead. */
 const all = (r: Round, changed: Partial<Record<string, unknown>> = {}): [string, unknown][] =>
   Object.entries(TYPES).map(([name, type]) => [type, changed[name] ?? r.predicates![name]]);
 
@@ -927,7 +910,10 @@ roundTest(
       "with-scan",
       withParams(await Deno.readTextFile(POLICY), (params) => ({
         ...params,
-        attestations: [...params.attestations, VULN_ATTESTATION],
+        attestations: [
+          ...params.attestations,
+          kindOf(attestationNamed("vuln")),
+        ],
       })),
     );
     const fixable = await craft(r, "vulnfixable", [...all(r), ["vuln", finding("2.41-2")]]);

@@ -10,29 +10,30 @@
  * @module
  */
 import { ROOT } from "../_lib/mod.ts";
+import type { AttestationKind } from "./attestations/mod.ts";
+import type { PermissionsPolicy } from "./attestations/permissions.ts";
+import type { ProvenancePolicy } from "./attestations/provenance.ts";
+import type { VerifyProofPolicy } from "./attestations/verify_proof.ts";
+import type { VulnPolicy } from "./attestations/vuln.ts";
 
 /** The policy file of this project. */
 export const POLICY_FILE = `${ROOT}/deploy/policy/swft.cue`;
 
-/** The policy's parameters (the JSON block of the CUE file). */
+/**
+ * The policy's parameters (the JSON block of the CUE file): which attestations an image must
+ * carry, and each attestation's section, declared by its module.
+ */
 export interface PolicyParams {
   /** The attestations an image must carry. */
-  attestations: { name: string; cosignType: string; predicateType: string }[];
+  attestations: AttestationKind[];
   /** What the provenance must say. */
-  provenance: {
-    buildType: string;
-    builders: string[];
-    sourceRootCommits: string[];
-    sourceRepositories: string[];
-    baseImages: string[];
-    acceptDirty: boolean;
-  };
+  provenance: ProvenancePolicy;
   /** What the verify proof must show. */
-  verify: { requiredChecks: string[]; buildChecks: string[]; acceptBuildChecksNotRun: boolean };
+  verify: VerifyProofPolicy;
   /** The permission ceiling. */
-  permissions: { runtime: string; forbidden: string[]; ceiling: Record<string, string[]> };
+  permissions: PermissionsPolicy;
   /** The scan: the severities a fixable finding is refused at. */
-  vuln?: { failOn: string[] };
+  vuln?: VulnPolicy;
 }
 
 const BEGIN = "// ---- parameters (JSON) ----";
@@ -45,7 +46,7 @@ const END = "// ---- end of parameters ----";
  * @example
  * ```ts
  * readPolicyParams(Deno.readTextFileSync(POLICY_FILE)).attestations.map((a) => a.name);
- * // ["sbom", "provenance", "verify-proof", "permissions"]
+ * // ["verify-proof", "permissions", "sbom", "provenance"]
  * ```
  */
 export function readPolicyParams(text: string, path = "the policy"): PolicyParams {

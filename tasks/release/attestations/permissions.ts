@@ -10,7 +10,18 @@
  *
  * @module
  */
-import type { PermissionsPredicate } from "../predicates.ts";
+import { docker, dockerJson, pass, taskCommand } from "../../_lib/mod.ts";
+import { permissionFlags } from "../../build.ts";
+import {
+  denoVersionOf,
+  publishing,
+  type ReleaseRun,
+  type ReleaseStep,
+  verifyName,
+  writePredicate,
+} from "../run.ts";
+import { cond, jp, noWildcard } from "./_kyverno.ts";
+import type { Attestation } from "./mod.ts";
 
 // Deno 2's one-letter permission flags, in long form.
 const SHORT: Record<string, string> = {
@@ -146,3 +157,148 @@ export function permissionsPredicate(
     entrypoint: options.entrypoint,
   };
 }
+
+/** The Deno permissions the image's process runs with. */
+export const PERMISSIONS_TYPE = "urn:swft:attestation:deno-permissions:v1";
+
+/** The Deno permissions predicate. */
+export interface PermissionsPredicate {
+  /** Always `deno`. */
+  runtime: "deno";
+  /** Deno's version inside the image. */
+  deno: string;
+  /** The `--allow-*` / `--deny-*` flags, in long form, as the process gets them. */
+  flags: string[];
+  /** The same flags by kind (`net`, `read`, `env`...): the values, or `["*"]` for all. */
+  allow: Record<string, string[]>;
+  /** The `--deny-*` flags by kind. */
+  deny: Record<string, string[]>;
+  /** Where they were read: the image's ENTRYPOINT, the compiled binary, or the compile flags. */
+  source: "entrypoint" | "binary" | "compile-flags";
+  /** The image's ENTRYPOINT. */
+  entrypoint: string[];
+}
+
+/** The policy's parameters for the permissions (`permissions`): the ceiling. */
+export interface PermissionsPolicy {
+  /** The runtime the predicate must name. */
+  runtime: string;
+  /** Flags never allowed. */
+  forbidden: string[];
+  /** What each permission kind may reach. */
+  ceiling: Record<string, string[]>;
+}
+
+async function compiledFlags(r: ReleaseRun, binary: string): Promise<string[] | undefined> {
+  const name = `${verifyName(r.options).replace(/[^a-z0-9_.-]/g, "-")}-permissions-${
+    crypto.randomUUID().slice(0, 8)
+  }`;
+  const created = await docker(["create", "--name", name, r.pinned!]);
+  if (created.code !== 0) throw new Error(`docker create ${r.pinned}: ${created.stderr.trim()}`);
+  try {
+    const copy = await docker(["cp", `${name}:${binary}`, `${r.tmp}/binary`]);
+    if (copy.code !== 0) return undefined;
+    return binaryFlags(await Deno.readFile(`${r.tmp}/binary`));
+  } finally {
+    await docker(["rm", name]);
+    await Deno.remove(`${r.tmp}/binary`).catch(() => {});
+  }
+}
+
+/**
+ * `permissions`: the `--allow-*` / `--deny-*` flags the image's process runs with, read from
+ * the image: a `deno run` ENTRYPOINT's own flags, or a compiled binary's embedded metadata,
+ * else the flags the build compiles with (deno.json's `start` task); a binary whose flags
+ * differ from those was not built from this source, and is refused.
+ */
+export const permissionsStep: ReleaseStep = {
+  id: "permissions",
+  when: publishing,
+  async run(r) {
+    const info = await dockerJson<
+      { Config?: { Entrypoint?: string[] | null; Cmd?: string[] | null } }
+    >(
+      ["image", "inspect", "--format", "{{json .}}", r.pinned!],
+    );
+    const entrypoint = [...info.Config?.Entrypoint ?? [], ...info.Config?.Cmd ?? []];
+    let flags: string[];
+    let source: PermissionsPredicate["source"];
+    if (/(^|\/)deno$/.test(entrypoint[0] ?? "")) {
+      flags = entrypointFlags(entrypoint);
+      source = "entrypoint";
+    } else {
+      const compiled = permissionFlags(taskCommand("start"));
+      const embedded = entrypoint[0] ? await compiledFlags(r, entrypoint[0]) : undefined;
+      if (embedded && [...embedded].sort().join(" ") !== [...compiled].sort().join(" ")) {
+        throw new Error(
+          `Cannot attest the permissions: ${entrypoint[0]} carries ${
+            embedded.join(" ")
+          }, not this source's ${compiled.join(" ")}`,
+        );
+      }
+      flags = embedded ?? compiled;
+      source = embedded ? "binary" : "compile-flags";
+    }
+    const predicate = permissionsPredicate(flags, {
+      deno: await denoVersionOf(r),
+      source,
+      entrypoint,
+    });
+    await writePredicate(r, "permissions", predicate);
+    return pass(`${flags.join(" ")} (from the ${source})`);
+  },
+};
+
+/** The permissions attestation; the policy's `permissions-*` rules, read against the ceiling. */
+export const permissions: Attestation = {
+  name: "permissions",
+  cosignType: PERMISSIONS_TYPE,
+  predicateType: PERMISSIONS_TYPE,
+  step: permissionsStep,
+  kyverno({ permissions: c }) {
+    const forbiddenKinds = c.forbidden.filter((f) => f.startsWith("--allow-"))
+      .map((f) => f.slice("--allow-".length));
+    const notLong = "rule permissions-form: a flag that is not a long --allow-/--deny- flag";
+    return [{
+      all: [
+        cond(
+          jp("runtime"),
+          "Equals",
+          c.runtime,
+          `rule permissions-runtime: not the runtime ${c.runtime}`,
+        ),
+        // Every flag in long form, as the CUE's permissions-form: the conditions below read
+        // the predicate's `allow`, grouped from long flags only. No `*` or `?` first, as the
+        // In operators would read one in a flag as a wildcard.
+        noWildcard("flags", notLong),
+        cond(jp("flags"), "AllIn", ["--allow-?*", "--deny-?*"], notLong),
+        cond(
+          jp("keys(allow)"),
+          "AllNotIn",
+          forbiddenKinds,
+          `rule permissions-forbidden: one of ${c.forbidden.join(", ")} (never allowed)`,
+        ),
+        cond(
+          jp("keys(allow)"),
+          "AllIn",
+          Object.keys(c.ceiling),
+          "rule permissions-ceiling: a permission the ceiling does not grant",
+        ),
+        // Kyverno's In operators read `*` and `?` as wildcards on either side, so a bare
+        // flag's ["*"] would be within any ceiling below: refused first, as the CUE does.
+        noWildcard(
+          "values(allow)[]",
+          "rule permissions-ceiling: unrestricted, the ceiling lists what it may reach",
+        ),
+        ...Object.entries(c.ceiling).map(([kind, allowed]) =>
+          cond(
+            jp(`allow.${kind} || \`[]\``),
+            "AllIn",
+            allowed,
+            `rule permissions-ceiling: --allow-${kind} beyond the ceiling`,
+          )
+        ),
+      ],
+    }];
+  },
+};

@@ -9,14 +9,20 @@
  *
  * @module
  */
-import { DENO_VERSION, docker, realBaseImages, ROOT, run, runOk } from "../../_lib/mod.ts";
 import {
-  BUILD_TYPE,
-  GITHUB_BUILDER,
-  LOCAL_BUILDER,
-  type Provenance,
-  type ResourceDescriptor,
-} from "../predicates.ts";
+  DENO_VERSION,
+  docker,
+  engineVersion,
+  pass,
+  readDenoJson,
+  realBaseImages,
+  ROOT,
+  run,
+  runOk,
+} from "../../_lib/mod.ts";
+import { publishing, type ReleaseStep, writePredicate } from "../run.ts";
+import { cond, jp, noWildcard } from "./_kyverno.ts";
+import type { Attestation } from "./mod.ts";
 
 /** The git facts of the work tree the release builds from. */
 export interface GitSource {
@@ -214,3 +220,176 @@ export function buildProvenance(inputs: ProvenanceInputs): Provenance {
     },
   };
 }
+
+/** SLSA v1 provenance: the predicate type cosign's `slsaprovenance1` stands for. */
+export const PROVENANCE_TYPE = "https://slsa.dev/provenance/v1";
+/** The build this project's release performs: its Dockerfile, built by `deno task release`. */
+export const BUILD_TYPE = "urn:swft:build:release:v1";
+/** The builder when the release runs anywhere but a GitHub-hosted runner. */
+export const LOCAL_BUILDER = "urn:swft:builder:local:v1";
+/** GitHub-hosted runners, as SLSA's GitHub Actions build types name them. */
+export const GITHUB_BUILDER = "https://github.com/actions/runner/github-hosted";
+
+/** An SLSA v1 resource descriptor (what was used, by digest). */
+export interface ResourceDescriptor {
+  /** What it is to this build: `source`, `DENO_IMAGE`, `RUNTIME_IMAGE`, `deno.lock`. */
+  name: string;
+  /** Where it comes from: `git+URL@SHA`, `pkg:docker/...`, `file:deno.lock`. */
+  uri: string;
+  /** Its digests by algorithm (`sha256`, `gitCommit`). */
+  digest: Record<string, string>;
+  /** Facts a policy reads (the source's root commit, a dirty tree, which digest it is). */
+  annotations?: Record<string, unknown>;
+}
+
+/** The SLSA v1 provenance predicate as the release writes it. */
+export interface Provenance {
+  /** What was built, how, from what. */
+  buildDefinition: {
+    /** {@linkcode BUILD_TYPE}. */
+    buildType: string;
+    /** What the person releasing chose: source, Dockerfile, target, build arguments. */
+    externalParameters: Record<string, unknown>;
+    /** What the builder chose: Deno and Docker versions. */
+    internalParameters: Record<string, unknown>;
+    /** The source commit, each base image and deno.lock, by digest. */
+    resolvedDependencies: ResourceDescriptor[];
+  };
+  /** Who built it and when. */
+  runDetails: {
+    /** The builder's id and versions. */
+    builder: { id: string; version?: Record<string, string> };
+    /** This run: its invocation id and times. */
+    metadata: { invocationId: string; startedOn: string; finishedOn: string };
+  };
+}
+
+/** The policy's parameters for the provenance (`provenance`). */
+export interface ProvenancePolicy {
+  /** The build type it must name. */
+  buildType: string;
+  /** The accepted builder ids. */
+  builders: string[];
+  /** The accepted sources, by the repository's root commit... */
+  sourceRootCommits: string[];
+  /** ...or by the repository's URL. */
+  sourceRepositories: string[];
+  /** The build arguments that name base images, each resolved to a sha256 digest. */
+  baseImages: string[];
+  /** Whether a build from a dirty work tree is accepted. */
+  acceptDirty: boolean;
+}
+
+/** The variables by which a GitHub-hosted run is recorded as such (the task may read these). */
+const GITHUB_VARIABLES = [
+  "GITHUB_ACTIONS",
+  "RUNNER_ENVIRONMENT",
+  "GITHUB_SERVER_URL",
+  "GITHUB_REPOSITORY",
+  "GITHUB_WORKFLOW_REF",
+  "GITHUB_RUN_ID",
+  "GITHUB_RUN_ATTEMPT",
+];
+
+/** `provenance`: the SLSA v1 predicate for this release ({@linkcode buildProvenance}). */
+export const provenanceStep: ReleaseStep = {
+  id: "provenance",
+  when: publishing,
+  async run(r) {
+    const { options } = r;
+    const provenance = buildProvenance({
+      source: r.source!,
+      dockerfile: "Dockerfile",
+      target: options.target,
+      buildArgs: options.buildArgs,
+      bases: r.bases!,
+      lockSha256: await fileSha256(`${ROOT}/deno.lock`),
+      dockerVersion: await engineVersion() ?? "unknown",
+      builtBy: options.image.digest ? "pushed" : options.from ? "from" : "release",
+      version: readDenoJson().version ?? "dev",
+      startedOn: r.built?.startedOn ?? r.report.startedAt,
+      finishedOn: r.built?.finishedOn ?? new Date().toISOString(),
+      env: Object.fromEntries(GITHUB_VARIABLES.map((name) => [name, Deno.env.get(name)])),
+    });
+    await writePredicate(r, "provenance", provenance);
+    return pass(
+      `${provenance.buildDefinition.buildType} by ${provenance.runDetails.builder.id}, ${provenance.buildDefinition.resolvedDependencies.length} dependencies`,
+    );
+  },
+};
+
+/** The provenance attestation (cosign's `slsaprovenance1`); the policy's `provenance-*` rules. */
+export const provenance: Attestation = {
+  name: "provenance",
+  cosignType: "slsaprovenance1",
+  predicateType: PROVENANCE_TYPE,
+  step: provenanceStep,
+  kyverno({ provenance: p }) {
+    const source = "buildDefinition.resolvedDependencies[?name == 'source']";
+    const repositories = p.sourceRepositories.length > 0;
+    const notSource = "rule provenance-source: not an accepted source repository";
+    const notDigests = `rule provenance-base-digests: ${
+      p.baseImages.join(", ")
+    } not all resolved to a sha256 digest`;
+    return [
+      {
+        all: [
+          cond(
+            jp("buildDefinition.buildType"),
+            "Equals",
+            p.buildType,
+            `rule provenance-build-type: not the build type ${p.buildType}`,
+          ),
+          noWildcard("[runDetails.builder.id]", "rule provenance-builder: not an accepted builder"),
+          cond(
+            jp("runDetails.builder.id"),
+            "AnyIn",
+            p.builders,
+            "rule provenance-builder: not an accepted builder",
+          ),
+          noWildcard("buildDefinition.resolvedDependencies[].name", notDigests),
+          cond(
+            p.baseImages,
+            "AllIn",
+            // A sha256 digest is 64 characters (the CUE also checks they are hex, which
+            // JMESPath cannot).
+            jp("buildDefinition.resolvedDependencies[?length(digest.sha256 || '') == `64`].name"),
+            notDigests,
+          ),
+          noWildcard(
+            `[${source}.annotations.rootCommit, ${source}.annotations.repository] | []`,
+            notSource,
+          ),
+          ...(p.acceptDirty ? [] : [
+            cond(
+              jp(`length(${source}.annotations | [?dirty != \`false\`])`),
+              "Equals",
+              0,
+              "rule provenance-clean-tree: built from a work tree with uncommitted changes",
+            ),
+          ]),
+        ],
+      },
+      {
+        any: [
+          cond(
+            jp(`${source}.annotations.rootCommit`),
+            "AnyIn",
+            p.sourceRootCommits,
+            repositories ? undefined : notSource,
+          ),
+          ...(repositories
+            ? [
+              cond(
+                jp(`${source}.annotations.repository`),
+                "AnyIn",
+                p.sourceRepositories,
+                notSource,
+              ),
+            ]
+            : []),
+        ],
+      },
+    ];
+  },
+};

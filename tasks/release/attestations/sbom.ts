@@ -12,9 +12,15 @@
  *
  * @module
  */
-import { lastLines, run } from "../../_lib/mod.ts";
+import { lastLines, pass, ROOT, run } from "../../_lib/mod.ts";
 import { pruneLock } from "../../_lib/image_lock.ts";
+import { denoVersionOf, publishing, type ReleaseRun, type ReleaseStep } from "../run.ts";
 import { toolCommand } from "../tools.ts";
+import { cond, jp } from "./_kyverno.ts";
+import type { Attestation } from "./mod.ts";
+
+/** CycloneDX SBOM: the predicate type cosign's `cyclonedx` stands for. */
+export const SBOM_TYPE = "https://cyclonedx.org/bom";
 
 /** The parts of deno.lock (version 5) that {@linkcode appPackages} needs. */
 export type LockFile = {
@@ -225,3 +231,67 @@ export async function cdxgen(
   }
   return bom;
 }
+
+async function sbomOf(r: ReleaseRun): Promise<Bom> {
+  // Only the lockfile and the manifest: cdxgen reads nothing else of the project.
+  const project = `${r.tmp}/project`;
+  await Deno.mkdir(project);
+  await Deno.copyFile(`${ROOT}/deno.json`, `${project}/deno.json`);
+  await Deno.copyFile(`${ROOT}/deno.lock`, `${project}/deno.lock`);
+  // The two scans are independent: side by side, the lockfile's (about 2 s) hides in the
+  // image's. Both are awaited before a failure is reported, so none outlives the step.
+  const [image, locked] = await Promise.allSettled([
+    // By digest: the image that was pushed, even if the local tag moved since.
+    cdxgen("docker", r.pinned!, `${r.tmp}/image.cdx.json`),
+    cdxgen("deno", project, `${r.tmp}/lock.cdx.json`),
+  ]);
+  if (image.status === "rejected") throw image.reason;
+  if (locked.status === "rejected") throw locked.reason;
+  const lock = JSON.parse(await Deno.readTextFile(`${ROOT}/deno.lock`));
+  return mergeBoms(image.value, locked.value, {
+    name: r.options.image.name,
+    tag: r.options.image.tag!,
+    digest: r.digest!,
+    denoVersion: await denoVersionOf(r),
+  }, appPackages(lock));
+}
+
+/** `sbom`: one CycloneDX document for the pushed digest, kept with `--sbom`. */
+export const sbomStep: ReleaseStep = {
+  id: "sbom",
+  when: publishing,
+  async run(r) {
+    const bom = await sbomOf(r);
+    const kept = r.options.sbom;
+    r.bom = bom;
+    const path = kept ?? `${r.tmp}/sbom.cdx.json`;
+    await Deno.writeTextFile(path, JSON.stringify(bom, null, 2) + "\n");
+    r.predicates.sbom = path;
+    const components = bom.components?.length ?? 0;
+    r.report.sbom = { path: kept ?? null, components };
+    return pass(`${components} components${kept ? ` in ${kept}` : ""}`);
+  },
+};
+
+/** The SBOM attestation (cosign's `cyclonedx`); the policy's rule `sbom-format`. */
+export const sbom: Attestation = {
+  name: "sbom",
+  cosignType: "cyclonedx",
+  predicateType: SBOM_TYPE,
+  step: sbomStep,
+  // The attested SBOM must be the one this run generated.
+  checkAttested(r, statements) {
+    const serial = r.bom?.serialNumber;
+    if (serial && !statements.some((s) => (s.predicate as Bom)?.serialNumber === serial)) {
+      throw new Error(
+        `Cannot verify the SBOM: the attested one is not the one generated (${serial})`,
+      );
+    }
+    return Promise.resolve();
+  },
+  kyverno: () => [{
+    all: [
+      cond(jp("bomFormat"), "Equals", "CycloneDX", "rule sbom-format: not a CycloneDX document"),
+    ],
+  }],
+};

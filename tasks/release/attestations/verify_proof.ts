@@ -7,9 +7,37 @@
  *
  * @module
  */
+import { pass, readDenoJson, ROOT } from "../../_lib/mod.ts";
 import { NOT_RUN_ON_EXISTING_IMAGE } from "../../verify/checks_build.ts";
+import { parseVerifyArgs, verify } from "../../verify/mod.ts";
 import type { Report as VerifyReport } from "../../verify/report.ts";
-import type { VerifyProof } from "../predicates.ts";
+import { configDigest } from "../registry.ts";
+import { publishing, type ReleaseStep, verifyName, writePredicate } from "../run.ts";
+import { cond, type ConditionBlock, jp, literal, noWildcard } from "./_kyverno.ts";
+import type { Attestation } from "./mod.ts";
+
+/** verify's proof: its JSON report plus the tested image. */
+export const VERIFY_PROOF_TYPE = "urn:swft:attestation:verify-proof:v1";
+
+/** verify's proof: verify's report, which image it tested, by whom, in which mode. */
+export type VerifyProof = VerifyReport & {
+  /** The tool that made the report. */
+  verifier: { name: "swft-verify"; version: string };
+  /** `build`: verify built the image; `existing-image`: it checked one built before. */
+  mode: "build" | "existing-image";
+  /** The image verify tested: its id is its config digest. */
+  testedImage: { id: string; ref: string };
+};
+
+/** The policy's parameters for verify's proof (`verify`). */
+export interface VerifyProofPolicy {
+  /** The check ids the proof must hold. */
+  requiredChecks: string[];
+  /** The build checks, which a run on an existing image does not run. */
+  buildChecks: string[];
+  /** Whether a proof of an existing image may report its build checks as not run. */
+  acceptBuildChecksNotRun: boolean;
+}
 
 /** Reads a verify report (`--verify-report FILE`); throws one line when it is not one. */
 export function parseVerifyReport(text: string, path: string): VerifyReport {
@@ -83,3 +111,148 @@ export function verifyProof(report: VerifyReport, version: string): VerifyProof 
     testedImage: { id: report.images.runtime.id ?? "", ref: report.images.runtime.ref },
   };
 }
+
+/**
+ * `verify`: verify's proof for the pushed image. Verify runs as a library on the image itself
+ * (`--from`: the build checks are reported as not run), or `--verify-report FILE` gives an
+ * earlier run's report. Either way the tested image must be the pushed one (its id is the
+ * manifest's config digest) and every check must have passed, or nothing is attested.
+ */
+export const verifyStep: ReleaseStep = {
+  id: "verify",
+  when: publishing,
+  async run(r) {
+    const { options } = r;
+    r.configDigest = await configDigest(r.pinned!, { loopback: options.signing.loopback });
+    let report: VerifyReport;
+    if (options.verifyReport) {
+      report = parseVerifyReport(
+        await Deno.readTextFile(options.verifyReport),
+        options.verifyReport,
+      );
+    } else {
+      // Built here: verify builds it again with the same arguments (every step from the
+      // cache, so the very image pushed, as proofRefusal checks; the builder stage is verify's
+      // default, the one the target ships from) and runs every check, the build checks too.
+      // Pushed before or `--from`: verify checks that image as it is.
+      const source = r.built
+        ? r.built.buildArgs.flatMap((a) => ["--build-arg", a])
+        : ["--from", r.pinned!, ...options.buildArgs.flatMap((a) => ["--build-arg", a])];
+      const args = [
+        ...source,
+        "--image",
+        verifyName(options),
+        "--context",
+        ROOT,
+        "--target",
+        options.target,
+      ];
+      const verifyOptions = parseVerifyArgs(args);
+      if (verifyOptions === "help") throw new Error("unreachable");
+      report = await verify(verifyOptions);
+    }
+    const refusal = proofRefusal(report, { manifest: r.digest!, config: r.configDigest });
+    if (refusal) throw new Error(`Cannot attest verify's proof: ${refusal}`);
+    const proof: VerifyProof = verifyProof(report, readDenoJson().version ?? "dev");
+    await writePredicate(r, "verify-proof", proof);
+    const passed = report.checks.filter((c) => c.status === "pass").length;
+    return pass(
+      `${passed}/${report.checks.length} checks passed on ${
+        r.configDigest.slice(0, 19)
+      } (${proof.mode}${options.verifyReport ? `, ${options.verifyReport}` : ""})`,
+    );
+  },
+};
+
+/** The Kyverno blocks for a check that did not pass, as `verify-checks-pass` reads them. */
+function checksPass(v: VerifyProofPolicy): ConditionBlock[] {
+  if (!v.acceptBuildChecksNotRun) {
+    return [{
+      all: [
+        cond(
+          jp("length(checks[?status != 'pass'])"),
+          "Equals",
+          0,
+          "rule verify-checks-pass: a check did not pass",
+        ),
+      ],
+    }];
+  }
+  return [
+    {
+      all: [
+        cond(
+          jp("length(checks[?status != 'pass' && status != 'skip'])"),
+          "Equals",
+          0,
+          "rule verify-checks-pass: a check did not pass",
+        ),
+      ],
+    },
+    {
+      all: [
+        cond(
+          jp(`length(checks[?status == 'skip' && !contains(${literal(v.buildChecks)}, id)])`),
+          "Equals",
+          0,
+          "rule verify-checks-pass: a check was skipped that is not a build check",
+        ),
+      ],
+    },
+    {
+      any: [
+        cond(jp("length(checks[?status == 'skip'])"), "Equals", 0),
+        cond(
+          jp("mode"),
+          "Equals",
+          "existing-image",
+          "rule verify-checks-pass: checks were skipped in a run that built the image",
+        ),
+      ],
+    },
+  ];
+}
+
+/**
+ * verify's proof as an attestation; the policy's rules `verify-checks-pass` and
+ * `verify-required-checks`, and the release's own `verify-proof-image`.
+ */
+export const verifyProofAttestation: Attestation = {
+  name: "verify-proof",
+  cosignType: VERIFY_PROOF_TYPE,
+  predicateType: VERIFY_PROOF_TYPE,
+  step: verifyStep,
+  // The rule verify-proof-image, which the policy cannot check: it sees the statement, not
+  // the image.
+  async checkAttested(r, statements) {
+    r.configDigest ??= await configDigest(r.pinned!, { loopback: r.options.signing.loopback });
+    const pushed = { manifest: r.digest!, config: r.configDigest };
+    const stray = statements.find((s) =>
+      !isPushedImage((s.predicate as VerifyProof)?.testedImage?.id, pushed)
+    );
+    if (stray) {
+      throw new Error(
+        `rule verify-proof-image: verify tested ${
+          (stray.predicate as VerifyProof)?.testedImage?.id
+        }, not this image (config ${r.configDigest})`,
+      );
+    }
+  },
+  kyverno: ({ verify: v }) => [
+    {
+      all: [
+        noWildcard(
+          "checks[].id",
+          "rule verify-required-checks: a required check is missing from the proof",
+        ),
+        cond(
+          v.requiredChecks,
+          "AllIn",
+          jp("checks[].id"),
+          "rule verify-required-checks: a required check is missing from the proof",
+        ),
+      ],
+    },
+    ...checksPass(v),
+  ],
+};
