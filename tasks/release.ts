@@ -9,9 +9,11 @@
  * `--allow-dirty`), `build` (or `tag` for `--from`, `pull` for `TAG@DIGEST`), `push` (the
  * registry's digest), `bases` (DENO_IMAGE / RUNTIME_IMAGE by digest), `verify` (verify's proof
  * for this very image), `permissions` (Deno's flags, read from the image), `sbom`,
- * `provenance` (SLSA v1), `scan` (with `--scan`), `sign`, `attest` (SBOM, provenance, proof,
- * permissions, scan), `verify-signature`, `verify-attestations` (under `--policy`: the failing
- * rule named), `save` (with `--save DIR`: what `cosign load` takes).
+ * `provenance` (SLSA v1), `scan` (with `--scan`): one step per attestation of the registry
+ * (tasks/release/attestations/); `policy` (with `--policy`: the predicates held to it before
+ * anything is signed), `sign`, `attest` (every attestation), `verify-signature`,
+ * `verify-attestations` (under `--policy`: the failing rule named), `save` (with `--save DIR`:
+ * what `cosign load` takes).
  *
  * On success it prints `REGISTRY/REPO@sha256:...` on stdout: the reference deployments use.
  * `--verify-only` runs the two verification steps on a published image, as a consumer would.
@@ -62,6 +64,7 @@ import {
   pushedDigest,
 } from "./release/image_ref.ts";
 import { readPolicyFile } from "./release/policy.ts";
+import { policyStep } from "./release/policy_check.ts";
 import {
   publishing,
   type ReleaseOptions,
@@ -415,6 +418,7 @@ export const RELEASE_STEPS: readonly ReleaseStep[] = [
   basesStep,
   // Each attestation's step, in the registry's order: its predicate, before anything is signed.
   ...ATTESTATIONS.map((a) => a.step),
+  policyStep,
   signStep,
   attestStep,
   verifySignatureStep,

@@ -191,6 +191,11 @@ Deno.test("release steps: each mode runs its steps in order, verification always
     ids(["--image", `127.0.0.1:5000/swft:1@${DIGEST_A}`, ...key, "--scan", "deno.json"]),
     ["key", "source", "pull", ...proven, "scan", "sign", "attest", ...verify],
   );
+  assert.deepEqual(
+    ids(["--image", "127.0.0.1:5000/swft:1", ...key, "--policy", POLICY]),
+    ["key", "source", "build", "push", ...proven, "policy", "sign", "attest", ...verify],
+    "with --policy, the predicates are held to it before anything is signed",
+  );
   assert.deepEqual(ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key]), verify);
   assert.deepEqual(
     ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key, "--save", "/tmp/x"]),
@@ -484,6 +489,7 @@ async function releaseAgain(
   image: string,
   json: string,
   env: Record<string, string> = {},
+  args: string[] = [],
 ) {
   const proof = `${r.dir}/proof.json`;
   await Deno.writeTextFile(proof, JSON.stringify(r.predicates!["verify-proof"]));
@@ -500,6 +506,7 @@ async function releaseAgain(
     proof,
     "--json",
     json,
+    ...args,
   ], env);
 }
 
@@ -625,7 +632,8 @@ roundTest(
     assert.match(result.stderr, /release: released and verified under .*swft\.cue in /);
     assert.deepEqual(
       report.steps.map((s) => [s.id, s.status]),
-      [...FROM_STEPS.map((id) => id === "tag" ? "build" : id), "save"].map((id) => [id, "pass"]),
+      [...FROM_STEPS.map((id) => id === "tag" ? "build" : id), "save"]
+        .flatMap((id) => id === "sign" ? ["policy", id] : [id]).map((id) => [id, "pass"]),
     );
     assert.deepEqual(report.signature, { verified: true, mode: "key" });
     assert.deepEqual(
@@ -1002,6 +1010,52 @@ roundTest(
       result.stderr,
       /failed at step verify: Cannot attest verify's proof: verify tested sha256:0{64}, not the pushed image/,
     );
+  },
+);
+
+roundTest(
+  "[release] a release its policy refuses (a dirty tree) stops at step policy: nothing signed, nothing attested",
+  async () => {
+    const r = await setUp();
+    // A new repository: the same digest there has no signature of the round's first release.
+    const repo = `${r.repo}-refused`;
+    const image = `${repo}:1`;
+    own(r, image);
+    const json = `${r.dir}/refused.json`;
+    await Deno.writeTextFile(`${r.src}/uncommitted.txt`, "x\n");
+    let result;
+    try {
+      result = await releaseAgain(r, image, json, { CDXGEN: await cdxgenOfRound(r) }, [
+        "--allow-dirty",
+        "--policy",
+        POLICY,
+      ]);
+    } finally {
+      await Deno.remove(`${r.src}/uncommitted.txt`);
+    }
+    assert.equal(result.code, 1, result.stderr.slice(-2000));
+    const line = result.stderr.trim().split("\n").pop()!;
+    assert.match(line, /^release: failed at step policy: rule provenance-clean-tree: /);
+    console.log(`  ${line}`);
+    const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
+    assert.deepEqual(
+      report.steps.filter((s) => ["sign", "attest"].includes(s.id)).map((s) => s.detail),
+      ["not run: policy failed", "not run: policy failed"],
+    );
+    // As an attacker would look: the pushed digest carries no signature, no attestation.
+    const ref = `${repo}@${report.digest}`;
+    const flags = ["--key", r.pub, ...LOOPBACK, "--insecure-ignore-tlog"];
+    const signature = await cosignRun(["verify", ...flags, ref]);
+    assert.notEqual(signature.code, 0, `cosign verify ${ref} found a signature`);
+    assert.match(signature.stderr, /no (matching )?signatures/i);
+    const attested = await cosignRun([
+      "verify-attestation",
+      "--type",
+      "slsaprovenance1",
+      ...flags,
+      ref,
+    ]);
+    assert.notEqual(attested.code, 0, `cosign verify-attestation ${ref} found an attestation`);
   },
 );
 

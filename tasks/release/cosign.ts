@@ -118,28 +118,37 @@ export function verifyArgs(ref: string, options: SigningOptions): string[] {
 }
 
 /**
- * `cosign verify-attestation --type TYPE` of a reference, under a CUE policy file when given
- * (cosign evaluates it on each attestation of that type).
+ * `cosign verify-attestation --type TYPE` of a reference (or, with `localImage`, of a folder in
+ * `cosign save`'s layout), under a CUE policy file when given (cosign evaluates it on each
+ * attestation of that type).
  */
 export function verifyAttestationArgs(
   ref: string,
   options: SigningOptions,
-  check: { type?: string; policy?: string } = {},
+  check: { type?: string; policy?: string; localImage?: boolean } = {},
 ): string[] {
   return [
     "verify-attestation",
     "--type",
     check.type ?? "cyclonedx",
     ...(check.policy ? ["--policy", check.policy] : []),
+    // `ref` is a folder as `cosign save` writes it.
+    ...(check.localImage ? ["--local-image"] : []),
     ...verifierFlags(options),
     ref,
   ];
 }
 
-/** Runs cosign; a missing binary becomes a one-line error that says how to get one. */
-export async function cosign(args: string[]): Promise<RunResult> {
+/**
+ * Runs cosign (with `env` added to its environment); a missing binary becomes a one-line error
+ * that says how to get one.
+ */
+export async function cosign(
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<RunResult> {
   const cmd = cosignCommand();
-  const result = await run(cmd, args);
+  const result = await run(cmd, args, options);
   if (result.code === 127) {
     throw new Error(`Cannot run cosign (${cmd}): run deno task release:tools, or set COSIGN`);
   }
