@@ -40,6 +40,33 @@ function cosignHere(args: string[]) {
   return cosign(args, { env: { COSIGN_PASSWORD: "" } });
 }
 
+/** The attestations image as cosign writes one: an empty config listing the envelopes. */
+async function attestationsImage(
+  dir: string,
+  layers: { digest: string; size: number }[],
+): Promise<{ digest: string; size: number }> {
+  const config = await blob(
+    dir,
+    json({
+      architecture: "",
+      created: "0001-01-01T00:00:00Z",
+      history: [{ created: "0001-01-01T00:00:00Z" }],
+      os: "",
+      rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) },
+      config: {},
+    }),
+  );
+  return await blob(
+    dir,
+    json({
+      schemaVersion: 2,
+      mediaType: OCI_MANIFEST,
+      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...config },
+      layers,
+    }),
+  );
+}
+
 /**
  * A folder in `cosign save`'s layout holding a stand-in image manifest and, attached to it,
  * each of `attestations`' predicates signed with a throwaway key; resolves to the folder and
@@ -83,27 +110,7 @@ async function throwawayLayout(
       annotations: { "dev.cosignproject.cosign/signature": "", predicateType: a.predicateType },
     });
   }
-  // As cosign writes an attestations image: an empty config listing the layers.
-  const attsConfig = await blob(
-    dir,
-    json({
-      architecture: "",
-      created: "0001-01-01T00:00:00Z",
-      history: [{ created: "0001-01-01T00:00:00Z" }],
-      os: "",
-      rootfs: { type: "layers", diff_ids: layers.map((l) => l.digest) },
-      config: {},
-    }),
-  );
-  const atts = await blob(
-    dir,
-    json({
-      schemaVersion: 2,
-      mediaType: OCI_MANIFEST,
-      config: { mediaType: "application/vnd.oci.image.config.v1+json", ...attsConfig },
-      layers,
-    }),
-  );
+  const atts = await attestationsImage(dir, layers);
   await Deno.writeTextFile(`${dir}/oci-layout`, JSON.stringify({ imageLayoutVersion: "1.0.0" }));
   await Deno.writeTextFile(
     `${dir}/index.json`,
