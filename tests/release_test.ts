@@ -591,6 +591,17 @@ async function policyCopy(r: Round, name: string, text: string): Promise<string>
 
 const roundTest = (name: string, fn: () => Promise<void>) => requiredTest(name, SKIP, fn);
 
+/**
+ * What a registry may answer for a pushed tag: BuildKit on the containerd image store pushes an
+ * index (the image and its provenance), Docker's classic builder a single manifest.
+ */
+const MANIFEST_TYPES = [
+  "application/vnd.oci.image.index.v1+json",
+  "application/vnd.docker.distribution.manifest.list.v2+json",
+  "application/vnd.oci.image.manifest.v1+json",
+  "application/vnd.docker.distribution.manifest.v2+json",
+].join(", ");
+
 /** The cosign type of each attestation every release attaches, by name (the registry's). */
 const TYPES: Record<string, string> = Object.fromEntries(
   requiredAttestations().map((a) => [a.name, a.cosignType]),
@@ -652,7 +663,7 @@ roundTest(
     const registryDigest =
       (await fetch(`http://${r.registry.address}/v2/${REPO_NAME}/manifests/1.0.0`, {
         method: "HEAD",
-        headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json" },
+        headers: { Accept: MANIFEST_TYPES },
       })).headers.get("docker-content-digest");
     assert.equal(report.digest, registryDigest);
     const labels = JSON.parse(
@@ -1118,7 +1129,7 @@ roundTest(
     const landed = await poll(async () => {
       const res = await fetch(`http://${r.registry.address}/v2/${REPO_NAME}/manifests/race`, {
         method: "HEAD",
-        headers: { Accept: "application/vnd.docker.distribution.manifest.v2+json" },
+        headers: { Accept: MANIFEST_TYPES },
       });
       return res.status === 200 || undefined;
     }, { timeoutMs: 120_000, intervalMs: 50 });
