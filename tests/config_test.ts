@@ -279,6 +279,26 @@ Deno.test("generate --check names each hand-edited list and the fix; generate wr
   }
 });
 
+Deno.test("generate writes the policy's attestations from the release's registry", async () => {
+  const dir = scratchProject();
+  try {
+    const policy = `${dir}/deploy/policy/swft.cue`;
+    const original = Deno.readTextFileSync(policy);
+    // A hand-edited list: one attestation dropped, as a person would forget it.
+    Deno.writeTextFileSync(policy, original.replace(/^\s*\{"name": "sbom".*\n/m, ""));
+    const checked = await runGenerate(["--check"], dir);
+    assert.equal(checked.code, 1);
+    assert.match(
+      checked.lines.join("\n"),
+      /deploy\/policy\/swft\.cue differs from its source, tasks\/release\/attestations\/mod\.ts/,
+    );
+    assert.equal((await runGenerate([], dir)).code, 0);
+    assert.equal(Deno.readTextFileSync(policy), original);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("generate keeps a person's comments outside its region, and names a list without one", async () => {
   const dir = scratchProject();
   try {

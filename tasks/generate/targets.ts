@@ -15,6 +15,7 @@ import {
 import { permissionEntries, permissionFlags } from "../../config/permissions.ts";
 import { ROOT, taskCommand } from "../_lib/mod.ts";
 import { ADMISSION_DIR, renderAdmission } from "../release/admission.ts";
+import { kindOf, requiredAttestations } from "../release/attestations/mod.ts";
 import { GenerateError, replaceRegion, withPermissions } from "./regions.ts";
 
 /** A file's text as the generator has it so far (rendered, else as on disk). */
@@ -93,6 +94,27 @@ function policyCeiling(current: string): string {
   );
 }
 
+const ATTESTATIONS_PARAM = /("attestations": \[\n)([\s\S]*?)(\n\s*\])/;
+
+/** The policy's `attestations` parameter: the registry's required attestations, in its order. */
+function policyAttestations(current: string): string {
+  const found = ATTESTATIONS_PARAM.exec(current);
+  if (!found) {
+    throw new GenerateError(`Cannot generate ${POLICY}: its parameters have no "attestations"`);
+  }
+  const indent = /^\s*/.exec(found[2])![0];
+  const lines = requiredAttestations().map((a) =>
+    `${indent}{${
+      Object.entries(kindOf(a)).map(([k, v]) => `${JSON.stringify(k)}: ${JSON.stringify(v)}`)
+        .join(", ")
+    }}`
+  );
+  return current.replace(
+    ATTESTATIONS_PARAM,
+    (_, open: string, _body: string, close: string) => open + lines.join(",\n") + close,
+  );
+}
+
 /** The admission component's files from the policy's text (renderAdmission reads a file). */
 function admission(read: Read): Record<string, string> {
   const policy = Deno.makeTempFileSync({ prefix: "swft-generate-", suffix: ".cue" });
@@ -139,6 +161,7 @@ export const TARGETS: readonly Target[] = [
   single("deno.json", PERMISSIONS, startTask),
   single("Dockerfile", PERMISSIONS, dockerfile),
   single(POLICY, PERMISSIONS, policyCeiling),
+  single(POLICY, "tasks/release/attestations/mod.ts (ATTESTATIONS)", policyAttestations),
   { source: POLICY, render: admission },
   single(".env.example", SCHEMA, envExample),
   single("compose.yaml", SCHEMA, composeEnvironment),

@@ -162,8 +162,11 @@ export const policyStep: ReleaseStep = {
         }),
       );
       if (result.code !== 0) {
-        const output = result.stderr + result.stdout;
-        throw new Error(policyRefusal(output) ?? `${a.name}: ${cosignFailure(result)}`);
+        // As verify-attestations says it: the rule, and the file that holds it.
+        const refusal = policyRefusal(result.stderr + result.stdout);
+        throw new Error(
+          refusal ? `${refusal}; policy ${policy}` : `${a.name}: ${cosignFailure(result)}`,
+        );
       }
     }
     return pass(`${attached.map((a) => a.name).join(", ")} hold under ${policy}, unsigned yet`);
