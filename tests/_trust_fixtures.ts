@@ -103,4 +103,28 @@ export const PREDICATE_REFUSALS: readonly Refusal[] = [
       });
     },
   },
+  {
+    name: "a permissions predicate running another script",
+    rule: "permissions-script",
+    attestation: "permissions",
+    change({ permissions }) {
+      permissions.script = "/tmp/other.ts";
+    },
+  },
+  {
+    name: "a deno run entry point without --cached-only",
+    rule: "permissions-runtime-flags",
+    attestation: "permissions",
+    change({ permissions }) {
+      permissions.runtimeFlags = permissions.runtimeFlags.filter((f) => f !== "--cached-only");
+    },
+  },
+  {
+    name: "a deno run entry point with --inspect=0.0.0.0:9229",
+    rule: "permissions-runtime-flags",
+    attestation: "permissions",
+    change({ permissions }) {
+      permissions.runtimeFlags.push("--inspect=0.0.0.0:9229");
+    },
+  },
 ];

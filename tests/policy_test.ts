@@ -27,6 +27,7 @@ import {
   groupFlags,
   permissionsPredicate,
 } from "../tasks/release/attestations/permissions.ts";
+import { parseDenoRun } from "../tasks/_lib/deno_run.ts";
 import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
 import {
   attestationNamed,
@@ -349,11 +350,12 @@ function acceptedPredicates(): Predicates & { sbom: unknown } {
   return {
     provenance: buildProvenance({
       source: {
-        repository: "file:///src/swft",
         commit: "d".repeat(40),
         rootCommit: PARAMS.provenance.sourceRootCommits[0],
         dirty: false,
         changedPaths: 0,
+        changed: [],
+        hidden: [],
       },
       dockerfile: "Dockerfile",
       target: "runtime-deno",
@@ -364,17 +366,18 @@ function acceptedPredicates(): Predicates & { sbom: unknown } {
       ],
       lockSha256: "0".repeat(64),
       dockerVersion: "20.10",
+      deno: "2.9.6",
+      signer: "key",
       builtBy: "release",
       version: "1.0.0",
-      startedOn: "",
-      finishedOn: "",
+      startedOn: "2026-01-01T00:00:00Z",
+      finishedOn: "2026-01-01T00:00:10Z",
     }),
     "verify-proof": verifyProof(report, "1.0.0"),
-    permissions: permissionsPredicate(entrypointFlags(entrypoint), {
-      deno: "2.9.6",
-      source: "entrypoint",
-      entrypoint,
-    }),
+    permissions: permissionsPredicate(
+      { ...parseDenoRun(entrypoint), source: "entrypoint", env: [] },
+      { deno: "2.9.6", entrypoint, cmd: ["serve"] },
+    ),
     sbom: { bomFormat: "CycloneDX" },
   };
 }

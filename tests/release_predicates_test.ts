@@ -10,8 +10,12 @@ import { withParams } from "./_policy.ts";
 import { cosignFailure } from "../tasks/release/cosign.ts";
 import {
   binaryFlags,
+  COMPILE_MAGIC,
+  compiledMetadata,
+  compiledRun,
   entrypointFlags,
   groupFlags,
+  imageRun,
   permissionsPredicate,
 } from "../tasks/release/attestations/permissions.ts";
 import {
@@ -21,7 +25,8 @@ import {
   fileSha256,
   GITHUB_BUILDER,
   gitSource,
-  LOCAL_BUILDER,
+  KEY_HOLDER_BUILDER,
+  KEYLESS_BUILDER,
   PROVENANCE_TYPE,
   type ProvenanceInputs,
 } from "../tasks/release/attestations/provenance.ts";
@@ -42,7 +47,10 @@ Deno.test("permissions: runtime-deno's are read from the image's ENTRYPOINT, in 
     ["--allow-net=0.0.0.0", "--allow-all"],
     "short flags normalised; the app's own arguments after the module are not deno's",
   );
-  assert.throws(() => entrypointFlags(["/app/swft"]), /Cannot read permissions .*not a deno run/);
+  assert.throws(
+    () => entrypointFlags(["/app/swft"]),
+    /deno-run-grammar: "\/app\/swft" is not a deno/,
+  );
   assert.throws(() => entrypointFlags(["deno", "run", "-P", "main.ts"]), /config file/);
 });
 
@@ -51,9 +59,9 @@ Deno.test("permissions: grouped by kind; a bare flag is everything", () => {
     allow: { net: ["a", "b"], env: ["*"] },
     deny: { env: ["X"] },
   });
-  const predicate = permissionsPredicate(["--allow-read=/app"], {
+  const run = { permissions: ["--allow-read=/app"], runtime: [], script: "m.ts", args: [] };
+  const predicate = permissionsPredicate({ ...run, source: "entrypoint", env: [] }, {
     deno: "2.9.6",
-    source: "entrypoint",
     entrypoint: ["deno"],
   });
   assert.deepEqual(
@@ -62,46 +70,109 @@ Deno.test("permissions: grouped by kind; a bare flag is everything", () => {
   );
 });
 
-Deno.test("permissions: a compiled binary's are read from the metadata Deno embeds", () => {
-  // Deno writes its standalone metadata (serde JSON of `Metadata`, with `PermissionFlags`)
-  // into the executable; around it are code and other sections.
-  const metadata = JSON.stringify({
-    argv: [],
-    seed: null,
-    permissions: {
-      allow_all: false,
-      allow_env: ["PORT", "HOST"],
-      deny_env: null,
-      allow_net: ["0.0.0.0"],
-      allow_read: null,
-      allow_run: null,
-      allow_write: [],
-      no_prompt: true,
-    },
-    location: null,
-  });
-  const noise = new Uint8Array(4096).map((_, i) => (i * 7) % 256);
-  const binary = new Uint8Array([
-    ...noise,
-    ...new TextEncoder().encode(`d3n0l4nd${metadata}`),
-    ...noise,
+/**
+ * A binary laid out as deno compile lays it out (cli/standalone/binary.rs): the runtime's
+ * code (which itself holds the magic, as denort does), then the data section `d3n0l4nd`,
+ * the metadata's length as a little-endian u64, the metadata JSON, the npm snapshot and
+ * the rest, and `d3n0l4nd` again. The compiled target cannot be built here (no denort): this
+ * synthetic file is what the reader is tested on.
+ */
+function compiledBinary(metadata: unknown, code: Uint8Array): Uint8Array {
+  const json = new TextEncoder().encode(JSON.stringify(metadata));
+  const length = new Uint8Array(8);
+  new DataView(length.buffer).setBigUint64(0, BigInt(json.length), true);
+  const magic = new TextEncoder().encode(COMPILE_MAGIC);
+  return new Uint8Array([...code, ...magic, ...length, ...json, ...new Uint8Array(8), ...magic]);
+}
+
+/** Deno 2.9's `Metadata` with `PermissionsOptions` as serde writes them. */
+const METADATA = {
+  argv: [],
+  seed: null,
+  code_cache_key: null,
+  permissions: {
+    allow_env: ["PORT", "HOST"],
+    deny_env: null,
+    ignore_env: null,
+    allow_net: ["0.0.0.0"],
+    deny_net: null,
+    allow_read: null,
+    allow_write: [],
+    allow_import: null,
+    prompt: false,
+  },
+  location: null,
+  v8_flags: [],
+  unsafely_ignore_certificate_errors: null,
+  entrypoint_key: "main.ts", // relative to the compile root (specifier_key)
+  preload_modules: [],
+  require_modules: [],
+};
+
+Deno.test("permissions: a compiled binary's are read from the metadata deno compile embeds", () => {
+  // The runtime's code holds the magic too (its section name), with no length after it.
+  const code = new Uint8Array([
+    ...new Uint8Array(4096).map((_, i) => (i * 7) % 256),
+    ...new TextEncoder().encode(`${COMPILE_MAGIC}\0section`),
   ]);
+  const binary = compiledBinary(METADATA, code);
   assert.deepEqual(binaryFlags(binary), [
     "--allow-env=PORT,HOST",
     "--allow-net=0.0.0.0",
     "--allow-write",
   ]);
-  assert.equal(binaryFlags(noise), undefined, "no metadata: undefined, the caller falls back");
+  assert.equal(compiledMetadata(binary)?.entrypoint_key, "main.ts");
+  assert.equal(binaryFlags(code), undefined, "no metadata: undefined");
+  const seeded = compiledRun({ ...METADATA, seed: 1, location: "https://x/" }, ["serve"]);
+  assert.deepEqual(seeded.runtime, ["--location=https://x/", "--seed=1"]);
+  assert.deepEqual(seeded.args, ["serve"]);
+  const twice = new Uint8Array([...binary, ...compiledBinary({ ...METADATA, seed: 2 }, code)]);
+  assert.throws(() => compiledMetadata(twice), /rule permissions-source: .*2 different/);
+  assert.throws(
+    () => compiledRun({ ...METADATA, preload_modules: ["file:///evil.ts"] }, []),
+    /rule deno-run-grammar: the binary preloads "file:\/\/\/evil.ts"/,
+  );
+});
+
+Deno.test("permissions: an entry point neither deno run nor compiled is refused, never read from deno.json", async () => {
+  // A copy of the deno binary at /app/swft: no deno compile metadata in it.
+  const denoItself = await Deno.readFile(Deno.execPath());
+  const copy = { Entrypoint: ["/app/swft"], Cmd: ["run", "-A", "/app/main.ts"] };
+  await assert.rejects(
+    () => imageRun(copy, () => Promise.resolve(denoItself)),
+    /^Error: rule permissions-source: the entry point "\/app\/swft" is neither deno run nor a binary made by deno compile/,
+  );
+  const compiled = compiledBinary(METADATA, new Uint8Array(64));
+  const run = await imageRun(
+    { Entrypoint: ["/app/swft"], Cmd: ["serve"], Env: ["PORT=80", "DENO_USE_CGROUPS=1"] },
+    () => Promise.resolve(compiled),
+  );
+  assert.deepEqual([run.source, run.script, run.args, run.env], [
+    "binary",
+    "main.ts",
+    ["serve"],
+    ["DENO_USE_CGROUPS=1"],
+  ]);
+  await assert.rejects(
+    () =>
+      imageRun(
+        { Entrypoint: runtimeDenoEntrypoint(), Env: ["NODE_OPTIONS=--inspect=0.0.0.0:9229"] },
+        () => Promise.resolve(undefined),
+      ),
+    /rule permissions-source: the image sets NODE_OPTIONS=--inspect=0.0.0.0:9229/,
+  );
 });
 
 function inputs(overrides: Partial<ProvenanceInputs> = {}): ProvenanceInputs {
   return {
     source: {
-      repository: "file:///src/swft",
+      repository: "https://git.example/acme/swft.git",
       commit: "a".repeat(40),
       rootCommit: "b".repeat(40),
       dirty: false,
       changedPaths: 0,
+      changed: [],
+      hidden: [],
     },
     dockerfile: "Dockerfile",
     target: "runtime-deno",
@@ -116,6 +187,8 @@ function inputs(overrides: Partial<ProvenanceInputs> = {}): ProvenanceInputs {
     ],
     lockSha256: "d".repeat(64),
     dockerVersion: "20.10.24",
+    deno: "2.9.6",
+    signer: "key",
     builtBy: "release",
     version: "1.0.0",
     startedOn: "2026-01-01T00:00:00.000Z",
@@ -135,7 +208,7 @@ Deno.test("provenance: SLSA v1 with the source commit, each base image by digest
   assert.equal(p.buildDefinition.externalParameters.dockerfile, "Dockerfile");
   assert.deepEqual(p.buildDefinition.internalParameters, { deno: "2.9.6", docker: "20.10.24" });
   const [source, deno, lock] = p.buildDefinition.resolvedDependencies;
-  assert.equal(source.uri, `git+file:///src/swft@${"a".repeat(40)}`);
+  assert.equal(source.uri, `git+https://git.example/acme/swft.git@${"a".repeat(40)}`);
   assert.deepEqual(source.digest, { gitCommit: "a".repeat(40) });
   assert.equal(source.annotations?.rootCommit, "b".repeat(40));
   assert.deepEqual(deno.digest, { sha256: "c".repeat(64) });
@@ -145,14 +218,15 @@ Deno.test("provenance: SLSA v1 with the source commit, each base image by digest
     uri: "file:deno.lock",
     digest: { sha256: "d".repeat(64) },
   });
-  assert.equal(p.runDetails.builder.id, LOCAL_BUILDER);
+  assert.equal(p.runDetails.builder.id, KEY_HOLDER_BUILDER);
   assert.match(p.runDetails.metadata.invocationId, /^urn:uuid:/);
   assert.equal(p.runDetails.metadata.startedOn, "2026-01-01T00:00:00.000Z");
   assert.equal(PROVENANCE_TYPE, "https://slsa.dev/provenance/v1");
 });
 
-Deno.test("provenance: on a GitHub-hosted runner the builder and invocation are the workflow run's", () => {
+Deno.test("provenance: keyless on a GitHub-hosted runner, the builder and invocation are the workflow run's", () => {
   const p = buildProvenance(inputs({
+    signer: "keyless",
     env: {
       GITHUB_ACTIONS: "true",
       RUNNER_ENVIRONMENT: "github-hosted",
@@ -174,15 +248,58 @@ Deno.test("provenance: on a GitHub-hosted runner the builder and invocation are 
   });
 });
 
+Deno.test("provenance: GitHub variables set by hand beside a key pair do not make a GitHub builder", () => {
+  const p = buildProvenance(inputs({
+    signer: "key",
+    env: {
+      GITHUB_ACTIONS: "true",
+      RUNNER_ENVIRONMENT: "github-hosted",
+      GITHUB_REPOSITORY: "acme/swft",
+      GITHUB_RUN_ID: "42",
+    },
+  }));
+  assert.equal(p.runDetails.builder.id, KEY_HOLDER_BUILDER, "the key's holder, wherever it ran");
+  assert.match(p.runDetails.metadata.invocationId, /^urn:uuid:/, "no invented run URL");
+  assert.equal(p.buildDefinition.externalParameters.workflow, undefined);
+  const keyless = buildProvenance(inputs({ signer: "keyless", env: {} }));
+  assert.equal(keyless.runDetails.builder.id, KEYLESS_BUILDER, "keyless off GitHub");
+});
+
+Deno.test("provenance: an image built elsewhere has no build parameters or times; inputs by digest", () => {
+  const from = buildProvenance(inputs({ builtBy: "from", image: "swft:local", deno: "2.9.5" }));
+  assert.deepEqual(from.buildDefinition.externalParameters, {
+    builtBy: "from",
+    builtElsewhere: true,
+    image: "swft:local",
+    source: { repository: "https://git.example/acme/swft.git", commit: "a".repeat(40) },
+  });
+  assert.deepEqual(Object.keys(from.runDetails.metadata), ["invocationId"]);
+  assert.equal(from.buildDefinition.internalParameters.deno, "2.9.5", "the version read");
+  const airGapped = buildProvenance(inputs({
+    buildInputs: [{ name: "denort", sha256: "9".repeat(64) }],
+  }));
+  assert.deepEqual(airGapped.buildDefinition.resolvedDependencies.at(-1), {
+    name: "denort",
+    uri: "file:denort",
+    digest: { sha256: "9".repeat(64) },
+  });
+});
+
 Deno.test("provenance: a dirty dependency is recorded; purls for tags and digests", () => {
   const dirty = buildProvenance(inputs({
-    source: { ...inputs().source, dirty: true, changedPaths: 3 },
+    source: {
+      ...inputs().source,
+      dirty: true,
+      changedPaths: 3,
+      hidden: [{ path: "main.ts", how: "skip-worktree" }],
+    },
   }));
   assert.deepEqual(dirty.buildDefinition.resolvedDependencies[0].annotations, {
-    repository: "file:///src/swft",
+    repository: "https://git.example/acme/swft.git",
     rootCommit: "b".repeat(40),
     dirty: true,
     changedPaths: 3,
+    hiddenPaths: 1,
   });
   assert.equal(
     dockerPurl("gcr.io/distroless/cc-debian13:nonroot"),
@@ -202,7 +319,7 @@ Deno.test("provenance: a clone without a remote is named by its folder and keeps
     await run("git", ["remote", "remove", "origin"], { cwd: dir });
     const source = await gitSource(dir);
     const ours = await gitSource(ROOT);
-    assert.equal(source.repository, `file://${dir}`);
+    assert.equal(source.repository, undefined, "no remote: no URL");
     assert.equal(source.rootCommit, ours.rootCommit, "every clone shares the root commit");
     assert.equal(source.dirty, false);
     await Deno.writeTextFile(`${dir}/new-file.txt`, "x");

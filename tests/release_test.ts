@@ -630,7 +630,13 @@ roundTest(
       sbom,
       "--save",
       `${r.dir}/saved`,
-    ]);
+    ], {
+      // Set by hand, as on a laptop: with a key pair they must not make a GitHub builder.
+      GITHUB_ACTIONS: "true",
+      RUNNER_ENVIRONMENT: "github-hosted",
+      GITHUB_REPOSITORY: "someone/else",
+      GITHUB_RUN_ID: "1",
+    });
     assert.equal(result.code, 0, result.stderr.slice(-3000));
     const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
     r.report = report;
@@ -770,7 +776,10 @@ roundTest(
       provenance.buildDefinition.resolvedDependencies.map((d) => [d.name, d]),
     );
     const head = (await git(["rev-parse", "HEAD"], r.src)).trim();
-    assert.equal(deps.source.uri, `git+file://${r.src}@${head}`, "the clone, without a remote");
+    // The clone has no remote: no URL another machine could fetch, only its commits.
+    assert.equal(deps.source.uri, undefined, "no git+/path");
+    assert.equal(deps.source.annotations?.repository, null);
+    assert.deepEqual(deps.source.digest, { gitCommit: head });
     assert.equal(deps.source.annotations?.dirty, false);
     assert.equal(
       deps.source.annotations?.rootCommit,
@@ -797,7 +806,10 @@ roundTest(
     }
     assert.equal(deps["deno.lock"].digest.sha256, await fileSha256(`${ROOT}/deno.lock`));
     assert.equal(provenance.buildDefinition.externalParameters.target, "runtime-deno");
-    assert.equal(provenance.runDetails.builder.id, "urn:swft:builder:local:v1");
+    assert.equal(provenance.runDetails.builder.id, "urn:swft:builder:key-holder:v1");
+    // cosign re-encodes the predicate through its SLSA v1 type: invocationID.
+    const metadata = provenance.runDetails.metadata as unknown as Record<string, string>;
+    assert.match(metadata.invocationID ?? metadata.invocationId, /^urn:uuid:/, "no run URL");
     const id = await dockerOk(["image", "inspect", "--format", "{{.Id}}", r.report!.reference!]);
     assert.equal(proof.testedImage.id, id, "verify tested the pushed image");
     // Built by this release: verify built it again from the cache and ran every check, the
@@ -823,6 +835,12 @@ roundTest(
       DENO_VERSION,
       "entrypoint",
     ]);
+    // What runs, whole: the script, its arguments and the flags that are not permissions.
+    assert.deepEqual(
+      [permissions.script, permissions.args, permissions.runtimeFlags],
+      ["/app/main.ts", ["serve"], ["--cached-only", "--frozen"]],
+    );
+    assert.deepEqual(permissions.command.entrypoint, entrypoint);
   },
 );
 

@@ -26,8 +26,10 @@ import {
   findPrograms,
   findSetuid,
   type FsEntry,
+  linksInReadPaths,
   mergeLayers,
   PACKAGE_MANAGERS,
+  readPaths,
   resolveUser,
   secretByContent,
   secretByPath,
@@ -647,6 +649,26 @@ Deno.test("verify config: mistakes are one line naming the field", () => {
   );
 });
 
+Deno.test("verify scan: a symlink or hard link inside an --allow-read path is found; --allow-all reads all", () => {
+  const fs = mergeLayers([[
+    entry("/app/static/app.css", 0),
+    entry("/app/static/passwd", 0, { type: "symlink", linkname: "/etc/passwd" }),
+    entry("/app/templates/shadow", 0, { type: "hardlink", linkname: "etc/shadow" }),
+    entry("/usr/lib/libc.so", 0, { type: "symlink", linkname: "libc.so.6" }),
+  ]]);
+  const paths = readPaths(["--allow-net", "--allow-read=/app/static,/app/templates/"]);
+  assert.deepEqual(paths, ["/app/static", "/app/templates"]);
+  assert.deepEqual(linksInReadPaths(fs, paths), [
+    "/app/static/passwd -> /etc/passwd",
+    "/app/templates/shadow -> etc/shadow",
+  ]);
+  const folder = mergeLayers([[entry("/app", 0, { type: "symlink", linkname: "/" })]]);
+  assert.deepEqual(linksInReadPaths(folder, paths), ["/app -> /"], "a folder above a read path");
+  assert.deepEqual(readPaths(["--allow-all"]), ["/"]);
+  assert.equal(linksInReadPaths(fs, ["/"]).length, 3);
+  assert.deepEqual(linksInReadPaths(fs, []), []);
+});
+
 const CONTRACT_IDS = [
   "engine",
   "dockerfile-lint",
@@ -659,6 +681,7 @@ const CONTRACT_IDS = [
   "runtime-no-build-tools",
   "runtime-no-package-manager",
   "runtime-no-setuid",
+  "runtime-read-no-links",
   "runtime-user-nonroot",
   "runtime-no-secrets",
   "healthcheck-defined",

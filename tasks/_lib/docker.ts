@@ -161,8 +161,10 @@ export interface ImageInfo {
   Size: number;
   /** The layer digests. */
   RootFS?: { Layers?: string[] };
-  /** The image configuration: user, environment, ports, health check, labels. */
+  /** The image configuration: command, user, environment, ports, health check, labels. */
   Config?: {
+    Entrypoint?: string[] | null;
+    Cmd?: string[] | null;
     User?: string;
     Env?: string[];
     ExposedPorts?: Record<string, unknown>;

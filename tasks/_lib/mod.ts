@@ -11,6 +11,7 @@
  */
 export * from "./cleanup.ts";
 export * from "./cli.ts";
+export * from "./deno_run.ts";
 export * from "./doc_blocks.ts";
 export * from "./docker.ts";
 export * from "./format.ts";

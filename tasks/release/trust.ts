@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { docker, imageId, inspectImage, pass, ROOT, runOk } from "../_lib/mod.ts";
+import { docker, imageId, pass, ROOT } from "../_lib/mod.ts";
 import {
   attestArgs,
   attestedStatements,
@@ -24,9 +24,11 @@ import {
 import {
   type BaseImage,
   baseImageRefs,
+  checkBaseLayers,
   gitSource,
   resolveBaseImage,
 } from "./attestations/provenance.ts";
+import { hiddenRefusal } from "./git_source.ts";
 import { policyRefusal, readPolicyFile } from "./policy.ts";
 import {
   type AttestationStatus,
@@ -59,9 +61,11 @@ export function attestationStatuses(options: ReleaseOptions): AttestationStatus[
 }
 
 /**
- * `source`: the git commit, the repository's root commit and whether the work tree is clean. A
- * dirty tree is refused unless `--allow-dirty`, and then recorded in the provenance, where the
- * policy refuses it unless its `acceptDirty` parameter says otherwise.
+ * `source`: the git commit, the repository's root commit and whether the work tree is clean,
+ * counting what git hides (skip-worktree, assume-unchanged, ignored files the build context
+ * keeps: git_source.ts). A dirty tree is refused, naming the first path, unless
+ * `--allow-dirty`, and then recorded in the provenance, where the policy refuses it unless its
+ * `acceptDirty` parameter says otherwise.
  */
 export const sourceStep: ReleaseStep = {
   id: "source",
@@ -70,54 +74,43 @@ export const sourceStep: ReleaseStep = {
     const source = await gitSource(ROOT);
     r.source = source;
     if (source.dirty && !r.options.allowDirty) {
+      if (source.changedPaths === 0) throw new Error(hiddenRefusal(source.hidden));
       // Name them: a stray file (a key, a report) is found at once.
-      const status = await runOk("git", ["status", "--porcelain"], { cwd: ROOT });
-      const paths = status.split("\n").map((line) => line.slice(3));
-      const named = paths.slice(0, 3).join(", ") + (paths.length > 3 ? ", ..." : "");
+      const named = source.changed.slice(0, 3).join(", ") +
+        (source.changedPaths > 3 ? ", ..." : "");
       throw new Error(
         `Cannot release a dirty work tree: ${source.changedPaths} paths have uncommitted ` +
           `changes (${named}); commit them, or pass --allow-dirty (the provenance then says so)`,
       );
     }
+    const hidden = source.hidden.length;
     return pass(
-      `${source.commit.slice(0, 12)} of ${source.repository}${
-        source.dirty ? ` (dirty: ${source.changedPaths} paths, --allow-dirty)` : ""
+      `${source.commit.slice(0, 12)} of ${source.repository ?? "a clone without a remote"}${
+        source.dirty
+          ? ` (dirty: ${source.changedPaths} paths, ${hidden} hidden from git, --allow-dirty)`
+          : ""
       }`,
     );
   },
 };
 
 /**
- * `bases`: DENO_IMAGE and RUNTIME_IMAGE resolved to the digests used; the image's layers must
- * begin with RUNTIME_IMAGE's (else the recorded base would not be the one it was built on).
+ * `bases`: DENO_IMAGE and RUNTIME_IMAGE resolved to the digests of the images the engine holds
+ * under the references the build used; the pushed image's layers must begin with
+ * RUNTIME_IMAGE's, always (else the recorded base would not be the one it was built on). What
+ * cannot be resolved or checked is refused.
  */
 export const basesStep: ReleaseStep = {
   id: "bases",
   when: publishing,
   async run(r) {
     const bases: BaseImage[] = [];
-    for (const { name, ref } of baseImageRefs(r.options.buildArgs)) {
-      // Pulled when absent (the layer check below needs it); a ref pinned by digest is
-      // recorded as pinned even where it cannot be pulled.
-      if (
-        await imageId(ref) === undefined && (await docker(["pull", ref])).code !== 0 &&
-        !/@sha256:/.test(ref)
-      ) {
-        throw new Error(`Cannot resolve ${name}=${ref}: not a local image, and docker pull failed`);
-      }
+    for (const { name, ref } of baseImageRefs(r.built?.buildArgs ?? r.options.buildArgs)) {
+      // Pulled when absent: the layer check below needs it, and so does the digest.
+      if (await imageId(ref) === undefined) await docker(["pull", ref]);
       bases.push(await resolveBaseImage(name, ref));
     }
-    const runtime = bases.find((b) => b.name === "RUNTIME_IMAGE")!;
-    const base = await inspectImage(runtime.ref).catch(() => undefined);
-    if (base) {
-      const layers = base.RootFS?.Layers ?? [];
-      const image = (await inspectImage(r.pinned!)).RootFS?.Layers ?? [];
-      if (layers.length === 0 || layers.some((layer, i) => image[i] !== layer)) {
-        throw new Error(
-          `Cannot record RUNTIME_IMAGE=${runtime.ref}: the layers of ${r.pinned} do not begin with its layers`,
-        );
-      }
-    }
+    await checkBaseLayers(r.pinned!, bases.find((b) => b.name === "RUNTIME_IMAGE")!.ref);
     r.bases = bases;
     return pass(bases.map((b) => `${b.name}=${b.ref}@sha256:${b.sha256.slice(0, 12)}`).join(", "));
   },

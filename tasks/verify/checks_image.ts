@@ -1,12 +1,14 @@
 /** Checks on the built images: sizes, labels and the file-system audit of every layer. */
-import { formatBytes, inspectImage } from "../_lib/mod.ts";
+import { formatBytes, inspectImage, parseDenoRun } from "../_lib/mod.ts";
 import { type Check, fail, type Outcome, pass } from "./check.ts";
 import { findSecrets, type ImageFs } from "./image_fs.ts";
 import {
   BUILD_TOOLS,
   findPrograms,
   findSetuid,
+  linksInReadPaths,
   PACKAGE_MANAGERS,
+  readPaths,
   resolveUser,
   SHELLS,
 } from "./scan.ts";
@@ -124,6 +126,31 @@ export const IMAGE_CHECKS: readonly Check[] = [
     async run(ctx) {
       const found = findSetuid((await ctx.layers()).merged);
       return listOrPass(found, "setuid/setgid files", "no setuid or setgid files");
+    },
+  },
+  {
+    // Deno's --allow-read grants paths, and follows a link inside one wherever it points.
+    id: "runtime-read-no-links",
+    needs: ["runtimeImage"],
+    async run(ctx) {
+      const config = (await ctx.runtimeInfo()).Config;
+      const command = [...config?.Entrypoint ?? [], ...config?.Cmd ?? []];
+      if (!/(^|\/)deno$/.test(command[0] ?? "")) {
+        return pass(`no --allow-read to follow: the entry point ${command[0]} is not deno run`);
+      }
+      let paths: string[];
+      try {
+        paths = readPaths(parseDenoRun(command).permissions);
+      } catch (error) {
+        return fail((error as Error).message);
+      }
+      if (paths.length === 0) return pass("deno run reads no path");
+      const links = linksInReadPaths((await ctx.layers()).merged, paths);
+      return listOrPass(
+        links,
+        `links inside --allow-read=${paths.join(",")} reach beyond it`,
+        `no symlink or hard link inside --allow-read=${paths.join(",")}`,
+      );
     },
   },
   {

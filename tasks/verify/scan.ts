@@ -184,3 +184,34 @@ export const CONTENT_SCAN_LIMIT = 1024 * 1024;
 export function isBinary(head: Uint8Array): boolean {
   return head[0] === 0x7f && head[1] === 0x45 && head[2] === 0x4c && head[3] === 0x46;
 }
+
+/** The paths a `deno run` command line lets the process read: `["/"]` for a bare flag or `-A`. */
+export function readPaths(permissions: string[]): string[] {
+  const paths: string[] = [];
+  for (const flag of permissions) {
+    if (flag === "--allow-all" || flag === "--allow-read") return ["/"];
+    if (flag.startsWith("--allow-read=")) {
+      paths.push(...flag.slice("--allow-read=".length).split(",").filter(Boolean));
+    }
+  }
+  return paths.map(normalizePath);
+}
+
+/**
+ * The links a process allowed to read `paths` can follow out of them: a symlink inside a read
+ * path (or standing for one of its folders) points wherever it likes and Deno follows it; a
+ * hard link inside one is the very file it links. Listed as `path -> target`.
+ */
+export function linksInReadPaths(merged: Map<string, FsEntry>, paths: string[]): string[] {
+  const inside = (path: string) =>
+    paths.some((p) => p === "/" || path === p || path.startsWith(`${p}/`));
+  const above = (path: string) => paths.some((p) => p.startsWith(`${path}/`));
+  const found: string[] = [];
+  for (const entry of merged.values()) {
+    const link = entry.type === "symlink" || entry.type === "hardlink";
+    if (link && (inside(entry.path) || (entry.type === "symlink" && above(entry.path)))) {
+      found.push(`${entry.path} -> ${entry.linkname}`);
+    }
+  }
+  return found.sort();
+}

@@ -1,43 +1,27 @@
 /**
- * What the image's process may do, read from the image itself: Deno can say it, so the
- * release makes it checkable (the permissions attestation).
+ * What the image's process may do, read from the image itself and from nothing else: Deno
+ * can say it, so the release makes it checkable (the permissions attestation).
  *
- * - `runtime-deno`: the ENTRYPOINT is `deno run FLAGS... MODULE`; its flags are the truth.
- * - the compiled `runtime`: the ENTRYPOINT is the binary, whose permissions were fixed by
- *   `deno compile`. They are read from the binary's embedded metadata where it can be found
- *   (a JSON object with `permissions` that Deno writes into the executable), else they are
- *   the flags the build compiled it with (tasks/build.ts, from deno.json's `start` task).
+ * - `runtime-deno`: the ENTRYPOINT + CMD is `deno run FLAGS... SCRIPT ARGS`, read with Deno's
+ *   own flag grammar (tasks/_lib/deno_run.ts); anything else is refused.
+ * - the compiled `runtime`: the ENTRYPOINT is a binary whose permissions `deno compile` baked
+ *   into the metadata it embeds; they are read from there, and a binary without that
+ *   metadata (a copy of deno itself, any other program) is refused: the project's own files
+ *   say what the image should do, never what it does.
  *
  * @module
  */
-import { docker, dockerJson, pass, taskCommand } from "../../_lib/mod.ts";
-import { permissionFlags } from "../../build.ts";
-import {
-  denoVersionOf,
-  publishing,
-  type ReleaseRun,
-  type ReleaseStep,
-  verifyName,
-  writePredicate,
-} from "../run.ts";
+import { type DenoRun, docker, dockerJson, dockerOk, parseDenoRun, pass } from "../../_lib/mod.ts";
+import { denoVersionOf, publishing, type ReleaseStep, writePredicate } from "../run.ts";
 import { cond, jp, noWildcard } from "./_kyverno.ts";
 import type { Attestation } from "./mod.ts";
 
-// Deno 2's one-letter permission flags, in long form.
-const SHORT: Record<string, string> = {
-  "-A": "--allow-all",
-  "-R": "--allow-read",
-  "-W": "--allow-write",
-  "-N": "--allow-net",
-  "-E": "--allow-env",
-  "-S": "--allow-sys",
-  "-I": "--allow-import",
-};
+/** The rule a refusal to read an image's permissions names. */
+export const SOURCE_RULE = "rule permissions-source";
 
 /**
  * The permission flags of a `deno run` command line (ENTRYPOINT + CMD), in long form; throws
- * when the permissions cannot be told from it (not `deno run`, or a permission set `-P`
- * read from a config file).
+ * one line naming the word when it is not `deno run [known flags] SCRIPT [args]`.
  *
  * @example
  * ```ts
@@ -46,30 +30,7 @@ const SHORT: Record<string, string> = {
  * ```
  */
 export function entrypointFlags(command: string[]): string[] {
-  const run = command.indexOf("run");
-  if (!/(^|\/)deno$/.test(command[0] ?? "") || run < 0) {
-    throw new Error(`Cannot read permissions from "${command.join(" ")}": not a deno run command`);
-  }
-  const flags: string[] = [];
-  for (const word of command.slice(run + 1)) {
-    if (!word.startsWith("-")) break; // the module: what follows are the app's arguments
-    if (/^(-P|--permission-set)(=|$)/.test(word)) {
-      throw new Error(
-        `Cannot read permissions from "${word}": they come from a config file, list them as flags`,
-      );
-    }
-    const [name, value] = splitFlag(word);
-    const long = SHORT[name] ?? name;
-    if (/^--(allow|deny)-[a-z-]+$/.test(long)) {
-      flags.push(value === undefined ? long : `${long}=${value}`);
-    }
-  }
-  return flags;
-}
-
-function splitFlag(word: string): [string, string | undefined] {
-  const eq = word.indexOf("=");
-  return eq < 0 ? [word, undefined] : [word.slice(0, eq), word.slice(eq + 1)];
+  return parseDenoRun(command).permissions;
 }
 
 /** Flags grouped by kind: `--allow-net=a,b` becomes `allow.net = ["a", "b"]`, a bare flag `["*"]`. */
@@ -85,76 +46,238 @@ export function groupFlags(flags: string[]): Pick<PermissionsPredicate, "allow" 
   return grouped;
 }
 
-/** Deno's `PermissionFlags` as the compiled binary's metadata serialises them. */
-type PermissionFlags = Record<string, boolean | string[] | null | undefined>;
+/** The part of `deno compile`'s metadata (its `Metadata` struct, serde JSON) read here. */
+export interface CompiledMetadata {
+  /** Arguments baked in before the command line's. */
+  argv?: string[];
+  /** `--seed`. */
+  seed?: number | null;
+  /** Deno's `PermissionsOptions`: `allow_net: ["host"]`, `[]` for all, `null` for none. */
+  permissions: Record<string, boolean | string[] | null | undefined>;
+  /** `--location`. */
+  location?: string | null;
+  /** `--v8-flags`. */
+  v8_flags?: string[];
+  /** `--unsafely-ignore-certificate-errors`. */
+  unsafely_ignore_certificate_errors?: string[] | null;
+  /** `--preload` modules. */
+  preload_modules?: string[];
+  /** `--require` modules. */
+  require_modules?: string[];
+  /** The main module's key in the embedded file system. */
+  entrypoint_key?: string;
+  /** Variables read from `--env-file` at compile time. */
+  env_vars_from_env_file?: Record<string, string>;
+}
+
+/** The section `deno compile` appends: its name, and the magic at both ends of its data. */
+export const COMPILE_MAGIC = "d3n0l4nd";
 
 /**
- * The flags a compiled binary carries, from the metadata JSON Deno embeds in it (the
- * object holding `"permissions"`), or `undefined` when none can be found. The object is
- * located by its key, not by offsets: the section layout changes between Deno versions,
- * the JSON does not.
+ * `deno compile`'s metadata from a compiled binary, or `undefined` when it holds none. Deno
+ * (cli/standalone/binary.rs, serialize_binary_data_section) writes a data section
+ * `d3n0l4nd`, then the metadata's length (u64, little-endian) and the metadata as JSON, then
+ * the rest; the container around it (an ELF note or appended section, PE resource, Mach-O
+ * section) changes between versions, so the section is found by its magic. The binary's
+ * own code holds the magic too, followed by no length and JSON: those places are skipped.
+ * Two different metadata objects in one file are refused: which one Deno reads is not ours
+ * to guess.
  */
-export function binaryFlags(binary: Uint8Array): string[] | undefined {
-  const text = new TextDecoder("latin1").decode(binary);
-  for (let at = text.indexOf('"permissions":{'); at >= 0;) {
-    const object = jsonObjectAt(text, at + '"permissions":'.length);
-    if (object) {
-      try {
-        const flags = flagsOf(JSON.parse(object) as PermissionFlags);
-        if (flags) return flags;
-      } catch {
-        // not the metadata: keep looking
-      }
+export function compiledMetadata(binary: Uint8Array): CompiledMetadata | undefined {
+  const magic = new TextEncoder().encode(COMPILE_MAGIC);
+  const view = new DataView(binary.buffer, binary.byteOffset, binary.byteLength);
+  const found = new Set<string>();
+  for (let at = indexOf(binary, magic, 0); at >= 0; at = indexOf(binary, magic, at + 1)) {
+    const start = at + magic.length + 8;
+    if (start > binary.length) break;
+    const length = view.getBigUint64(at + magic.length, true);
+    if (length < 2n || length > BigInt(binary.length - start)) continue;
+    const json = new TextDecoder().decode(binary.subarray(start, start + Number(length)));
+    try {
+      const metadata = JSON.parse(json);
+      if (metadata?.permissions && typeof metadata.permissions === "object") found.add(json);
+    } catch {
+      // the magic inside code or data, not the section
     }
-    at = text.indexOf('"permissions":{', at + 1);
   }
-  return undefined;
+  if (found.size > 1) {
+    throw new Error(
+      `${SOURCE_RULE}: the binary holds ${found.size} different deno compile metadata sections; ` +
+        "build it with deno compile alone",
+    );
+  }
+  const [json] = found;
+  return json === undefined ? undefined : JSON.parse(json) as CompiledMetadata;
 }
 
-// The balanced JSON object starting at `start` (strings and escapes respected).
-function jsonObjectAt(text: string, start: number): string | undefined {
-  let depth = 0;
-  let inString = false;
-  for (let i = start; i < text.length && i < start + 65_536; i++) {
-    const c = text[i];
-    if (inString) {
-      if (c === "\\") i++;
-      else if (c === '"') inString = false;
-    } else if (c === '"') inString = true;
-    else if (c === "{") depth++;
-    else if (c === "}" && --depth === 0) return text.slice(start, i + 1);
+function indexOf(haystack: Uint8Array, needle: Uint8Array, from: number): number {
+  for (let i = haystack.indexOf(needle[0], from); i >= 0; i = haystack.indexOf(needle[0], i + 1)) {
+    if (i + needle.length > haystack.length) return -1;
+    if (needle.every((b, j) => haystack[i + j] === b)) return i;
   }
-  return undefined;
+  return -1;
 }
 
-function flagsOf(permissions: PermissionFlags): string[] | undefined {
-  if (!("allow_net" in permissions || "allow_all" in permissions)) return undefined;
-  const flags: string[] = permissions.allow_all === true ? ["--allow-all"] : [];
-  for (const [key, value] of Object.entries(permissions)) {
+/**
+ * The flags a compiled binary's metadata stands for, as a `deno run` of the same app would
+ * carry them: `permissions` in long form, and `runtime` for what changes what runs (location,
+ * seed, V8 flags, certificate errors ignored); preloaded modules are refused as a second script.
+ */
+export function compiledRun(metadata: CompiledMetadata, args: string[]): DenoRun {
+  const permissions: string[] = [];
+  for (const [key, value] of Object.entries(metadata.permissions)) {
     const match = /^(allow|deny)_([a-z_]+)$/.exec(key);
-    if (!match || key === "allow_all" || value === null || value === undefined) continue;
-    if (typeof value === "boolean") {
-      if (value) flags.push(`--${match[1]}-${match[2].replaceAll("_", "-")}`);
-      continue;
-    }
+    if (!match || value === null || value === undefined || value === false) continue;
     const flag = `--${match[1]}-${match[2].replaceAll("_", "-")}`;
-    flags.push(value.length === 0 ? flag : `${flag}=${value.join(",")}`);
+    const values = Array.isArray(value) ? value : [];
+    permissions.push(values.length === 0 ? flag : `${flag}=${values.join(",")}`);
   }
-  return flags;
+  const preload = [...metadata.preload_modules ?? [], ...metadata.require_modules ?? []];
+  if (preload.length > 0) {
+    throw new Error(
+      `rule deno-run-grammar: the binary preloads "${preload[0]}", a second script; ` +
+        "compile without --preload/--require",
+    );
+  }
+  const runtime = [
+    ...(metadata.location ? [`--location=${metadata.location}`] : []),
+    ...(typeof metadata.seed === "number" ? [`--seed=${metadata.seed}`] : []),
+    ...(metadata.v8_flags?.length ? [`--v8-flags=${metadata.v8_flags.join(",")}`] : []),
+    ...(metadata.unsafely_ignore_certificate_errors
+      ? [`--unsafely-ignore-certificate-errors=${metadata.unsafely_ignore_certificate_errors}`]
+      : []),
+    ...(Object.keys(metadata.env_vars_from_env_file ?? {}).length ? ["--env-file"] : []),
+  ];
+  return {
+    executable: "",
+    permissions,
+    runtime,
+    script: metadata.entrypoint_key ?? "",
+    args: [...metadata.argv ?? [], ...args],
+  };
 }
 
-/** The permissions predicate for flags read from `source`. */
+/** The flags of a compiled binary's embedded metadata, or `undefined` when it holds none. */
+export function binaryFlags(binary: Uint8Array): string[] | undefined {
+  const metadata = compiledMetadata(binary);
+  return metadata && compiledRun(metadata, []).permissions;
+}
+
+/** An image's configuration as `docker image inspect` gives it (the parts read here). */
+export interface ImageConfig {
+  /** ENTRYPOINT. */
+  Entrypoint?: string[] | null;
+  /** CMD. */
+  Cmd?: string[] | null;
+  /** ENV, `K=V`. */
+  Env?: string[] | null;
+}
+
+/** What an image's process runs and may do, read from the image. */
+export interface ImageRun extends DenoRun {
+  /** Where the permissions were read. */
+  source: PermissionsPredicate["source"];
+  /** The image's variables Deno reads (`DENO_*`), `K=V`. */
+  env: string[];
+}
+
+/**
+ * What the image's process runs and may do: `deno run` read from ENTRYPOINT + CMD, or a
+ * compiled binary's metadata (`readBinary` copies the file out of the image); anything else
+ * throws one line naming the rule. `NODE_OPTIONS` in the image is refused: Deno reads
+ * `--inspect` and `--require` from it, out of the command line's sight.
+ */
+export async function imageRun(
+  config: ImageConfig,
+  readBinary: (path: string) => Promise<Uint8Array | undefined>,
+): Promise<ImageRun> {
+  const command = [...config.Entrypoint ?? [], ...config.Cmd ?? []];
+  const env = (config.Env ?? []).filter((e) => /^(DENO_|NODE_OPTIONS=)/.test(e));
+  const nodeOptions = env.find((e) => e.startsWith("NODE_OPTIONS="));
+  if (nodeOptions) {
+    throw new Error(
+      `${SOURCE_RULE}: the image sets ${nodeOptions}, from which Deno reads --inspect and ` +
+        "--require; remove it from the image",
+    );
+  }
+  const executable = command[0] ?? "";
+  if (/(^|\/)deno$/.test(executable)) {
+    return { ...parseDenoRun(command), source: "entrypoint", env };
+  }
+  const binary = executable.startsWith("/") ? await readBinary(executable) : undefined;
+  const metadata = binary && compiledMetadata(binary);
+  if (!metadata) {
+    throw new Error(
+      `${SOURCE_RULE}: the entry point "${executable}" is neither deno run nor a binary ` +
+        "made by deno compile (no embedded metadata); run deno run or a compiled app",
+    );
+  }
+  return { ...compiledRun(metadata, command.slice(1)), executable, source: "binary", env };
+}
+
+/** A file of a local image, copied out of a created (never started) container; links followed. */
+async function imageFile(ref: string, path: string): Promise<Uint8Array | undefined> {
+  const container = await dockerOk(["create", ref]);
+  const tmp = await Deno.makeTempDir({ prefix: "swft-permissions-" });
+  try {
+    const copy = await docker(["cp", "-L", `${container}:${path}`, `${tmp}/file`]);
+    return copy.code === 0 ? await Deno.readFile(`${tmp}/file`) : undefined;
+  } finally {
+    await docker(["rm", container]);
+    await Deno.remove(tmp, { recursive: true });
+  }
+}
+
+/**
+ * {@linkcode imageRun} on a local image: its configuration from `docker image inspect`, the
+ * entry point's file copied out of the image when it is not deno. With `denoImage` (the
+ * DENO_IMAGE the build used), an entry point named deno must be that image's deno, byte for
+ * byte: a wrapper named deno would run what it likes with the flags attested.
+ */
+export async function readImageRun(
+  ref: string,
+  options: { denoImage?: string } = {},
+): Promise<ImageRun & { config: ImageConfig }> {
+  const info = await dockerJson<{ Config?: ImageConfig }>(
+    ["image", "inspect", "--format", "{{json .}}", ref],
+  );
+  const config = info.Config ?? {};
+  const run = await imageRun(config, (path) => imageFile(ref, path));
+  if (run.source === "entrypoint" && options.denoImage) {
+    const [ours, theirs] = await Promise.all([
+      imageFile(ref, run.executable),
+      imageFile(options.denoImage, run.executable),
+    ]);
+    const same = ours !== undefined && theirs !== undefined && ours.length === theirs.length &&
+      ours.every((byte, i) => byte === theirs[i]);
+    if (!same) {
+      throw new Error(
+        `${SOURCE_RULE}: ${run.executable} in the image is not the deno of ` +
+          `DENO_IMAGE=${options.denoImage} (${ours ? "its bytes differ" : "not found"}); ` +
+          "copy deno from DENO_IMAGE",
+      );
+    }
+  }
+  return { ...run, config };
+}
+
+/** The permissions predicate for what {@linkcode imageRun} read, and the image's command. */
 export function permissionsPredicate(
-  flags: string[],
-  options: { deno: string; source: PermissionsPredicate["source"]; entrypoint: string[] },
+  run: Pick<ImageRun, "permissions" | "runtime" | "script" | "args" | "source" | "env">,
+  options: { deno: string; entrypoint: string[]; cmd?: string[] },
 ): PermissionsPredicate {
   return {
     runtime: "deno",
     deno: options.deno,
-    flags,
-    ...groupFlags(flags),
-    source: options.source,
-    entrypoint: options.entrypoint,
+    flags: run.permissions,
+    ...groupFlags(run.permissions),
+    source: run.source,
+    entrypoint: [...options.entrypoint, ...options.cmd ?? []],
+    command: { entrypoint: options.entrypoint, cmd: options.cmd ?? [] },
+    script: run.script,
+    args: run.args,
+    runtimeFlags: run.runtime,
+    env: run.env,
   };
 }
 
@@ -173,79 +296,57 @@ export interface PermissionsPredicate {
   allow: Record<string, string[]>;
   /** The `--deny-*` flags by kind. */
   deny: Record<string, string[]>;
-  /** Where they were read: the image's ENTRYPOINT, the compiled binary, or the compile flags. */
-  source: "entrypoint" | "binary" | "compile-flags";
-  /** The image's ENTRYPOINT. */
+  /** Where they were read: the image's `deno run` ENTRYPOINT + CMD, or the compiled binary. */
+  source: "entrypoint" | "binary";
+  /** The image's ENTRYPOINT and CMD, one after the other: what the process runs. */
   entrypoint: string[];
+  /** The image's ENTRYPOINT and CMD apart. */
+  command: { entrypoint: string[]; cmd: string[] };
+  /** The module run (`/app/main.ts`; a compiled binary's entry key). */
+  script: string;
+  /** The script's arguments. */
+  args: string[];
+  /** Every flag that is not a permission, long form (`--cached-only`, `--seed=1`). */
+  runtimeFlags: string[];
+  /** The image's variables Deno reads (`DENO_*`), `K=V`. */
+  env: string[];
 }
 
-/** The policy's parameters for the permissions (`permissions`): the ceiling. */
+/** The policy's parameters for the permissions (`permissions`): what runs, and the ceiling. */
 export interface PermissionsPolicy {
   /** The runtime the predicate must name. */
   runtime: string;
+  /** The scripts an image may run (`deno run`'s, and a compiled binary's entry key). */
+  scripts: string[];
+  /** The flags other than permissions an image may run with. */
+  runtimeFlags: string[];
+  /** The flags a `deno run` entry point must carry (`--cached-only`). */
+  requiredRuntimeFlags: string[];
   /** Flags never allowed. */
   forbidden: string[];
   /** What each permission kind may reach. */
   ceiling: Record<string, string[]>;
 }
 
-async function compiledFlags(r: ReleaseRun, binary: string): Promise<string[] | undefined> {
-  const name = `${verifyName(r.options).replace(/[^a-z0-9_.-]/g, "-")}-permissions-${
-    crypto.randomUUID().slice(0, 8)
-  }`;
-  const created = await docker(["create", "--name", name, r.pinned!]);
-  if (created.code !== 0) throw new Error(`docker create ${r.pinned}: ${created.stderr.trim()}`);
-  try {
-    const copy = await docker(["cp", `${name}:${binary}`, `${r.tmp}/binary`]);
-    if (copy.code !== 0) return undefined;
-    return binaryFlags(await Deno.readFile(`${r.tmp}/binary`));
-  } finally {
-    await docker(["rm", name]);
-    await Deno.remove(`${r.tmp}/binary`).catch(() => {});
-  }
-}
-
 /**
- * `permissions`: the `--allow-*` / `--deny-*` flags the image's process runs with, read from
- * the image: a `deno run` ENTRYPOINT's own flags, or a compiled binary's embedded metadata,
- * else the flags the build compiles with (deno.json's `start` task); a binary whose flags
- * differ from those was not built from this source, and is refused.
+ * `permissions`: what the image's process runs and may do, read from the image alone: a
+ * `deno run` ENTRYPOINT + CMD read with Deno's flag grammar (whose deno must be DENO_IMAGE's),
+ * or a compiled binary's embedded metadata; any other entry point, or one that cannot be read,
+ * is refused.
  */
 export const permissionsStep: ReleaseStep = {
   id: "permissions",
   when: publishing,
   async run(r) {
-    const info = await dockerJson<
-      { Config?: { Entrypoint?: string[] | null; Cmd?: string[] | null } }
-    >(
-      ["image", "inspect", "--format", "{{json .}}", r.pinned!],
-    );
-    const entrypoint = [...info.Config?.Entrypoint ?? [], ...info.Config?.Cmd ?? []];
-    let flags: string[];
-    let source: PermissionsPredicate["source"];
-    if (/(^|\/)deno$/.test(entrypoint[0] ?? "")) {
-      flags = entrypointFlags(entrypoint);
-      source = "entrypoint";
-    } else {
-      const compiled = permissionFlags(taskCommand("start"));
-      const embedded = entrypoint[0] ? await compiledFlags(r, entrypoint[0]) : undefined;
-      if (embedded && [...embedded].sort().join(" ") !== [...compiled].sort().join(" ")) {
-        throw new Error(
-          `Cannot attest the permissions: ${entrypoint[0]} carries ${
-            embedded.join(" ")
-          }, not this source's ${compiled.join(" ")}`,
-        );
-      }
-      flags = embedded ?? compiled;
-      source = embedded ? "binary" : "compile-flags";
-    }
-    const predicate = permissionsPredicate(flags, {
+    const denoImage = r.bases?.find((b) => b.name === "DENO_IMAGE")?.ref;
+    const { config, ...run } = await readImageRun(r.pinned!, { denoImage });
+    const predicate = permissionsPredicate(run, {
       deno: await denoVersionOf(r),
-      source,
-      entrypoint,
+      entrypoint: config.Entrypoint ?? [],
+      cmd: config.Cmd ?? [],
     });
     await writePredicate(r, "permissions", predicate);
-    return pass(`${flags.join(" ")} (from the ${source})`);
+    return pass(`${run.permissions.join(" ")} (from the ${run.source}, running ${run.script})`);
   },
 };
 
@@ -259,6 +360,9 @@ export const permissions: Attestation = {
     const forbiddenKinds = c.forbidden.filter((f) => f.startsWith("--allow-"))
       .map((f) => f.slice("--allow-".length));
     const notLong = "rule permissions-form: a flag that is not a long --allow-/--deny- flag";
+    const notScript = "rule permissions-script: not a script this policy runs";
+    const notRuntimeFlag =
+      "rule permissions-runtime-flags: a runtime flag this policy does not allow";
     return [{
       all: [
         cond(
@@ -289,6 +393,20 @@ export const permissions: Attestation = {
         noWildcard(
           "values(allow)[]",
           "rule permissions-ceiling: unrestricted, the ceiling lists what it may reach",
+        ),
+        // What runs, as the CUE's permissions-script and permissions-runtime-flags (a missing
+        // field is null in JMESPath, and null is in no list).
+        noWildcard("[script]", notScript),
+        cond(jp("script"), "AnyIn", c.scripts, notScript),
+        noWildcard("runtimeFlags", notRuntimeFlag),
+        cond(jp("runtimeFlags"), "AllIn", c.runtimeFlags, notRuntimeFlag),
+        ...c.requiredRuntimeFlags.map((flag) =>
+          cond(
+            jp(`source != 'entrypoint' || contains(runtimeFlags || \`[]\`, '${flag}')`),
+            "Equals",
+            true,
+            `rule permissions-runtime-flags: ${flag} required: without it a dynamic import can reach the network`,
+          )
         ),
         ...Object.entries(c.ceiling).map(([kind, allowed]) =>
           cond(

@@ -1,18 +1,25 @@
 /**
  * The release's SLSA v1 provenance: what was built (this project's Dockerfile, its target,
- * its build arguments), from what (the git commit, each base image by digest, deno.lock by
- * sha256), by whom and when.
+ * its build arguments), from what (the git commit, each base image by the digest the engine
+ * holds, deno.lock and the air-gapped build inputs by sha256), by whom and when.
  *
- * The source is identified twice: by its URL (the `origin` remote, or the folder when there
- * is none) and by the repository's root commit, which every clone shares whatever its remote,
- * so the policy's default accepts this project's own releases from any clone.
+ * Only what the release observed: externalParameters and the build's times only when the
+ * release ran the build (`--from` and `TAG@DIGEST` say it happened elsewhere); Deno's
+ * version as read from the image; the builder from how it signs (a key pair: the key's
+ * holder; keyless: the identity in its certificate, which the consumer pins), never from
+ * environment variables alone; no URL with credentials in it.
+ *
+ * The source is identified twice: by its URL (the `origin` remote, credentials stripped; none
+ * for a clone without one) and by the repository's root commit, which every clone shares
+ * whatever its remote, so the policy's default accepts this project's own releases from any
+ * clone.
  *
  * @module
  */
 import {
-  DENO_VERSION,
   docker,
   engineVersion,
+  inspectImage,
   pass,
   readDenoJson,
   realBaseImages,
@@ -20,26 +27,59 @@ import {
   run,
   runOk,
 } from "../../_lib/mod.ts";
-import { publishing, type ReleaseStep, writePredicate } from "../run.ts";
+import {
+  buildInputs,
+  type HiddenChange,
+  hiddenChanges,
+  recordedRemote,
+  redactUrl,
+} from "../git_source.ts";
+import {
+  denoVersionOf,
+  publishing,
+  type ReleaseRun,
+  type ReleaseStep,
+  writePredicate,
+} from "../run.ts";
 import { cond, jp, noWildcard } from "./_kyverno.ts";
 import type { Attestation } from "./mod.ts";
 
 /** The git facts of the work tree the release builds from. */
 export interface GitSource {
-  /** `origin`'s URL, or `file://ROOT` without a remote. */
-  repository: string;
+  /** `origin`'s URL without credentials; absent without a remote, or one that is a folder. */
+  repository?: string;
   /** HEAD's commit. */
   commit: string;
   /** The repository's first commit (the oldest root): the same in every clone. */
   rootCommit: string;
-  /** Uncommitted changes to tracked files, or untracked files that are not ignored. */
+  /** Changes git reports (tracked or untracked), or hides ({@linkcode hidden}). */
   dirty: boolean;
-  /** How many paths `git status --porcelain` lists. */
+  /** How many paths `git status --porcelain --untracked-files=all` lists. */
   changedPaths: number;
+  /** Their paths, in git's order (the refusal names the first). */
+  changed: string[];
+  /** Paths whose content reaches the build while git status hides it (git_source.ts). */
+  hidden: HiddenChange[];
 }
 
 /** git in `cwd`: its trimmed output, or the kernel's one-line error (`Cannot run git ...`). */
 const git = (args: string[], cwd: string) => runOk("git", args, { cwd });
+
+/** The paths `git status` lists (a rename once, by its new path). */
+async function changedPaths(dir: string): Promise<string[]> {
+  const args = ["status", "--porcelain=v1", "-z", "--untracked-files=all"];
+  const result = await run("git", args, { cwd: dir });
+  if (result.code !== 0) {
+    throw new Error(`Cannot run git status in ${dir}: ${result.stderr.trim()}`);
+  }
+  const entries = result.stdout.split("\0").filter(Boolean);
+  const paths: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    paths.push(entries[i].slice(3));
+    if (/^[RC]/.test(entries[i])) i++; // the rename's or copy's source path follows
+  }
+  return paths;
+}
 
 /** Reads the work tree's git facts; throws one line where `dir` is not a git work tree. */
 export async function gitSource(dir: string = ROOT): Promise<GitSource> {
@@ -53,14 +93,18 @@ export async function gitSource(dir: string = ROOT): Promise<GitSource> {
   }
   const roots = (await git(["rev-list", "--max-parents=0", "HEAD"], dir)).split("\n");
   const remote = await run("git", ["remote", "get-url", "origin"], { cwd: dir });
-  const status = await git(["status", "--porcelain"], dir);
-  const changed = status ? status.split("\n").length : 0;
+  // Every untracked file, whatever status.showUntrackedFiles says; -z keeps paths whole.
+  const changed = await changedPaths(dir);
+  const hidden = await hiddenChanges(dir);
+  const url = remote.code === 0 ? recordedRemote(remote.stdout.trim()) : undefined;
   return {
-    repository: remote.code === 0 && remote.stdout.trim() ? remote.stdout.trim() : `file://${dir}`,
+    ...(url ? { repository: url } : {}),
     commit,
     rootCommit: roots[roots.length - 1],
-    dirty: changed > 0,
-    changedPaths: changed,
+    dirty: changed.length > 0 || hidden.length > 0,
+    changedPaths: changed.length,
+    changed,
+    hidden,
   };
 }
 
@@ -76,26 +120,55 @@ export interface BaseImage {
   digestOf: "manifest" | "image-config";
 }
 
+/** The rule a base image that cannot be resolved or checked is refused under. */
+export const BASE_RULE = "rule provenance-base";
+
 /**
- * Resolves a base image to the digest actually used: the digest pinned in the reference,
- * else the registry digest Docker recorded when it pulled it, else (an image built here,
- * like the stand-ins) its image id, the digest of its configuration.
+ * Resolves a base image to the digest of the image the engine holds under `ref`, the one a
+ * build given `ref` uses: the registry digest Docker recorded when it pulled it, else (an
+ * image built here, like the stand-ins) its image id, the digest of its configuration. A
+ * reference pinned by digest is taken only when the engine holds that very manifest; what
+ * the engine does not hold is refused, never recorded as given.
  */
 export async function resolveBaseImage(name: string, ref: string): Promise<BaseImage> {
-  const pinned = /@sha256:([0-9a-f]{64})$/.exec(ref)?.[1];
-  if (pinned) return { name, ref, sha256: pinned, digestOf: "manifest" };
   const result = await docker(["image", "inspect", "--format", "{{json .}}", ref]);
   if (result.code !== 0) {
-    throw new Error(`Cannot resolve ${name}=${ref} to a digest: the engine has no such image`);
+    throw new Error(
+      `${BASE_RULE}: ${name}=${ref} is not an image the engine holds; docker pull it, or ` +
+        "give the reference the build used",
+    );
   }
   const info = JSON.parse(result.stdout) as { Id: string; RepoDigests?: string[] };
-  const repo = ref.replace(/:[^/:]+$/, "");
+  const repo = ref.replace(/@sha256:[0-9a-f]{64}$/, "").replace(/:[^/:]+$/, "");
   // Only this repository's digest: the same image pushed elsewhere has another manifest.
-  const repoDigest = (info.RepoDigests ?? []).find((d) => d.startsWith(`${repo}@`));
-  if (repoDigest) {
-    return { name, ref, sha256: repoDigest.split("@sha256:")[1], digestOf: "manifest" };
+  const digests = (info.RepoDigests ?? []).filter((d) => d.startsWith(`${repo}@sha256:`))
+    .map((d) => d.split("@sha256:")[1]);
+  const pinned = /@sha256:([0-9a-f]{64})$/.exec(ref)?.[1];
+  if (pinned && !digests.includes(pinned)) {
+    throw new Error(
+      `${BASE_RULE}: ${name}=${ref}: the engine's image under that name has another digest ` +
+        `(${digests[0] ?? info.Id}); give the digest the engine resolved`,
+    );
   }
-  return { name, ref, sha256: info.Id.replace(/^sha256:/, ""), digestOf: "image-config" };
+  const manifest = pinned ?? digests[0];
+  return manifest
+    ? { name, ref, sha256: manifest, digestOf: "manifest" }
+    : { name, ref, sha256: info.Id.replace(/^sha256:/, ""), digestOf: "image-config" };
+}
+
+/**
+ * Refuses, in one line, an image whose layers do not begin with the runtime base's: the
+ * recorded base would not be the one it was built on.
+ */
+export async function checkBaseLayers(image: string, runtimeBase: string): Promise<void> {
+  const layers = (await inspectImage(runtimeBase)).RootFS?.Layers ?? [];
+  const own = (await inspectImage(image)).RootFS?.Layers ?? [];
+  if (layers.length === 0 || layers.some((layer, i) => own[i] !== layer)) {
+    throw new Error(
+      `${BASE_RULE}: the layers of ${image} do not begin with RUNTIME_IMAGE=${runtimeBase}'s; ` +
+        "give the RUNTIME_IMAGE the image was built on",
+    );
+  }
 }
 
 /** The base images' references for these build arguments (the Dockerfile's defaults else). */
@@ -125,6 +198,14 @@ export async function fileSha256(path: string): Promise<string> {
   return Array.from(hash, (b) => b.toString(16).padStart(2, "0")).join("");
 }
 
+/** A file of the build context the Dockerfile reads though git ignores it (`denort`...). */
+export interface BuildInput {
+  /** Its path in the context. */
+  name: string;
+  /** Its sha256, hex. */
+  sha256: string;
+}
+
 /** What {@linkcode buildProvenance} records. */
 export interface ProvenanceInputs {
   /** The work tree's git facts. */
@@ -133,45 +214,57 @@ export interface ProvenanceInputs {
   dockerfile: string;
   /** The Dockerfile stage. */
   target: string;
-  /** The build arguments, `K=V`, as given to `docker build` (or as the image was built with). */
+  /** The build arguments, `K=V`, as given to `docker build` (only when `release` built it). */
   buildArgs: string[];
   /** The base images, resolved. */
   bases: BaseImage[];
   /** deno.lock's sha256. */
   lockSha256: string;
+  /** The air-gapped build inputs in the context (git_source.ts BUILD_INPUTS), by digest. */
+  buildInputs?: BuildInput[];
   /** The Docker engine's version. */
   dockerVersion: string;
+  /** Deno's version, as read from the image. */
+  deno: string;
   /** Who built the image: `release` built it, `from` tagged a local one, `pushed` pulled one. */
   builtBy: "release" | "from" | "pushed";
+  /** The image as given (`--from`'s, or `REPO:TAG@DIGEST`), for an image built elsewhere. */
+  image?: string;
   /** The release's own version (deno.json). */
   version: string;
-  /** When the build (or the release, for an image built elsewhere) started and finished. */
-  startedOn: string;
+  /** When the release's build started and finished (only when `release` built it). */
+  startedOn?: string;
   /** See `startedOn`. */
-  finishedOn: string;
-  /** The environment (GitHub Actions variables decide the builder). */
+  finishedOn?: string;
+  /** How the provenance is signed: the builder is who holds the key, or the keyless identity. */
+  signer: "key" | "keyless";
+  /** The environment: GitHub Actions variables describe a keyless run's workflow. */
   env?: Record<string, string | undefined>;
 }
 
-/** The SLSA v1 provenance predicate for one release. */
-export function buildProvenance(inputs: ProvenanceInputs): Provenance {
-  const env = inputs.env ?? {};
-  const github = env.GITHUB_ACTIONS === "true" && env.RUNNER_ENVIRONMENT !== "self-hosted";
-  const server = env.GITHUB_SERVER_URL ?? "https://github.com";
-  const { source } = inputs;
-  const buildArgs = Object.fromEntries(
-    inputs.buildArgs.map((a) => [a.slice(0, a.indexOf("=")), a.slice(a.indexOf("=") + 1)]),
+/** `K=V` build arguments as an object, each value without credentials (a URL's token). */
+function recordedBuildArgs(buildArgs: string[]): Record<string, string> {
+  return Object.fromEntries(
+    buildArgs.map((a) => [a.slice(0, a.indexOf("=")), redactUrl(a.slice(a.indexOf("=") + 1))]),
   );
-  const dependencies: ResourceDescriptor[] = [
+}
+
+/** The source, each base image, deno.lock and the build inputs, as SLSA ResourceDescriptors. */
+function dependenciesOf(inputs: ProvenanceInputs): ResourceDescriptor[] {
+  const { source } = inputs;
+  return [
     {
       name: "source",
-      uri: `git+${source.repository}@${source.commit}`,
+      // A clone without a remote has no URL another machine could fetch: none is written.
+      ...(source.repository ? { uri: `git+${source.repository}@${source.commit}` } : {}),
       digest: { gitCommit: source.commit },
       annotations: {
-        repository: source.repository,
+        repository: source.repository ?? null,
         rootCommit: source.rootCommit,
         dirty: source.dirty,
-        ...(source.dirty ? { changedPaths: source.changedPaths } : {}),
+        ...(source.dirty
+          ? { changedPaths: source.changedPaths, hiddenPaths: source.hidden.length }
+          : {}),
       },
     },
     ...inputs.bases.map((b) => ({
@@ -181,41 +274,77 @@ export function buildProvenance(inputs: ProvenanceInputs): Provenance {
       annotations: { ref: b.ref, digestOf: b.digestOf },
     })),
     { name: "deno.lock", uri: "file:deno.lock", digest: { sha256: inputs.lockSha256 } },
+    ...(inputs.buildInputs ?? []).map((f) => ({
+      name: f.name,
+      uri: `file:${f.name}`,
+      digest: { sha256: f.sha256 },
+    })),
   ];
+}
+
+/**
+ * Who built it: with a key pair, whoever holds the key (where it ran is not observed);
+ * keyless on a GitHub-hosted runner, GitHub's runner, a claim the certificate's identity
+ * (the workflow, which the consumer pins) backs; keyless elsewhere, the certificate's holder.
+ */
+function builderOf(inputs: ProvenanceInputs) {
+  const env = inputs.env ?? {};
+  const github = inputs.signer === "keyless" && env.GITHUB_ACTIONS === "true" &&
+    env.RUNNER_ENVIRONMENT === "github-hosted" && Boolean(env.GITHUB_RUN_ID);
+  const server = redactUrl(env.GITHUB_SERVER_URL ?? "https://github.com").replace(/\/$/, "");
+  if (!github) {
+    return {
+      id: inputs.signer === "key" ? KEY_HOLDER_BUILDER : KEYLESS_BUILDER,
+      invocationId: `urn:uuid:${crypto.randomUUID()}`,
+    };
+  }
+  return {
+    id: GITHUB_BUILDER,
+    invocationId: `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${
+      env.GITHUB_RUN_ATTEMPT ?? "1"
+    }`,
+    workflow: { ref: env.GITHUB_WORKFLOW_REF, repository: `${server}/${env.GITHUB_REPOSITORY}` },
+  };
+}
+
+/** The SLSA v1 provenance predicate for one release. */
+export function buildProvenance(inputs: ProvenanceInputs): Provenance {
+  const { source } = inputs;
+  const builder = builderOf(inputs);
+  const built = inputs.builtBy === "release";
+  const externalParameters = built
+    ? {
+      source: { repository: source.repository ?? null, commit: source.commit },
+      dockerfile: inputs.dockerfile,
+      target: inputs.target,
+      buildArgs: recordedBuildArgs(inputs.buildArgs),
+      builtBy: inputs.builtBy,
+      ...(builder.workflow ? { workflow: builder.workflow } : {}),
+    }
+    : {
+      // The release did not run the build: what it was given is not a build's parameter.
+      builtBy: inputs.builtBy,
+      builtElsewhere: true,
+      image: redactUrl(inputs.image ?? ""),
+      source: { repository: source.repository ?? null, commit: source.commit },
+    };
   return {
     buildDefinition: {
       buildType: BUILD_TYPE,
-      externalParameters: {
-        source: { repository: source.repository, commit: source.commit },
-        dockerfile: inputs.dockerfile,
-        target: inputs.target,
-        buildArgs,
-        builtBy: inputs.builtBy,
-        ...(github
-          ? {
-            workflow: {
-              ref: env.GITHUB_WORKFLOW_REF,
-              repository: `${server}/${env.GITHUB_REPOSITORY}`,
-            },
-          }
-          : {}),
-      },
-      internalParameters: { deno: DENO_VERSION, docker: inputs.dockerVersion },
-      resolvedDependencies: dependencies,
+      externalParameters,
+      internalParameters: { deno: inputs.deno, docker: inputs.dockerVersion },
+      resolvedDependencies: dependenciesOf(inputs),
     },
     runDetails: {
       builder: {
-        id: github ? GITHUB_BUILDER : LOCAL_BUILDER,
+        id: builder.id,
         version: { "swft-release": inputs.version, deno: Deno.version.deno },
       },
       metadata: {
-        invocationId: github
-          ? `${server}/${env.GITHUB_REPOSITORY}/actions/runs/${env.GITHUB_RUN_ID}/attempts/${
-            env.GITHUB_RUN_ATTEMPT ?? "1"
-          }`
-          : `urn:uuid:${crypto.randomUUID()}`,
-        startedOn: inputs.startedOn,
-        finishedOn: inputs.finishedOn,
+        invocationId: builder.invocationId,
+        ...(built && inputs.startedOn && inputs.finishedOn
+          ? { startedOn: inputs.startedOn, finishedOn: inputs.finishedOn }
+          : {}),
       },
     },
   };
@@ -225,8 +354,13 @@ export function buildProvenance(inputs: ProvenanceInputs): Provenance {
 export const PROVENANCE_TYPE = "https://slsa.dev/provenance/v1";
 /** The build this project's release performs: its Dockerfile, built by `deno task release`. */
 export const BUILD_TYPE = "urn:swft:build:release:v1";
-/** The builder when the release runs anywhere but a GitHub-hosted runner. */
-export const LOCAL_BUILDER = "urn:swft:builder:local:v1";
+/**
+ * The builder of a release signed with a key pair: whoever holds the key. Where it ran is not
+ * observed (a laptop can set any environment variable), so it is not claimed.
+ */
+export const KEY_HOLDER_BUILDER = "urn:swft:builder:key-holder:v1";
+/** The builder of a keyless release outside a GitHub-hosted runner: the certificate's holder. */
+export const KEYLESS_BUILDER = "urn:swft:builder:keyless:v1";
 /** GitHub-hosted runners, as SLSA's GitHub Actions build types name them. */
 export const GITHUB_BUILDER = "https://github.com/actions/runner/github-hosted";
 
@@ -234,8 +368,8 @@ export const GITHUB_BUILDER = "https://github.com/actions/runner/github-hosted";
 export interface ResourceDescriptor {
   /** What it is to this build: `source`, `DENO_IMAGE`, `RUNTIME_IMAGE`, `deno.lock`. */
   name: string;
-  /** Where it comes from: `git+URL@SHA`, `pkg:docker/...`, `file:deno.lock`. */
-  uri: string;
+  /** Where it comes from: `git+URL@SHA`, `pkg:docker/...`, `file:deno.lock` (none for a local clone). */
+  uri?: string;
   /** Its digests by algorithm (`sha256`, `gitCommit`). */
   digest: Record<string, string>;
   /** Facts a policy reads (the source's root commit, a dirty tree, which digest it is). */
@@ -260,7 +394,7 @@ export interface Provenance {
     /** The builder's id and versions. */
     builder: { id: string; version?: Record<string, string> };
     /** This run: its invocation id and times. */
-    metadata: { invocationId: string; startedOn: string; finishedOn: string };
+    metadata: { invocationId: string; startedOn?: string; finishedOn?: string };
   };
 }
 
@@ -280,7 +414,7 @@ export interface ProvenancePolicy {
   acceptDirty: boolean;
 }
 
-/** The variables by which a GitHub-hosted run is recorded as such (the task may read these). */
+/** The variables by which a keyless GitHub-hosted run is described (the task may read these). */
 const GITHUB_VARIABLES = [
   "GITHUB_ACTIONS",
   "RUNNER_ENVIRONMENT",
@@ -290,6 +424,16 @@ const GITHUB_VARIABLES = [
   "GITHUB_RUN_ID",
   "GITHUB_RUN_ATTEMPT",
 ];
+
+/** The air-gapped build inputs the build context held, by digest (only when the release built). */
+async function buildInputDigests(r: ReleaseRun): Promise<BuildInput[]> {
+  if (!r.built) return [];
+  const names = await buildInputs(ROOT);
+  return Promise.all(names.map(async (name) => ({
+    name,
+    sha256: await fileSha256(`${ROOT}/${name}`),
+  })));
+}
 
 /** `provenance`: the SLSA v1 predicate for this release ({@linkcode buildProvenance}). */
 export const provenanceStep: ReleaseStep = {
@@ -301,14 +445,18 @@ export const provenanceStep: ReleaseStep = {
       source: r.source!,
       dockerfile: "Dockerfile",
       target: options.target,
-      buildArgs: options.buildArgs,
+      buildArgs: r.built?.buildArgs ?? options.buildArgs,
       bases: r.bases!,
       lockSha256: await fileSha256(`${ROOT}/deno.lock`),
+      buildInputs: await buildInputDigests(r),
       dockerVersion: await engineVersion() ?? "unknown",
+      deno: await denoVersionOf(r),
       builtBy: options.image.digest ? "pushed" : options.from ? "from" : "release",
+      image: options.from ?? options.imageText,
       version: readDenoJson().version ?? "dev",
-      startedOn: r.built?.startedOn ?? r.report.startedAt,
-      finishedOn: r.built?.finishedOn ?? new Date().toISOString(),
+      startedOn: r.built?.startedOn,
+      finishedOn: r.built?.finishedOn,
+      signer: options.signing.key ? "key" : "keyless",
       env: Object.fromEntries(GITHUB_VARIABLES.map((name) => [name, Deno.env.get(name)])),
     });
     await writePredicate(r, "provenance", provenance);
