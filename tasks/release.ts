@@ -122,6 +122,9 @@ Options:
   --sbom FILE                  keep the SBOM (CycloneDX JSON)
   --verify-only                only verify a published image (--key is then the public key),
                                with --policy as a consumer's deploy check
+  --source DIR                 with --verify-only --policy: your clone of the source; the
+                               attested commit must be on one of the policy's
+                               provenance.sourceRefs in it (git fetch first)
   -h, --help                   this help
 
 Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
@@ -148,6 +151,7 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     policy: { type: "string" },
     scan: { type: "string" },
     save: { type: "string" },
+    source: { type: "string" },
   });
   if (values.help) return "help";
   if (!values.image) throw new UsageError("--image REGISTRY/REPO:TAG is required");
@@ -200,6 +204,7 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
       throw new UsageError(`--policy: ${(error as Error).message}`);
     }
   }
+  if (values.source !== undefined) checkSourceFlag(values.source, verifyOnly, values.policy);
   const keyless = !values.key;
   if (keyless && values["no-tlog"]) {
     throw new UsageError("--no-tlog needs --key: keyless signatures live in the transparency log");
@@ -234,7 +239,23 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     policy: values.policy,
     scan: values.scan,
     save: values.save,
+    source: values.source,
   };
+}
+
+/** `--source DIR` is the consumer's: with --verify-only and --policy, a git work tree. */
+function checkSourceFlag(dir: string, verifyOnly: boolean, policy: string | undefined): void {
+  if (!verifyOnly || !policy) {
+    throw new UsageError(
+      "--source DIR checks a published image's commit: use it with --verify-only --policy",
+    );
+  }
+  try {
+    if (Deno.statSync(`${dir}/.git`)) return;
+  } catch {
+    // refused below
+  }
+  throw new UsageError(`--source: ${dir} is not a git clone (git clone the source there)`);
 }
 
 function isReadable(path: string): boolean {

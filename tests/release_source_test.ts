@@ -17,7 +17,13 @@ import {
   buildProvenance,
   type GitSource,
   gitSource,
+  provenance,
+  PROVENANCE_TYPE,
 } from "../tasks/release/attestations/provenance.ts";
+import { POLICY_FILE } from "../tasks/release/policy.ts";
+import type { ReleaseRun } from "../tasks/release/run.ts";
+import { withParams } from "./_policy.ts";
+import { parseReleaseArgs } from "../tasks/release.ts";
 
 /** A clone of this repository at HEAD in a temporary folder, removed after `fn`. */
 async function inClone(fn: (dir: string) => Promise<void>): Promise<void> {
@@ -31,6 +37,16 @@ async function inClone(fn: (dir: string) => Promise<void>): Promise<void> {
 }
 
 const git = (dir: string, ...args: string[]) => runOk("git", args, { cwd: dir });
+
+/** A clean source of this repository's history, for the predicates built here. */
+const PUBLISHED: GitSource = {
+  commit: "",
+  rootCommit: "0".repeat(40),
+  dirty: false,
+  changedPaths: 0,
+  changed: [],
+  hidden: [],
+};
 
 /** The provenance the release writes for `source`, built here with `buildArgs`. */
 const provenanceOf = (source: GitSource, buildArgs: string[] = []) =>
@@ -158,4 +174,57 @@ Deno.test("source: a commit is reachable from a named ref only when the branch h
     assert.equal(await reachableFrom(dir, fork, refs), undefined);
     assert.equal(await reachableFrom(dir, "0".repeat(40), refs), undefined, "unknown commit");
   });
+});
+
+Deno.test("source: --verify-only --source refuses an attested commit on none of the policy's refs", async () => {
+  await inClone(async (dir) => {
+    const head = await git(dir, "rev-parse", "HEAD");
+    await git(
+      dir,
+      "-c",
+      "user.name=f",
+      "-c",
+      "user.email=f@x",
+      "commit",
+      "--allow-empty",
+      "-qm",
+      "fork",
+    );
+    const fork = await git(dir, "rev-parse", "HEAD");
+    const statement = (commit: string) => ({
+      predicateType: PROVENANCE_TYPE,
+      subject: [],
+      predicate: provenanceOf({ ...PUBLISHED, commit }),
+    });
+    // A policy whose published ref is the branch this clone was made from.
+    const branch = await git(dir, "rev-parse", "--abbrev-ref", "HEAD");
+    const policy = `${dir}/policy.cue`;
+    await Deno.writeTextFile(
+      policy,
+      withParams(await Deno.readTextFile(POLICY_FILE), (params) => ({
+        ...params,
+        provenance: { ...params.provenance, sourceRefs: [`refs/remotes/origin/${branch}`] },
+      })),
+    );
+    const r = { options: { source: dir, policy } } as unknown as ReleaseRun;
+    await provenance.checkAttested!(r, [statement(head)]);
+    await assert.rejects(
+      () => provenance.checkAttested!(r, [statement(fork)]),
+      new RegExp(
+        `^Error: rule provenance-source-reachable: ${fork} is on none of refs/remotes/origin/${branch} in ${dir}; git fetch there, or deploy an image built from a published commit$`,
+      ),
+    );
+  });
+});
+
+Deno.test("source: --source is the consumer's flag, with --verify-only --policy", () => {
+  assert.throws(
+    () => parseReleaseArgs(["--image", "127.0.0.1:5000/swft:1", "--key", "k", "--source", ROOT]),
+    /^UsageError: --source DIR checks a published image's commit: use it with --verify-only --policy$/,
+  );
+  const args = ["--verify-only", "--image", "127.0.0.1:5000/swft:1", "--key", "k"];
+  assert.throws(
+    () => parseReleaseArgs([...args, "--policy", POLICY_FILE, "--source", `${ROOT}/static`]),
+    /--source: .*\/static is not a git clone/,
+  );
 });

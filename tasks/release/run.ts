@@ -42,6 +42,11 @@ export interface ReleaseOptions {
   json?: string;
   /** `--sbom`: where to keep the SBOM. */
   sbom?: string;
+  /**
+   * `--source DIR` (with `--verify-only --policy`): the consumer's clone, in which the attested
+   * commit must be reachable from the policy's `provenance.sourceRefs`.
+   */
+  source?: string;
 }
 
 /** One attestation in the report. */

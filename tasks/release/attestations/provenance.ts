@@ -31,9 +31,12 @@ import {
   buildInputs,
   type HiddenChange,
   hiddenChanges,
+  reachableFrom,
   recordedRemote,
   redactUrl,
 } from "../git_source.ts";
+import type { Statement } from "../cosign.ts";
+import { readPolicyFile } from "../policy.ts";
 import {
   denoVersionOf,
   publishing,
@@ -412,6 +415,35 @@ export interface ProvenancePolicy {
   baseImages: string[];
   /** Whether a build from a dirty work tree is accepted. */
   acceptDirty: boolean;
+  /**
+   * The refs (`git for-each-ref` patterns) whose history must hold the attested commit in the
+   * consumer's clone (`--verify-only --source DIR`); the CUE cannot fetch refs.
+   */
+  sourceRefs: string[];
+}
+
+/** The rule a commit on none of the policy's refs is refused under. */
+export const REACHABLE_RULE = "rule provenance-source-reachable";
+
+/**
+ * With `--source DIR`: each attested source commit is on one of the policy's
+ * `provenance.sourceRefs` in the consumer's clone, or the image is refused in one line.
+ */
+async function checkReachable(r: ReleaseRun, statements: Statement[]): Promise<void> {
+  const { source: dir, policy } = r.options;
+  if (!dir || !policy) return;
+  const refs = readPolicyFile(policy).provenance.sourceRefs;
+  for (const statement of statements) {
+    const source = (statement.predicate as Provenance).buildDefinition?.resolvedDependencies
+      ?.find((d) => d.name === "source");
+    const commit = source?.digest?.gitCommit ?? "";
+    if (!/^[0-9a-f]{40}$/.test(commit) || !await reachableFrom(dir, commit, refs)) {
+      throw new Error(
+        `${REACHABLE_RULE}: ${commit || "no commit"} is on none of ${refs.join(", ")} in ${dir}; ` +
+          "git fetch there, or deploy an image built from a published commit",
+      );
+    }
+  }
 }
 
 /** The variables by which a keyless GitHub-hosted run is described (the task may read these). */
@@ -472,6 +504,7 @@ export const provenance: Attestation = {
   cosignType: "slsaprovenance1",
   predicateType: PROVENANCE_TYPE,
   step: provenanceStep,
+  checkAttested: checkReachable,
   kyverno({ provenance: p }) {
     const source = "buildDefinition.resolvedDependencies[?name == 'source']";
     const repositories = p.sourceRepositories.length > 0;
