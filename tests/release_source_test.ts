@@ -38,6 +38,13 @@ async function inClone(fn: (dir: string) => Promise<void>): Promise<void> {
 
 const git = (dir: string, ...args: string[]) => runOk("git", args, { cwd: dir });
 
+/** A commit a fork would make on top of HEAD (same root commit, on no published ref). */
+async function forkCommit(dir: string): Promise<string> {
+  const author = ["-c", "user.name=fork", "-c", "user.email=fork@example.invalid"];
+  await git(dir, ...author, "commit", "--allow-empty", "-qm", "fork");
+  return git(dir, "rev-parse", "HEAD");
+}
+
 /** A clean source of this repository's history, for the predicates built here. */
 const PUBLISHED: GitSource = {
   commit: "",
@@ -159,18 +166,7 @@ Deno.test("source: a commit is reachable from a named ref only when the branch h
     const refs = [`refs/remotes/origin/${branch}`];
     assert.equal(await reachableFrom(dir, head, refs), `refs/remotes/origin/${branch}`);
     // A fork's commit: same root commit, never on the published branch.
-    await git(
-      dir,
-      "-c",
-      "user.name=f",
-      "-c",
-      "user.email=f@x",
-      "commit",
-      "--allow-empty",
-      "-qm",
-      "fork",
-    );
-    const fork = await git(dir, "rev-parse", "HEAD");
+    const fork = await forkCommit(dir);
     assert.equal(await reachableFrom(dir, fork, refs), undefined);
     assert.equal(await reachableFrom(dir, "0".repeat(40), refs), undefined, "unknown commit");
   });
@@ -179,18 +175,7 @@ Deno.test("source: a commit is reachable from a named ref only when the branch h
 Deno.test("source: --verify-only --source refuses an attested commit on none of the policy's refs", async () => {
   await inClone(async (dir) => {
     const head = await git(dir, "rev-parse", "HEAD");
-    await git(
-      dir,
-      "-c",
-      "user.name=f",
-      "-c",
-      "user.email=f@x",
-      "commit",
-      "--allow-empty",
-      "-qm",
-      "fork",
-    );
-    const fork = await git(dir, "rev-parse", "HEAD");
+    const fork = await forkCommit(dir);
     const statement = (commit: string) => ({
       predicateType: PROVENANCE_TYPE,
       subject: [],
