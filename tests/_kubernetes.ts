@@ -50,6 +50,9 @@ const [
   { validate: podDisruptionBudget },
   { validate: horizontalPodAutoscaler },
   { validate: networkPolicy },
+  { validate: namespace },
+  { validate: validatingAdmissionPolicy },
+  { validate: validatingAdmissionPolicyBinding },
 ] = await withoutPunycodeWarning(() =>
   Promise.all([
     import("npm:@kubernetes-models/validate@5.0.2"),
@@ -60,6 +63,13 @@ const [
     import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiPolicyV1PodDisruptionBudget"),
     import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiAutoscalingV2HorizontalPodAutoscaler"),
     import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiNetworkingV1NetworkPolicy"),
+    import("npm:kubernetes-models@5.1.0/_schemas/IoK8sApiCoreV1Namespace"),
+    import(
+      "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiAdmissionregistrationV1ValidatingAdmissionPolicy"
+    ),
+    import(
+      "npm:kubernetes-models@5.1.0/_schemas/IoK8sApiAdmissionregistrationV1ValidatingAdmissionPolicyBinding"
+    ),
   ])
 );
 // An assertion function must be declared with its type to be called as one.
@@ -78,6 +88,11 @@ const SCHEMAS: Record<string, (data: unknown) => boolean> = {
   "policy/v1/PodDisruptionBudget": podDisruptionBudget,
   "autoscaling/v2/HorizontalPodAutoscaler": horizontalPodAutoscaler,
   "networking.k8s.io/v1/NetworkPolicy": networkPolicy,
+  // The admission component's built-in kinds (tests/admission_test.ts).
+  "v1/Namespace": namespace,
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicy": validatingAdmissionPolicy,
+  "admissionregistration.k8s.io/v1/ValidatingAdmissionPolicyBinding":
+    validatingAdmissionPolicyBinding,
 };
 
 const decoder = new TextDecoder();

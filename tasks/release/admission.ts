@@ -20,6 +20,7 @@ import { ROOT } from "../_lib/mod.ts";
 import type { ConditionBlock } from "./attestations/_kyverno.ts";
 import { ATTESTATIONS } from "./attestations/mod.ts";
 import { POLICY_FILE, type PolicyParams, readPolicyParams } from "./policy.ts";
+import { entrypointPolicy, kyvernoEntrypointRule } from "./admission_entrypoint.ts";
 
 export type { Condition, ConditionBlock } from "./attestations/_kyverno.ts";
 
@@ -54,8 +55,8 @@ export const IDENTITY_REGEXP = `^${
   PLACEHOLDERS.identity.replace(/[.]/g, "\\.").replace(/\*$/, "v[0-9]+\\.[0-9]+\\.[0-9]+")
 }$`;
 
-const HEADER = (what: string) =>
-  `# GENERATED from deploy/policy/swft.cue by tasks/release/admission.ts: do not edit.\n` +
+const HEADER = (what: string, from = "deploy/policy/swft.cue") =>
+  `# GENERATED from ${from} by tasks/release/admission.ts: do not edit.\n` +
   `# ${what}\n` +
   `# Neither controller runs in this project's CI: tests/policy_test.ts validates the structure.\n`;
 
@@ -154,7 +155,7 @@ export function kyvernoPolicy(params: PolicyParams): unknown {
             conditions: conditions[a.predicateType] ?? [],
           })),
         }],
-      }],
+      }, kyvernoEntrypointRule()],
     },
   };
 }
@@ -169,6 +170,10 @@ export function renderAdmission(path: string = POLICY_FILE): Record<string, stri
       stringify(clusterImagePolicy(text, params), { lineWidth: 0 }),
     "kyverno/clusterpolicy.yaml": HEADER("Kyverno: conditions from the policy's parameters.") +
       stringify(kyvernoPolicy(params), { lineWidth: 0, aliasDuplicateObjects: false }),
+    "policy-controller/entrypoint.yaml": HEADER(
+      "The rule pod-entrypoint for clusters that run policy-controller (Kubernetes >= 1.30).",
+      "tasks/release/admission_entrypoint.ts",
+    ) + entrypointPolicy().map((o) => stringify(o, { lineWidth: 0 })).join("---\n"),
   };
 }
 
