@@ -22,12 +22,7 @@ import {
   kyvernoPolicy,
   renderAdmission,
 } from "../tasks/release/admission.ts";
-import {
-  entrypointFlags,
-  groupFlags,
-  permissionsPredicate,
-} from "../tasks/release/attestations/permissions.ts";
-import { parseDenoRun } from "../tasks/_lib/deno_run.ts";
+import { entrypointFlags, groupFlags } from "../tasks/release/attestations/permissions.ts";
 import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
 import {
   attestationNamed,
@@ -35,15 +30,13 @@ import {
   kindOf,
   requiredAttestations,
 } from "../tasks/release/attestations/mod.ts";
-import { buildProvenance } from "../tasks/release/attestations/provenance.ts";
-import { verifyProof } from "../tasks/release/attestations/verify_proof.ts";
 import { NOT_RUN_ON_EXISTING_IMAGE } from "../tasks/verify/checks_build.ts";
 import { loadConfig } from "../tasks/verify/config.ts";
 import { registry } from "../tasks/verify/mod.ts";
-import type { Report } from "../tasks/verify/report.ts";
 import { requiredTest } from "./_container.ts";
 import { kubectlVersion, type KubeObject, render, validateAgainst } from "./_kubernetes.ts";
 import {
+  acceptedPredicates,
   PREDICATE_REFUSALS,
   type Predicates,
   refusedPredicate,
@@ -335,58 +328,6 @@ function kyvernoRefusal(predicateType: string, predicate: unknown): string | und
     }
   }
   return undefined;
-}
-
-/** An accepted image's predicates, made by the release's own builders. */
-function acceptedPredicates(): Predicates & { sbom: unknown } {
-  const entrypoint = runtimeDenoEntrypoint();
-  const id = `sha256:${"c".repeat(64)}`;
-  const report = {
-    tool: "swft-verify",
-    ok: true,
-    startedAt: "",
-    options: { from: "127.0.0.1:5000/swft@sha256:..." },
-    checks: PARAMS.verify.requiredChecks.map((check) => ({
-      id: check,
-      status: NOT_RUN_ON_EXISTING_IMAGE.includes(check) ? "skip" : "pass",
-      detail: "",
-      ms: 1,
-    })),
-    images: { builder: { ref: "b" }, runtime: { ref: "r", id } },
-  } as unknown as Report;
-  return {
-    provenance: buildProvenance({
-      source: {
-        commit: "d".repeat(40),
-        rootCommit: PARAMS.provenance.sourceRootCommits[0],
-        dirty: false,
-        changedPaths: 0,
-        changed: [],
-        hidden: [],
-      },
-      dockerfile: "Dockerfile",
-      target: "runtime-deno",
-      buildArgs: [],
-      bases: [
-        { name: "DENO_IMAGE", ref: "d:1", sha256: "e".repeat(64), digestOf: "image-config" },
-        { name: "RUNTIME_IMAGE", ref: "r:1", sha256: "f".repeat(64), digestOf: "manifest" },
-      ],
-      lockSha256: "0".repeat(64),
-      dockerVersion: "20.10",
-      deno: "2.9.6",
-      signer: "key",
-      builtBy: "release",
-      version: "1.0.0",
-      startedOn: "2026-01-01T00:00:00Z",
-      finishedOn: "2026-01-01T00:00:10Z",
-    }),
-    "verify-proof": verifyProof(report, "1.0.0"),
-    permissions: permissionsPredicate(
-      { ...parseDenoRun(entrypoint), source: "entrypoint", env: [] },
-      { deno: "2.9.6", entrypoint, cmd: ["serve"] },
-    ),
-    sbom: { bomFormat: "CycloneDX" },
-  };
 }
 
 /** The predicate type of the attestation `name`, from the registry. */

@@ -87,10 +87,13 @@ export function readPolicyFile(path: string): PolicyParams {
  * ```
  */
 export function policyRefusal(output: string): string | undefined {
-  const match = /^- rules\."([\w-]+)"(?:\.("(?:[^"\\]|\\.)*"|[\w-]+))?: (.*)$/m.exec(output);
+  // The key is a path: `."--allow-all"`, or `.predicate.flags` for a field the predicate lacks.
+  const segment = /\.("(?:[^"\\]|\\.)*"|[\w-]+)/g;
+  const match = /^- rules\."([\w-]+)"((?:\.(?:"(?:[^"\\]|\\.)*"|[\w-]+))*): (.*)$/m.exec(output);
   if (match) {
-    const [, rule, rawKey, problem] = match;
-    const key = rawKey?.startsWith('"') ? JSON.parse(rawKey) as string : rawKey;
+    const [, rule, rawPath, problem] = match;
+    const key = [...rawPath.matchAll(segment)]
+      .map(([, s]) => s.startsWith('"') ? JSON.parse(s) as string : s).join(".");
     const values = /^conflicting values ("(?:[^"\\]|\\.)*") and ("(?:[^"\\]|\\.)*")/.exec(problem);
     let what = problem.replace(/ \(and \d+ more errors?\)$/, "");
     if (values) {
