@@ -134,6 +134,156 @@ export const PREDICATE_REFUSALS: readonly Refusal[] = [
   },
 ];
 
+/** A predicate as JSON, changed by path. */
+// deno-lint-ignore no-explicit-any -- predicates are JSON, changed by path
+export type Json = any;
+
+/**
+ * A predicate missing one field: the attestation, the rule that must refuse it, the path its
+ * refusal names (`{base}`, `{last}`: indexes read from the predicate before the change) and the
+ * change.
+ */
+export type MissingField = [
+  attestation: string,
+  rule: string,
+  path: string,
+  remove: (p: Json) => void,
+];
+const source = (p: Json) =>
+  p.buildDefinition.resolvedDependencies.findIndex((d: Json) => d.name === "source");
+const base = (p: Json) =>
+  p.buildDefinition.resolvedDependencies.findIndex((d: Json) => d.name === "RUNTIME_IMAGE");
+
+/** Every field the policy's `*-fields` rules require, each missing once. */
+export const MISSING_FIELDS: readonly MissingField[] = [
+  ["sbom", "sbom-fields", "predicate.bomFormat", (p) => delete p.bomFormat],
+  ["provenance", "provenance-fields", "predicate.buildDefinition", (p) => delete p.buildDefinition],
+  ["provenance", "provenance-fields", "predicate.runDetails", (p) => delete p.runDetails],
+  [
+    "provenance",
+    "provenance-fields",
+    "buildDefinition.buildType",
+    (p) => delete p.buildDefinition.buildType,
+  ],
+  [
+    "provenance",
+    "provenance-fields",
+    "buildDefinition.resolvedDependencies",
+    (p) => delete p.buildDefinition.resolvedDependencies,
+  ],
+  ["provenance", "provenance-fields", "runDetails.builder", (p) => delete p.runDetails.builder],
+  [
+    "provenance",
+    "provenance-fields",
+    "runDetails.builder.id",
+    (p) => delete p.runDetails.builder.id,
+  ],
+  [
+    "provenance",
+    "provenance-fields",
+    "resolvedDependencies.{base}.name",
+    (p) => delete p.buildDefinition.resolvedDependencies[base(p)].name,
+  ],
+  [
+    "provenance",
+    "provenance-fields",
+    "source.0.annotations",
+    (p) => delete p.buildDefinition.resolvedDependencies[source(p)].annotations,
+  ],
+  ...["repository", "rootCommit", "dirty"].map((field): MissingField => [
+    "provenance",
+    "provenance-fields",
+    `source.annotations.0.${field}`,
+    (p) => delete p.buildDefinition.resolvedDependencies[source(p)].annotations[field],
+  ]),
+  ["verify-proof", "verify-fields", "predicate.mode", (p) => delete p.mode],
+  ["verify-proof", "verify-fields", "predicate.checks", (p) => delete p.checks],
+  // An extra check without an id, failed: every required check is still there (a required
+  // check without its id is also refused by verify-required-checks).
+  ["verify-proof", "verify-fields", "checks.{last}.id", (p) => p.checks.push({ status: "fail" })],
+  ["verify-proof", "verify-fields", "checks.3.status", (p) => delete p.checks[3].status],
+  ["permissions", "permissions-fields", "predicate.runtime", (p) => delete p.runtime],
+  ["permissions", "permissions-fields", "predicate.flags", (p) => delete p.flags],
+];
+
+/**
+ * The predicate `missing` names, changed on a copy of `predicate`, and the path its refusal
+ * names.
+ */
+export function withoutField(
+  missing: MissingField,
+  predicate: unknown,
+): { predicate: Json; path: string } {
+  const changed = structuredClone(predicate) as Json;
+  const path = missing[2].replace("{base}", () => String(base(changed)))
+    .replace("{last}", () => String(changed.checks?.length));
+  missing[3](changed);
+  return { predicate: changed, path };
+}
+
+/** A change that adds `flag` to the permissions predicate's `flags` only, `allow` untouched. */
+function withFlagOnly(flag: string): Refusal["change"] {
+  return ({ permissions }) => void permissions.flags.push(flag);
+}
+
+/** A change of the provenance's resolved dependencies. */
+function withDependencies(change: (deps: Json[]) => void): Refusal["change"] {
+  return ({ provenance }) => change(provenance.buildDefinition.resolvedDependencies);
+}
+
+/**
+ * Refusals where the Kyverno conditions once read other fields than the CUE (issue 23, item 8):
+ * each changes only what the CUE reads (`flags`, not the grouped `allow`; one source; hex
+ * digests). Both enforcers must refuse each at the rule named: the CUE under cosign
+ * (tests/policy_cosign_test.ts), the Kyverno conditions in tests/policy_test.ts.
+ */
+export const CROSS_REFUSALS: readonly Refusal[] = [
+  ...([
+    ["--allow-all", "permissions-forbidden"],
+    ["--allow-write=/tmp", "permissions-forbidden"],
+    ["--allow-hrtime", "permissions-ceiling"],
+    ["--allow-env", "permissions-ceiling"],
+    ["--allow-read=/", "permissions-ceiling"],
+    ["--allow-net=", "permissions-ceiling"],
+    ["--allow-net=*", "permissions-ceiling"],
+  ] as const).map(([flag, rule]): Refusal => ({
+    name: `a permissions predicate whose flags (only) gain ${flag}`,
+    rule,
+    attestation: "permissions",
+    change: withFlagOnly(flag),
+  })),
+  {
+    name: "provenance with a second source from another repository",
+    rule: "provenance-source",
+    attestation: "provenance",
+    change: withDependencies((deps) => {
+      const source = deps.find((d) => d.name === "source");
+      deps.push({
+        ...structuredClone(source),
+        uri: `git+https://git.example/someone/else.git@${"1".repeat(40)}`,
+        annotations: { ...source.annotations, rootCommit: "2".repeat(40) },
+      });
+    }),
+  },
+  {
+    name: "provenance with a second DENO_IMAGE of another digest",
+    rule: "provenance-base-digests",
+    attestation: "provenance",
+    change: withDependencies((deps) => {
+      const base = deps.find((d) => d.name === "DENO_IMAGE");
+      deps.push({ ...structuredClone(base), digest: { sha256: "9".repeat(64) } });
+    }),
+  },
+  {
+    name: "provenance whose RUNTIME_IMAGE digest is 64 characters but not hex",
+    rule: "provenance-base-digests",
+    attestation: "provenance",
+    change: withDependencies((deps) => {
+      deps.find((d) => d.name === "RUNTIME_IMAGE").digest = { sha256: "Z".repeat(64) };
+    }),
+  },
+];
+
 /**
  * An accepted image's predicates, made by the release's own builders (as an existing-image
  * release writes them: the build checks not run).

@@ -1,16 +1,23 @@
 /**
- * deploy/policy/swft.cue refuses a predicate that lacks a field its rules read, as a conflict
- * that names the field (the `*-fields` rules). Why a conflict: cosign 2.5 (CUE 0.12,
- * `Validate(cue.Final())`) also refuses an incomplete value, but policy-controller and cosign 3
- * (CUE 0.15, `Validate()` with no option) report only errors such as conflicts, so there a
- * missing field would pass the rules that read it (docs/kubernetes.md).
+ * deploy/policy/swft.cue under cosign on crafted predicates, without a release (the release
+ * round in tests/release_test.ts builds one; this needs only cosign and a registry, and takes
+ * about a minute):
  *
- * Each case is built as an attacker works: the release's own predicate with one field deleted,
- * attested with cosign and the signing key to an image in a throw-away registry (a one-config
- * image pushed by this test: cosign needs a manifest, not layers), under the predicate type
- * URI so that cosign writes the predicate as given; then `cosign verify-attestation --policy`,
- * as `deno task release --verify-only` runs it. Without the rule, cosign 2.5 still refuses but
- * only as an incomplete value, which is what policy-controller passes: the test shows that too.
+ * - a predicate that lacks a field the rules read is refused as a conflict that names the field
+ *   (the `*-fields` rules). Why a conflict: cosign 2.5 (CUE 0.12, `Validate(cue.Final())`) also
+ *   refuses an incomplete value, but policy-controller and cosign 3 (CUE 0.15, `Validate()` with
+ *   no option) report only errors such as conflicts, so there a missing field would pass the
+ *   rules that read it (docs/kubernetes.md). Without the rule, cosign 2.5 still refuses, but
+ *   only as an incomplete value, which is what policy-controller passes: the test shows that too;
+ * - the refusals where the Kyverno conditions once read other fields (CROSS_REFUSALS: flags
+ *   only, a second source, a duplicate or non-hex base digest) are refused at the rule named,
+ *   and pass without it; tests/policy_test.ts asks the Kyverno conditions about the same ones.
+ *
+ * Each case is built as an attacker works: the release's own predicate, changed, attested with
+ * cosign and the signing key to an image in a throw-away registry (a one-config image pushed by
+ * this test: cosign needs a manifest, not layers), under the predicate type URI so that cosign
+ * writes the predicate as given; then `cosign verify-attestation --policy`, as
+ * `deno task release --verify-only` runs it.
  */
 import assert from "node:assert/strict";
 import { CleanupStack, freePort, run, tempDir } from "../tasks/_lib/mod.ts";
@@ -25,7 +32,13 @@ import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/p
 import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
 import { requiredTest, testName } from "./_container.ts";
 import { withoutRule } from "./_policy.ts";
-import { acceptedPredicates } from "./_trust_fixtures.ts";
+import {
+  acceptedPredicates,
+  CROSS_REFUSALS,
+  MISSING_FIELDS,
+  refusedPredicate,
+  withoutField,
+} from "./_trust_fixtures.ts";
 
 const TEXT = Deno.readTextFileSync(POLICY_FILE);
 const PARAMS = readPolicyParams(TEXT, POLICY_FILE);
@@ -49,66 +62,6 @@ function accepted(): Record<string, Record<string, unknown>> {
     ...structuredClone(acceptedPredicates()) as unknown as Record<string, Record<string, never>>,
   };
 }
-
-// deno-lint-ignore no-explicit-any -- predicates are JSON, changed by path
-type Json = any;
-/** A predicate missing one field: the rule that must refuse it, and the path it names. */
-type Case = [attestation: string, rule: string, path: string, remove: (p: Json) => void];
-const source = (p: Json) =>
-  p.buildDefinition.resolvedDependencies.findIndex((d: Json) => d.name === "source");
-const base = (p: Json) =>
-  p.buildDefinition.resolvedDependencies.findIndex((d: Json) => d.name === "RUNTIME_IMAGE");
-
-const CASES: Case[] = [
-  ["sbom", "sbom-fields", "predicate.bomFormat", (p) => delete p.bomFormat],
-  ["provenance", "provenance-fields", "predicate.buildDefinition", (p) => delete p.buildDefinition],
-  ["provenance", "provenance-fields", "predicate.runDetails", (p) => delete p.runDetails],
-  [
-    "provenance",
-    "provenance-fields",
-    "buildDefinition.buildType",
-    (p) => delete p.buildDefinition.buildType,
-  ],
-  [
-    "provenance",
-    "provenance-fields",
-    "buildDefinition.resolvedDependencies",
-    (p) => delete p.buildDefinition.resolvedDependencies,
-  ],
-  ["provenance", "provenance-fields", "runDetails.builder", (p) => delete p.runDetails.builder],
-  [
-    "provenance",
-    "provenance-fields",
-    "runDetails.builder.id",
-    (p) => delete p.runDetails.builder.id,
-  ],
-  [
-    "provenance",
-    "provenance-fields",
-    "resolvedDependencies.{base}.name",
-    (p) => delete p.buildDefinition.resolvedDependencies[base(p)].name,
-  ],
-  [
-    "provenance",
-    "provenance-fields",
-    "source.0.annotations",
-    (p) => delete p.buildDefinition.resolvedDependencies[source(p)].annotations,
-  ],
-  ...["repository", "rootCommit", "dirty"].map((field): Case => [
-    "provenance",
-    "provenance-fields",
-    `source.annotations.0.${field}`,
-    (p) => delete p.buildDefinition.resolvedDependencies[source(p)].annotations[field],
-  ]),
-  ["verify-proof", "verify-fields", "predicate.mode", (p) => delete p.mode],
-  ["verify-proof", "verify-fields", "predicate.checks", (p) => delete p.checks],
-  // An extra check without an id, failed: every required check is still there (a required
-  // check without its id is also refused by verify-required-checks).
-  ["verify-proof", "verify-fields", "checks.{last}.id", (p) => p.checks.push({ status: "fail" })],
-  ["verify-proof", "verify-fields", "checks.3.status", (p) => delete p.checks[3].status],
-  ["permissions", "permissions-fields", "predicate.runtime", (p) => delete p.runtime],
-  ["permissions", "permissions-fields", "predicate.flags", (p) => delete p.flags],
-];
 
 /** What the cases share: a registry, a key pair, the policy without each rule. */
 interface Round {
@@ -208,7 +161,7 @@ Deno.test("policy: a refusal at a path (a missing field) becomes one line that n
 });
 
 requiredTest(
-  "[policy fields] the release's own predicates pass the policy under cosign",
+  "[policy under cosign] the release's own predicates pass the policy under cosign",
   SKIP,
   async () => {
     const r = await setUp();
@@ -219,20 +172,18 @@ requiredTest(
   },
 );
 
-for (const [name, rule, path, remove] of CASES) {
+for (const missing of MISSING_FIELDS) {
+  const [name, rule, path] = missing;
   requiredTest(
-    `[policy fields] refused: a ${name} predicate without ${path}, at rule ${rule}, as a conflict`,
+    `[policy under cosign] refused: a ${name} predicate without ${path}, at rule ${rule}, as a conflict`,
     SKIP,
     async () => {
       const r = await setUp();
-      const predicate = accepted()[name];
-      const expected = path.replace("{base}", () => String(base(predicate)))
-        .replace("{last}", () => String((predicate.checks as unknown[] | undefined)?.length));
-      remove(predicate);
+      const { predicate, path } = withoutField(missing, accepted()[name]);
       const result = await attestAndVerify(r, name, predicate, POLICY_FILE);
       assert.equal(result.code, 1, result.stderr);
       const line = policyRefusal(result.stderr);
-      assert.equal(line, `rule ${rule}: ${expected} (missing from the predicate)`, result.stderr);
+      assert.equal(line, `rule ${rule}: ${path} (missing from the predicate)`, result.stderr);
       console.log(`  ${line}`);
       // Without the rule, what is left is at most an incomplete value (cosign 2.5 refuses it;
       // policy-controller's Validate() with no option does not): no conflict names the field.
@@ -241,6 +192,25 @@ for (const [name, rule, path, remove] of CASES) {
       if (without.code !== 0) {
         assert.match(without.stderr, /undefined field|incomplete|non-concrete/, without.stderr);
       }
+    },
+  );
+}
+
+for (const refusal of CROSS_REFUSALS) {
+  requiredTest(
+    `[policy under cosign] refused: ${refusal.name}, at rule ${refusal.rule}; without the rule, it passes`,
+    SKIP,
+    async () => {
+      const r = await setUp();
+      const predicate = refusedPredicate(refusal, acceptedPredicates());
+      const result = await attestAndVerify(r, refusal.attestation, predicate, POLICY_FILE);
+      assert.equal(result.code, 1, result.stderr);
+      const line = policyRefusal(result.stderr) ?? result.stderr;
+      assert.match(line, new RegExp(`^rule ${refusal.rule}: `));
+      console.log(`  ${line}`);
+      const policy = await policyWithout(r, refusal.rule);
+      const without = await attestAndVerify(r, refusal.attestation, predicate, policy);
+      assert.equal(without.code, 0, `without ${refusal.rule}: ${without.stderr}`);
     },
   );
 }
