@@ -6,14 +6,13 @@
  * Kyverno rule and as a ValidatingAdmissionPolicy. Neither controller nor an API server runs
  * here: the rules are rendered with kustomize, validated against their schemas, and evaluated
  * on attackers' Pods offline: the VAP's CEL with a CEL implementation (cel-js, not the API
- * server's cel-go), Kyverno's JMESPath with a JMESPath implementation (not Kyverno's fork) after
- * the rewrite Kyverno's autogen applies to a Pod rule for workloads (pkg/autogen/v1/rule.go).
+ * server's cel-go), Kyverno's JMESPath with the JMESPath Community implementation
+ * (tests/_jmespath.ts, not Kyverno's Go fork) after the rewrite Kyverno's autogen applies to a
+ * Pod rule for workloads (pkg/autogen/v1/rule.go).
  */
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test tooling: kept out of deno.json's imports (image)
 import { evaluate } from "npm:@marcbachmann/cel-js@8.0.0";
-// deno-lint-ignore no-import-prefix -- test tooling, as above
-import jmespath from "npm:jmespath@0.16.0";
 import { ROOT } from "../tasks/_lib/mod.ts";
 import { kyvernoPolicy } from "../tasks/release/admission.ts";
 import {
@@ -24,6 +23,7 @@ import {
 } from "../tasks/release/admission_entrypoint.ts";
 import { POLICY_FILE, readPolicyParams } from "../tasks/release/policy.ts";
 import { requiredTest } from "./_container.ts";
+import { kyvernoSearch } from "./_jmespath.ts";
 import {
   kubectlVersion,
   type KubeObject,
@@ -217,8 +217,8 @@ function kyvernoRefusal(object: KubeObject): string | undefined {
   const context = { request: { object, operation: "CREATE" } };
   const holds = (c: KubeObject) => {
     assert.equal(c.operator, "GreaterThan", "the only operator modelled");
-    const key = jmespath.search(context, c.key.replace(/^\{\{(.*)\}\}$/s, "$1").trim());
-    return key > c.value;
+    const key = kyvernoSearch(context, c.key.replace(/^\{\{(.*)\}\}$/s, "$1").trim());
+    return (key as number) > c.value;
   };
   return rule.validate.deny.conditions.any.some(holds) ? rule.validate.message : undefined;
 }

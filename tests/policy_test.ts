@@ -10,8 +10,6 @@
 import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test tooling: kept out of deno.json's imports (image)
 import Ajv from "npm:ajv@8.17.1";
-// deno-lint-ignore no-import-prefix -- test tooling, as above
-import jmespath from "npm:jmespath@0.16.0";
 import { ROOT, taskCommand } from "../tasks/_lib/mod.ts";
 import { permissionFlags } from "../tasks/build.ts";
 import {
@@ -34,6 +32,7 @@ import { NOT_RUN_ON_EXISTING_IMAGE } from "../tasks/verify/checks_build.ts";
 import { loadConfig } from "../tasks/verify/config.ts";
 import { registry } from "../tasks/verify/mod.ts";
 import { requiredTest } from "./_container.ts";
+import { kyvernoSearch } from "./_jmespath.ts";
 import { kubectlVersion, type KubeObject, render, validateAgainst } from "./_kubernetes.ts";
 import {
   acceptedPredicates,
@@ -279,7 +278,7 @@ requiredTest(
 function holds(condition: { key: unknown; operator: string; value: unknown }, data: unknown) {
   const resolve = (x: unknown): unknown =>
     typeof x === "string" && /^\{\{.*\}\}$/s.test(x)
-      ? jmespath.search(data, x.slice(2, -2).trim())
+      ? kyvernoSearch(data, x.slice(2, -2).trim())
       : x;
   const key = resolve(condition.key);
   const value = resolve(condition.value);
@@ -320,7 +319,19 @@ function holds(condition: { key: unknown; operator: string; value: unknown }, da
  * `undefined`: admitted.
  */
 function kyvernoRefusal(predicateType: string, predicate: unknown): string | undefined {
-  for (const block of kyvernoConditions(PARAMS)[predicateType]) {
+  try {
+    return conditionsRefusal(kyvernoConditions(PARAMS)[predicateType], predicate);
+  } catch (error) {
+    // A substitution that fails (a function on a missing field) refuses the image.
+    return `failed to check attestations: ${(error as Error).message}`;
+  }
+}
+
+function conditionsRefusal(
+  blocks: ReturnType<typeof kyvernoConditions>[string],
+  predicate: unknown,
+): string | undefined {
+  for (const block of blocks) {
     const failed = (block.all ?? []).find((c) => !holds(c, predicate));
     if (failed) return failed.message ?? "";
     if (block.any && !block.any.some((c) => holds(c, predicate))) {
