@@ -177,6 +177,16 @@ const CASES: PodCase[] = [
       spec: { schedule: "* * * * *", jobTemplate: { spec: { template } } },
     };
   }, true],
+  ["a ReplicationController whose container runs `deno run -A`", () => {
+    const template = structuredClone(shippedDeployment().spec.template);
+    template.spec.containers[0].command = DENO_RUN_A;
+    return {
+      apiVersion: "v1",
+      kind: "ReplicationController",
+      metadata: { name: "swft" },
+      spec: { replicas: 1, template },
+    };
+  }, true],
   ["a sidecar on another image with a command, beside the untouched SWFT container", () => {
     const d = shippedDeployment();
     d.spec.template.spec.containers.push({ name: "tail", image: "busybox", command: ["sh"] });
@@ -184,9 +194,21 @@ const CASES: PodCase[] = [
   }, false],
 ];
 
-/** The VAP's verdict as the API server reaches it: variables in order, then each validation. */
+/**
+ * The VAP's verdict as the API server reaches it: only for a resource its match constraints
+ * name (the kinds here are plural by an `s`), then the variables in order, then each validation.
+ */
 function vapRefusal(object: KubeObject): string | undefined {
   const policy = entrypointPolicy()[0] as KubeObject;
+  const [group, version] = object.apiVersion.includes("/")
+    ? object.apiVersion.split("/")
+    : ["", object.apiVersion];
+  const resource = `${object.kind.toLowerCase()}s`;
+  const matched = policy.spec.matchConstraints.resourceRules.some((r: KubeObject) =>
+    r.apiGroups.includes(group) && r.apiVersions.includes(version) &&
+    r.resources.includes(resource) && r.operations.includes("CREATE")
+  );
+  if (!matched) return undefined;
   const variables: Record<string, unknown> = {};
   for (const v of policy.spec.variables) {
     variables[v.name] = evaluate(v.expression, { object, variables });

@@ -62,10 +62,14 @@ export function kyvernoEntrypointRule(): unknown {
   };
 }
 
-/** The ValidatingAdmissionPolicy and its binding, for clusters that run policy-controller. */
+/**
+ * The ValidatingAdmissionPolicy and its binding, for clusters that run policy-controller. Pods
+ * are what runs; the workload kinds are refused too, so that a Deployment fails when it is
+ * applied rather than when its ReplicaSet makes Pods.
+ */
 export function entrypointPolicy(): unknown[] {
   const rules = [
-    ["", ["pods", "pods/ephemeralcontainers"]],
+    ["", ["pods", "pods/ephemeralcontainers", "replicationcontrollers"]],
     ["apps", ["deployments", "replicasets", "statefulsets", "daemonsets"]],
     ["batch", ["jobs", "cronjobs"]],
   ] as const;
