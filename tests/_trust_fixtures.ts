@@ -10,7 +10,6 @@
 import { ROOT } from "../tasks/_lib/mod.ts";
 import { parseDenoRun } from "../tasks/_lib/deno_run.ts";
 import {
-  groupFlags,
   type PermissionsPredicate,
   permissionsPredicate,
 } from "../tasks/release/attestations/permissions.ts";
@@ -59,12 +58,13 @@ export function refusedPredicate(refusal: Refusal, accepted: Predicates): unknow
   return predicates[refusal.attestation];
 }
 
-/** A change that adds `flag` to the permissions predicate, its grouped `allow` too. */
+/**
+ * A change that adds `flag` to the permissions predicate's `flags` only: its grouped `allow`
+ * stays as the release wrote it, since no policy reads it (when both changed together, Kyverno's
+ * conditions read `allow` and the CUE `flags` without a test telling them apart).
+ */
 function withFlag(flag: string): Refusal["change"] {
-  return ({ permissions }) => {
-    permissions.flags.push(flag);
-    Object.assign(permissions, groupFlags(permissions.flags));
-  };
+  return ({ permissions }) => void permissions.flags.push(flag);
 }
 
 /** The refusals that change a predicate (the others are about keys and missing attestations). */
@@ -204,6 +204,8 @@ export const MISSING_FIELDS: readonly MissingField[] = [
   ["verify-proof", "verify-fields", "checks.3.status", (p) => delete p.checks[3].status],
   ["permissions", "permissions-fields", "predicate.runtime", (p) => delete p.runtime],
   ["permissions", "permissions-fields", "predicate.flags", (p) => delete p.flags],
+  // `source` decides whether --cached-only is required (permissions-runtime-flags).
+  ["permissions", "permissions-fields", "predicate.source", (p) => delete p.source],
 ];
 
 /**
@@ -221,11 +223,6 @@ export function withoutField(
   return { predicate: changed, path };
 }
 
-/** A change that adds `flag` to the permissions predicate's `flags` only, `allow` untouched. */
-function withFlagOnly(flag: string): Refusal["change"] {
-  return ({ permissions }) => void permissions.flags.push(flag);
-}
-
 /** A change of the provenance's resolved dependencies. */
 function withDependencies(change: (deps: Json[]) => void): Refusal["change"] {
   return ({ provenance }) => change(provenance.buildDefinition.resolvedDependencies);
@@ -239,7 +236,6 @@ function withDependencies(change: (deps: Json[]) => void): Refusal["change"] {
  */
 export const CROSS_REFUSALS: readonly Refusal[] = [
   ...([
-    ["--allow-all", "permissions-forbidden"],
     ["--allow-write=/tmp", "permissions-forbidden"],
     ["--allow-hrtime", "permissions-ceiling"],
     ["--allow-env", "permissions-ceiling"],
@@ -250,7 +246,7 @@ export const CROSS_REFUSALS: readonly Refusal[] = [
     name: `a permissions predicate whose flags (only) gain ${flag}`,
     rule,
     attestation: "permissions",
-    change: withFlagOnly(flag),
+    change: withFlag(flag),
   })),
   {
     name: "provenance with a second source from another repository",

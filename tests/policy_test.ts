@@ -36,10 +36,13 @@ import { kyvernoSearch } from "./_jmespath.ts";
 import { kubectlVersion, type KubeObject, render, validateAgainst } from "./_kubernetes.ts";
 import {
   acceptedPredicates,
+  CROSS_REFUSALS,
+  MISSING_FIELDS,
   PREDICATE_REFUSALS,
   type Predicates,
   refusedPredicate,
   runtimeDenoEntrypoint,
+  withoutField,
 } from "./_trust_fixtures.ts";
 
 const TEXT = Deno.readTextFileSync(POLICY_FILE);
@@ -415,8 +418,7 @@ Deno.test("Kyverno conditions refuse a dirty tree, a bare --allow-net and a chec
     kyvernoRefusal(typeOf("provenance"), dirty) ?? "admitted",
     /^rule provenance-clean-tree: /,
   );
-  const flags = [...accepted.permissions.flags, "--allow-net"];
-  const bare = { ...accepted.permissions, flags, ...groupFlags(flags) };
+  const bare = { ...accepted.permissions, flags: [...accepted.permissions.flags, "--allow-net"] };
   assert.match(
     kyvernoRefusal(typeOf("permissions"), bare) ?? "admitted",
     /^rule permissions-ceiling: unrestricted/,
@@ -426,4 +428,49 @@ Deno.test("Kyverno conditions refuse a dirty tree, a bare --allow-net and a chec
     kyvernoRefusal(typeOf("verify-proof"), built) ?? "admitted",
     /^rule verify-checks-pass: checks were skipped in a run that built the image$/,
   );
+});
+
+for (const refusal of CROSS_REFUSALS) {
+  Deno.test(`Kyverno conditions refuse ${refusal.name}, as the CUE rule ${refusal.rule} does`, () => {
+    const changed = refusedPredicate(refusal, acceptedPredicates());
+    assert.match(
+      kyvernoRefusal(typeOf(refusal.attestation), changed) ?? "admitted",
+      new RegExp(`^rule ${refusal.rule}: `),
+    );
+  });
+}
+
+Deno.test("Kyverno conditions refuse a predicate without any field the CUE's *-fields rules require", () => {
+  const accepted = acceptedPredicates();
+  // JMESPath reads a missing field as null, and a source's `repository` is null where the clone
+  // has no remote: the conditions read it only beside the root commit, which refuses alone.
+  for (const missing of MISSING_FIELDS.filter(([, , path]) => !path.endsWith(".repository"))) {
+    const [name, , path] = missing;
+    const { predicate } = withoutField(missing, accepted[name as keyof typeof accepted]);
+    assert.notEqual(kyvernoRefusal(typeOf(name), predicate), undefined, `${name} without ${path}`);
+  }
+});
+
+Deno.test("Kyverno conditions read flags, never the grouped allow or deny, as the CUE", () => {
+  const accepted = acceptedPredicates().permissions;
+  // `allow` alone widened, or gone: admitted by both (the CUE under cosign admits it too).
+  const widened = { ...accepted, allow: { all: ["*"], run: ["*"] } };
+  const { allow: _a, deny: _d, ...bare } = accepted;
+  assert.equal(kyvernoRefusal(typeOf("permissions"), widened), undefined);
+  assert.equal(kyvernoRefusal(typeOf("permissions"), bare), undefined);
+  assert.doesNotMatch(
+    JSON.stringify(kyvernoConditions(PARAMS)),
+    /keys\((allow|deny)\)|values\((allow|deny)\)|\b(allow|deny)\./,
+  );
+});
+
+Deno.test("Kyverno verifies the key pair's signatures without the transparency log, as the release writes them (--no-tlog)", () => {
+  const keys = JSON.stringify(kyvernoPolicy(PARAMS)).match(
+    /"keys":\{[^{}]*(\{[^{}]*\}[^{}]*)*\}/g,
+  )!;
+  assert.ok(keys.length >= 2, "the image's attestor and each attestation's");
+  for (const entry of keys.map((k) => JSON.parse(`{${k}}`).keys)) {
+    assert.equal(entry.rekor?.ignoreTlog, true, JSON.stringify(entry));
+    assert.equal(entry.ctlog?.ignoreSCT, true, JSON.stringify(entry));
+  }
 });

@@ -115,7 +115,16 @@ export function kyvernoPolicy(params: PolicyParams): unknown {
   const attestors = [{
     count: 1,
     entries: [
-      { keys: { publicKeys: `k8s://kyverno/${PLACEHOLDERS.keySecret}` } },
+      {
+        keys: {
+          publicKeys: `k8s://kyverno/${PLACEHOLDERS.keySecret}`,
+          // The key-pair release signs and attests with --no-tlog. Without these Kyverno looks
+          // each signature up in the public Rekor and CT log (pkg/engine/internal/
+          // imageverifier.go) and refuses every key-pair release.
+          rekor: { url: "https://rekor.sigstore.dev", ignoreTlog: true },
+          ctlog: { ignoreSCT: true },
+        },
+      },
       {
         keyless: {
           subjectRegExp: IDENTITY_REGEXP,

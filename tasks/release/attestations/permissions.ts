@@ -13,7 +13,7 @@
  */
 import { type DenoRun, docker, dockerJson, dockerOk, parseDenoRun, pass } from "../../_lib/mod.ts";
 import { denoVersionOf, publishing, type ReleaseStep, writePredicate } from "../run.ts";
-import { cond, jp, noWildcard } from "./_kyverno.ts";
+import { cond, type Condition, jp, literal, noWildcard } from "./_kyverno.ts";
 import type { Attestation } from "./mod.ts";
 
 /** The rule a refusal to read an image's permissions names. */
@@ -350,16 +350,61 @@ export const permissionsStep: ReleaseStep = {
   },
 };
 
+/**
+ * Kyverno: the permission flags as the CUE's permissions-form, -forbidden and -ceiling read
+ * them, from `flags`, each flag split at its first `=` (`split(@, '=')[0]`, the CUE's
+ * `strings.SplitN(f, "=", 2)[0]`).
+ */
+function flagConditions(c: PermissionsPolicy): Condition[] {
+  const name = "split(@, '=')[0]";
+  const allowed = `starts_with(@, '--allow-') && !contains(${literal(c.forbidden)}, ${name})`;
+  const granted = literal(Object.keys(c.ceiling).map((kind) => `--allow-${kind}`));
+  return [
+    // Long flags only, as the CUE's permissions-form: the conditions below read those.
+    cond(
+      jp("length(flags[?!regex_match('^--(allow|deny)-[a-z-]+(=.*)?$', @)])"),
+      "Equals",
+      0,
+      "rule permissions-form: a flag that is not a long --allow-/--deny- flag",
+    ),
+    cond(
+      jp(`length(flags[?contains(${literal(c.forbidden)}, ${name})])`),
+      "Equals",
+      0,
+      `rule permissions-forbidden: one of ${c.forbidden.join(", ")} (never allowed)`,
+    ),
+    cond(
+      jp(`length(flags[?${allowed} && !contains(${granted}, ${name})])`),
+      "Equals",
+      0,
+      "rule permissions-ceiling: a permission the ceiling does not grant",
+    ),
+    cond(
+      jp(`length(flags[?${allowed} && !contains(@, '=')])`),
+      "Equals",
+      0,
+      "rule permissions-ceiling: unrestricted, the ceiling lists what it may reach",
+    ),
+    // Each kind's values within its ceiling; no `*` or `?` first, as the In operators would
+    // read one in a value as a wildcard.
+    ...Object.entries(c.ceiling).flatMap(([kind, values]) => {
+      const flag = `--allow-${kind}=`;
+      const given = `flags[?starts_with(@, '${flag}')].split(trim_prefix(@, '${flag}'), ',') | []`;
+      const why = `rule permissions-ceiling: --allow-${kind} beyond the ceiling`;
+      return [noWildcard(given, why), cond(jp(given), "AllIn", values, why)];
+    }),
+  ];
+}
+
 /** The permissions attestation; the policy's `permissions-*` rules, read against the ceiling. */
 export const permissions: Attestation = {
   name: "permissions",
   cosignType: PERMISSIONS_TYPE,
   predicateType: PERMISSIONS_TYPE,
   step: permissionsStep,
+  // Every condition reads what the CUE reads: `flags` (the predicate's `allow` and `deny` are
+  // a grouped view that no policy reads), `script`, `runtimeFlags` and `source`.
   kyverno({ permissions: c }) {
-    const forbiddenKinds = c.forbidden.filter((f) => f.startsWith("--allow-"))
-      .map((f) => f.slice("--allow-".length));
-    const notLong = "rule permissions-form: a flag that is not a long --allow-/--deny- flag";
     const notScript = "rule permissions-script: not a script this policy runs";
     const notRuntimeFlag =
       "rule permissions-runtime-flags: a runtime flag this policy does not allow";
@@ -371,29 +416,9 @@ export const permissions: Attestation = {
           c.runtime,
           `rule permissions-runtime: not the runtime ${c.runtime}`,
         ),
-        // Every flag in long form, as the CUE's permissions-form: the conditions below read
-        // the predicate's `allow`, grouped from long flags only. No `*` or `?` first, as the
-        // In operators would read one in a flag as a wildcard.
-        noWildcard("flags", notLong),
-        cond(jp("flags"), "AllIn", ["--allow-?*", "--deny-?*"], notLong),
-        cond(
-          jp("keys(allow)"),
-          "AllNotIn",
-          forbiddenKinds,
-          `rule permissions-forbidden: one of ${c.forbidden.join(", ")} (never allowed)`,
-        ),
-        cond(
-          jp("keys(allow)"),
-          "AllIn",
-          Object.keys(c.ceiling),
-          "rule permissions-ceiling: a permission the ceiling does not grant",
-        ),
-        // Kyverno's In operators read `*` and `?` as wildcards on either side, so a bare
-        // flag's ["*"] would be within any ceiling below: refused first, as the CUE does.
-        noWildcard(
-          "values(allow)[]",
-          "rule permissions-ceiling: unrestricted, the ceiling lists what it may reach",
-        ),
+        // The CUE's permissions-fields: `source` decides whether --cached-only is required.
+        cond(jp("source != `null`"), "Equals", true, "rule permissions-fields: no source"),
+        ...flagConditions(c),
         // What runs, as the CUE's permissions-script and permissions-runtime-flags (a missing
         // field is null in JMESPath, and null is in no list).
         noWildcard("[script]", notScript),
@@ -406,14 +431,6 @@ export const permissions: Attestation = {
             "Equals",
             true,
             `rule permissions-runtime-flags: ${flag} required: without it a dynamic import can reach the network`,
-          )
-        ),
-        ...Object.entries(c.ceiling).map(([kind, allowed]) =>
-          cond(
-            jp(`allow.${kind} || \`[]\``),
-            "AllIn",
-            allowed,
-            `rule permissions-ceiling: --allow-${kind} beyond the ceiling`,
           )
         ),
       ],

@@ -44,7 +44,7 @@ import {
   type ReleaseStep,
   writePredicate,
 } from "../run.ts";
-import { cond, jp, noWildcard } from "./_kyverno.ts";
+import { cond, type Condition, jp, noWildcard } from "./_kyverno.ts";
 import type { Attestation } from "./mod.ts";
 
 /** The git facts of the work tree the release builds from. */
@@ -498,6 +498,43 @@ export const provenanceStep: ReleaseStep = {
   },
 };
 
+/** The provenance's source dependencies, in JMESPath. */
+const SOURCE = "buildDefinition.resolvedDependencies[?name == 'source']";
+
+/**
+ * Kyverno: exactly one source, as the CUE's provenance-source (with a second one, the AnyIn on
+ * root commits below would match either). A source without its root commit or `dirty` fails
+ * the conditions that read them; its `repository` may be null (a clone without a remote), which
+ * JMESPath cannot tell from missing.
+ */
+function sourceConditions(source: string): Condition[] {
+  return [
+    cond(
+      jp(`length(${source})`),
+      "Equals",
+      1,
+      "rule provenance-source: not exactly one source in resolvedDependencies",
+    ),
+  ];
+}
+
+/**
+ * Kyverno: the base image `name` exactly once, with a sha256 of 64 hex digits, as the CUE's
+ * provenance-base-digests reads it (no `{64}`: Kyverno's `{{ }}` scanner takes one level of
+ * braces).
+ */
+function baseDigestCondition(name: string): Condition {
+  return cond(
+    jp(
+      `length(buildDefinition.resolvedDependencies[?name == '${name}' && ` +
+        "length(digest.sha256 || '') == `64` && regex_match('^[0-9a-f]+$', digest.sha256 || '')])",
+    ),
+    "Equals",
+    1,
+    `rule provenance-base-digests: ${name} not resolved to a sha256 digest`,
+  );
+}
+
 /** The provenance attestation (cosign's `slsaprovenance1`); the policy's `provenance-*` rules. */
 export const provenance: Attestation = {
   name: "provenance",
@@ -506,12 +543,9 @@ export const provenance: Attestation = {
   step: provenanceStep,
   checkAttested: checkReachable,
   kyverno({ provenance: p }) {
-    const source = "buildDefinition.resolvedDependencies[?name == 'source']";
+    const source = SOURCE;
     const repositories = p.sourceRepositories.length > 0;
     const notSource = "rule provenance-source: not an accepted source repository";
-    const notDigests = `rule provenance-base-digests: ${
-      p.baseImages.join(", ")
-    } not all resolved to a sha256 digest`;
     return [
       {
         all: [
@@ -528,15 +562,8 @@ export const provenance: Attestation = {
             p.builders,
             "rule provenance-builder: not an accepted builder",
           ),
-          noWildcard("buildDefinition.resolvedDependencies[].name", notDigests),
-          cond(
-            p.baseImages,
-            "AllIn",
-            // A sha256 digest is 64 characters (the CUE also checks they are hex, which
-            // JMESPath cannot).
-            jp("buildDefinition.resolvedDependencies[?length(digest.sha256 || '') == `64`].name"),
-            notDigests,
-          ),
+          ...sourceConditions(SOURCE),
+          ...p.baseImages.map(baseDigestCondition),
           noWildcard(
             `[${source}.annotations.rootCommit, ${source}.annotations.repository] | []`,
             notSource,

@@ -241,6 +241,15 @@ export const verifyProofAttestation: Attestation = {
   kyverno: ({ verify: v }) => [
     {
       all: [
+        // What the CUE's verify-fields requires: every check has an id and a status, the proof
+        // a mode (read below only when a check was skipped).
+        cond(
+          jp("length(checks[?id == `null` || status == `null`])"),
+          "Equals",
+          0,
+          "rule verify-fields: a check without an id or a status",
+        ),
+        cond(jp("mode != `null`"), "Equals", true, "rule verify-fields: the proof has no mode"),
         noWildcard(
           "checks[].id",
           "rule verify-required-checks: a required check is missing from the proof",
