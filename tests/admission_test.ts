@@ -14,7 +14,7 @@ import assert from "node:assert/strict";
 // deno-lint-ignore no-import-prefix -- test tooling: kept out of deno.json's imports (image)
 import { evaluate } from "npm:@marcbachmann/cel-js@8.0.0";
 import { ROOT } from "../tasks/_lib/mod.ts";
-import { kyvernoPolicy } from "../tasks/release/admission.ts";
+import { clusterImagePolicy, kyvernoPolicy } from "../tasks/release/admission.ts";
 import {
   ENTRYPOINT_RULE,
   entrypointImagePrefix,
@@ -93,6 +93,12 @@ requiredTest(
     assert.match(validateObject(policy).join("\n"), /unknown field .*\.mesageExpression/);
   },
 );
+
+Deno.test("admission (policy-controller): the ClusterImagePolicy refuses (mode enforce), it does not only warn", () => {
+  const params = readPolicyParams(Deno.readTextFileSync(POLICY_FILE));
+  const cip = clusterImagePolicy(Deno.readTextFileSync(POLICY_FILE), params) as KubeObject;
+  assert.equal(cip.spec.mode, "enforce");
+});
 
 Deno.test("admission (Kyverno): every rule matches Pods only and no names, so autogen covers workloads", () => {
   // Kyverno's autogen is all or nothing for a policy (pkg/autogen/v1/autogen.go, CanAutoGen):

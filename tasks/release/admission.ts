@@ -75,6 +75,8 @@ export function clusterImagePolicy(policyText: string, params: PolicyParams): un
     metadata: { name: "swft-trust" },
     spec: {
       images: [{ glob: PLACEHOLDERS.images.replace(/\*$/, "**") }],
+      // The default, written out: `warn` admits a refused image with a warning.
+      mode: "enforce",
       authorities: [
         {
           name: "release-key",
