@@ -129,15 +129,26 @@ async function pushImage(r: Round, label: string): Promise<string> {
 }
 
 /** Attests `predicate` as `name`'s predicate type to a new image, then verifies under `policy`. */
-async function attestAndVerify(r: Round, name: string, predicate: unknown, policy: string) {
+/**
+ * Attests each of `predicates` as `name`'s predicate type to one new image, then verifies it
+ * under `policy`.
+ */
+async function attestAndVerify(
+  r: Round,
+  name: string,
+  predicates: unknown | unknown[],
+  policy: string,
+) {
   const kind = PARAMS.attestations.find((a) => a.name === name)!;
   const ref = await pushImage(r, `c${crypto.randomUUID().slice(0, 8)}`);
-  const file = `${r.dir}/${crypto.randomUUID()}.json`;
-  await Deno.writeTextFile(file, JSON.stringify(predicate));
-  // The predicate type URI, not cosign's short name: cosign then signs the predicate as given
-  // (for `slsaprovenance1` it would parse it into its own types and write every field back).
-  const attested = await cosignRun(attestArgs(ref, file, r.options, kind.predicateType));
-  assert.equal(attested.code, 0, attested.stderr);
+  for (const predicate of Array.isArray(predicates) ? predicates : [predicates]) {
+    const file = `${r.dir}/${crypto.randomUUID()}.json`;
+    await Deno.writeTextFile(file, JSON.stringify(predicate));
+    // The predicate type URI, not cosign's short name: cosign then signs the predicate as given
+    // (for `slsaprovenance1` it would parse it into its own types and write every field back).
+    const attested = await cosignRun(attestArgs(ref, file, r.options, kind.predicateType));
+    assert.equal(attested.code, 0, attested.stderr);
+  }
   return await cosignRun(verifyAttestationArgs(ref, r.options, { type: kind.cosignType, policy }));
 }
 
@@ -214,3 +225,18 @@ for (const refusal of CROSS_REFUSALS) {
     },
   );
 }
+
+requiredTest(
+  "[policy under cosign] two permissions attestations on one image, the second widened: refused, as every one must pass (policy-controller would admit on the first)",
+  SKIP,
+  async () => {
+    const r = await setUp();
+    const accepted = acceptedPredicates().permissions;
+    const widened = { ...accepted, flags: [...accepted.flags, "--allow-all"] };
+    const result = await attestAndVerify(r, "permissions", [accepted, widened], POLICY_FILE);
+    assert.equal(result.code, 1, result.stderr);
+    const line = policyRefusal(result.stderr);
+    assert.equal(line, "rule permissions-forbidden: --allow-all (never allowed)");
+    console.log(`  ${line}`);
+  },
+);
