@@ -44,8 +44,14 @@ COPY server/ ./server/
 COPY routes/ ./routes/
 COPY templates/ ./templates/
 COPY static/ ./static/
-# Load the whole module graph once, offline, so runtime-deno starts from warm caches.
-RUN deno run --cached-only --frozen --allow-env main.ts --version
+# Load the whole module graph once, offline, so runtime-deno starts from the emitted JavaScript
+# (gen/). The SQLite caches (dependency and CommonJS analysis, V8 code cache) and the npm
+# registry.json copies are removed: their bytes depend on load order and on the day of the
+# build, so two builds of one commit would differ, and the container (read-only, not their
+# owner) starts as fast without them (docs/image.md, "Reproducible").
+RUN deno run --cached-only --frozen --allow-env main.ts --version \
+ && rm -f /deno-dir/*_cache_v2 /deno-dir/*_cache_v2-shm /deno-dir/*_cache_v2-wal \
+ && find /deno-dir/npm -name registry.json -delete
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime-deno
