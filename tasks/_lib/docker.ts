@@ -57,6 +57,12 @@ export interface DockerBuild {
   quiet?: boolean;
   /** The engine builds with BuildKit (see {@linkcode usesBuildKit}): plain progress lines. */
   buildKit?: boolean;
+  /**
+   * BuildKit only: write the image as an OCI archive to this path instead of loading it, the
+   * file times clamped to `SOURCE_DATE_EPOCH` (`rewrite-timestamp=true`): the output two builds
+   * of one commit must agree on.
+   */
+  ociArchive?: string;
 }
 
 /**
@@ -95,6 +101,9 @@ export function dockerBuildArgs(build: DockerBuild): string[] {
     ...buildArgFlags(build.buildArgs ?? []),
     ...(build.noCache ? ["--no-cache"] : []),
     ...(build.quiet ? ["--quiet"] : []),
+    ...(build.ociArchive
+      ? ["--output", `type=oci,dest=${build.ociArchive},rewrite-timestamp=true`]
+      : []),
     // BuildKit: one plain line per event, which verify's build log reader parses, and no
     // provenance attestation of its own: buildx's default one carries the build's times, so
     // each build of the same image gets another image id (our provenance is attested apart).

@@ -69,6 +69,7 @@ export const NOT_RUN_ON_EXISTING_IMAGE: readonly string[] = [
   "build-builder",
   "build-runtime",
   "rebuild-cache",
+  "reproducible",
   "image-size",
 ];
 

@@ -142,10 +142,11 @@ const isZstd = (head: Uint8Array) =>
   head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
 
 /**
- * A blob of `docker save`'s archive as its plain bytes: the containerd image store (BuildKit's
- * engines) saves gzip layers, the legacy store plain tars. A compression we cannot read refuses.
+ * A blob of `docker save`'s archive (or of an OCI archive) as its plain bytes: the containerd
+ * image store (BuildKit's engines) saves gzip layers, the legacy store plain tars. A compression
+ * we cannot read refuses.
  */
-async function decompressed(
+export async function decompressed(
   name: string,
   blob: AsyncIterable<Uint8Array>,
 ): Promise<AsyncIterable<Uint8Array>> {
