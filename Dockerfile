@@ -100,6 +100,11 @@ CMD ["serve"]
 # BUILDPLATFORM and TARGETARCH empty: this stage is then linux/amd64 and compiles for itself.
 FROM --platform=${BUILDPLATFORM:-linux/amd64} ${DENO_IMAGE} AS builder
 ARG TARGETARCH
+# BuildKit passes the caller's SOURCE_DATE_EPOCH (the commit's time for a release); deno compile
+# records the embedded files' times (denoland/deno#31746), so they are set to it first (0 when
+# unset, as under the legacy builder). The working directory it records in source maps
+# (denoland/deno#27284) is /app in every build.
+ARG SOURCE_DATE_EPOCH
 # Air-gapped builds: a denort of this Deno version in the context as ./denort is used
 # automatically, or name one already in the image with DENORT_BIN.
 ARG DENORT_BIN
@@ -119,6 +124,7 @@ COPY tasks/_lib/ ./tasks/_lib/
 COPY deno.json denor[t] ./
 RUN if [ -z "${DENORT_BIN}" ] && [ -f denort ]; then export DENORT_BIN=/app/denort; fi \
  && if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/build-ca.pem; fi \
+ && find /app /deno-dir -exec touch -h -d "@${SOURCE_DATE_EPOCH:-0}" {} + \
  && case "${TARGETARCH}" in \
       "") target="" ;; \
       amd64) target="--target=x86_64-unknown-linux-gnu" ;; \
