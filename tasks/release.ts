@@ -32,6 +32,7 @@
  * @module
  */
 import {
+  buildAndLoad,
   CleanupStack,
   docker,
   dockerBuildArgs,
@@ -44,6 +45,7 @@ import {
   pullFailed,
   readDenoJson,
   ROOT,
+  runOk,
   runSteps,
   runTask,
   standinCommand,
@@ -128,7 +130,7 @@ Options:
   -h, --help                   this help
 
 Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
-SOURCE_DATE_EPOCH (the created time).
+SOURCE_DATE_EPOCH (the build's time; default: the commit's, so a release is reproducible).
 `;
 
 /** Parses and checks the command line; throws a {@linkcode UsageError}. */
@@ -266,11 +268,15 @@ function isReadable(path: string): boolean {
   }
 }
 
-/** The image's created time: `SOURCE_DATE_EPOCH` (reproducible builds) or now. */
-function createdTime(): string {
+/**
+ * The time a release builds at: `SOURCE_DATE_EPOCH` when set, else the commit's time, so two
+ * releases of one commit build the same image (docs/image.md, "Reproducible").
+ */
+async function sourceDateEpoch(commit: string): Promise<string> {
   const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
-  const seconds = epoch && /^\d+$/.test(epoch) ? Number(epoch) : undefined;
-  return new Date(seconds !== undefined ? seconds * 1000 : Date.now()).toISOString();
+  if (!epoch) return await runOk("git", ["show", "-s", "--format=%ct", commit], { cwd: ROOT });
+  if (/^\d+$/.test(epoch)) return epoch;
+  throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got "${epoch}"`);
 }
 
 /** Records the digest everything after the push (or pull) signs and verifies. */
@@ -337,28 +343,26 @@ const buildStep: ReleaseStep = {
     const { options } = r;
     const startedOn = new Date().toISOString();
     const version = readDenoJson().version ?? "dev";
+    // The commit the source step read (it runs first, and fails outside a git work tree).
+    const epoch = await sourceDateEpoch(r.source!.commit);
     const buildArgs = [
       `VERSION=${version}`,
-      // The commit the source step read (it runs first, and fails outside a git work tree).
       `REVISION=${r.source!.commit}`,
-      `CREATED=${createdTime()}`,
+      `CREATED=${new Date(Number(epoch) * 1000).toISOString()}`,
+      `SOURCE_DATE_EPOCH=${epoch}`,
       // Given last, so the caller's values win.
       ...options.buildArgs,
     ];
-    const args = dockerBuildArgs({
-      context: ROOT,
-      target: options.target,
-      tag: options.imageText,
-      buildArgs,
-      buildKit: await usesBuildKit(),
-    });
-    const result = await docker(args, {
-      onLine: (line) => {
-        if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
-          progress(TOOL, `build: ${line}`);
-        }
-      },
-    });
+    const build = { context: ROOT, target: options.target, tag: options.imageText, buildArgs };
+    const onLine = (line: string) => {
+      if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
+        progress(TOOL, `build: ${line}`);
+      }
+    };
+    // BuildKit: reproducibly (verify builds it the same way, given SOURCE_DATE_EPOCH)
+    const result = await usesBuildKit()
+      ? await buildAndLoad(build, epoch, r.tmp, { onLine })
+      : await docker(dockerBuildArgs({ ...build, buildKit: false }), { onLine });
     if (result.code !== 0) {
       const output = result.stdout + result.stderr;
       // As verify says it: where no registry is reachable, the stand-in bases.

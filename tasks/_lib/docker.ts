@@ -114,6 +114,44 @@ export function dockerBuildArgs(build: DockerBuild): string[] {
 }
 
 /**
+ * A reproducible BuildKit build into the engine: the image written as an OCI archive in `dir`
+ * at `SOURCE_DATE_EPOCH=epoch` with its file times clamped to it (BuildKit refuses
+ * `rewrite-timestamp` when it unpacks into the image store), then `docker load`ed and tagged
+ * `build.tag`. The containerd image store keeps the manifest, so the image id, and the digest
+ * a push answers with, are the archive's. Returns the build's result, or the load's on failure.
+ *
+ * @example
+ * ```ts
+ * await buildAndLoad({ context: ".", target: "runtime-deno", tag: "swft:x" }, "1796609368", "/tmp/d");
+ * ```
+ */
+export async function buildAndLoad(
+  build: DockerBuild,
+  epoch: string,
+  dir: string,
+  options: DockerOptions = {},
+): Promise<RunResult> {
+  const ociArchive = `${dir}/image.oci.tar`;
+  const buildArgs = Array.isArray(build.buildArgs)
+    ? [...build.buildArgs, `SOURCE_DATE_EPOCH=${epoch}`]
+    : { ...build.buildArgs, SOURCE_DATE_EPOCH: epoch };
+  const result = await docker(
+    dockerBuildArgs({ ...build, buildArgs, buildKit: true, ociArchive }),
+    { ...options, env: { ...options.env, SOURCE_DATE_EPOCH: epoch } },
+  );
+  if (result.code !== 0) return result;
+  try {
+    const loaded = await docker(["load", "-i", ociArchive]);
+    const image = /Loaded image(?: ID)?: (\S+)/.exec(loaded.stdout)?.[1];
+    if (loaded.code !== 0 || !image) return { ...loaded, code: loaded.code || 1 };
+    const tagged = image === build.tag ? loaded : await docker(["tag", image, build.tag]);
+    return tagged.code === 0 ? result : tagged;
+  } finally {
+    await Deno.remove(ociArchive).catch(() => {});
+  }
+}
+
+/**
  * Runs docker and parses its stdout as JSON; throws with docker's message on failure.
  *
  * @example

@@ -1,5 +1,6 @@
 /** Checks up to and including the builds: engine, dockerfile-lint, builds, rebuild-cache. */
 import {
+  buildAndLoad,
   docker,
   type DockerBuild,
   dockerBuildArgs,
@@ -44,9 +45,18 @@ function buildCheck(id: string, which: "builder" | "runtime"): Check {
       const tag = names[which];
       ctx.created.image(tag);
       const { context, file } = options;
-      const result = await docker(buildArgs(ctx, { target, tag, context, file }), {
-        onLine: (line) => ctx.progress.log(line),
-      });
+      const onLine = (line: string) => ctx.progress.log(line);
+      // --build-arg SOURCE_DATE_EPOCH=N (as a release passes it): the runtime image is built as
+      // the release builds it, reproducibly, so its id is the pushed image's
+      const epoch = options.buildArgs.SOURCE_DATE_EPOCH;
+      const result = which === "runtime" && epoch !== undefined && ctx.facts.engine?.buildKit
+        ? await buildAndLoad(
+          { context, file, target, tag, buildArgs: options.buildArgs, noCache: options.noCache },
+          epoch,
+          await ctx.tempDir("swft-verify-oci-"),
+          { onLine },
+        )
+        : await docker(buildArgs(ctx, { target, tag, context, file }), { onLine });
       report.builds[which === "builder" ? "builderMs" : "runtimeMs"] = Math.round(result.ms);
       if (result.code !== 0) {
         return fail(`build failed: ${lastLines(result.stdout + result.stderr, 3)}`);

@@ -10,8 +10,9 @@ import { copyContext, listContext } from "./context.ts";
 import { describeDiff, diffOciArchives } from "./oci_diff.ts";
 
 /**
- * The epoch both builds use: `SOURCE_DATE_EPOCH` when it is set (a release sets the commit's
- * time), else 0; the property checked, same input same digest, holds for any fixed value.
+ * The epoch both builds use: `--build-arg SOURCE_DATE_EPOCH=N` or the environment's (a release
+ * passes the commit's time), else 0; the property checked, same input same digest, holds for
+ * any fixed value.
  */
 export function buildEpoch(env: string | undefined): string {
   return env && /^\d+$/.test(env) ? env : "0";
@@ -54,7 +55,9 @@ export const REPRODUCIBLE_CHECK: Check = {
     if (!ctx.facts.engine!.buildKit) {
       return fail("needs BuildKit (OCI output, rewrite-timestamp): unset DOCKER_BUILDKIT=0");
     }
-    const epoch = buildEpoch(Deno.env.get("SOURCE_DATE_EPOCH"));
+    const epoch = buildEpoch(
+      ctx.options.buildArgs.SOURCE_DATE_EPOCH ?? Deno.env.get("SOURCE_DATE_EPOCH"),
+    );
     const first = await buildArchive(ctx, await ctx.tempDir("swft-verify-repro-"), "a", epoch);
     const second = await buildArchive(
       ctx,
