@@ -83,6 +83,7 @@ import {
   sourceStep,
   verifyAttestationsStep,
 } from "./release/trust.ts";
+import { epochContext } from "./verify/context.ts";
 
 export type { ReleaseOptions, ReleaseReport, ReleaseRun, ReleaseStep } from "./release/run.ts";
 
@@ -354,14 +355,21 @@ const buildStep: ReleaseStep = {
       ...options.buildArgs,
     ];
     const build = { context: ROOT, target: options.target, tag: options.imageText, buildArgs };
+    // BuildKit: reproducibly, from the context with its file times set to the epoch (verify
+    // builds it the same way, given SOURCE_DATE_EPOCH)
+    const reproducible = await usesBuildKit();
+    const context = reproducible
+      ? await epochContext(ROOT, `${r.tmp}/context`, Number(epoch))
+      : ROOT;
     const onLine = (line: string) => {
       if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
         progress(TOOL, `build: ${line}`);
       }
     };
-    // BuildKit: reproducibly (verify builds it the same way, given SOURCE_DATE_EPOCH)
-    const result = await usesBuildKit()
-      ? await buildAndLoad(build, epoch, r.tmp, { onLine })
+    const result = reproducible
+      ? await buildAndLoad({ ...build, context, file: `${ROOT}/Dockerfile` }, epoch, r.tmp, {
+        onLine,
+      })
       : await docker(dockerBuildArgs({ ...build, buildKit: false }), { onLine });
     if (result.code !== 0) {
       const output = result.stdout + result.stderr;

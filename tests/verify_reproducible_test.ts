@@ -5,6 +5,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { tarStream } from "../tasks/_lib/deps.ts";
 import { buildEpoch } from "../tasks/verify/checks_reproducible.ts";
+import { epochContext } from "../tasks/verify/context.ts";
 import {
   describeDiff,
   diffJson,
@@ -145,4 +146,31 @@ Deno.test("reproducible: SOURCE_DATE_EPOCH is used when it is a number, else 0",
   assert.equal(buildEpoch("1796609368"), "1796609368");
   assert.equal(buildEpoch(undefined), "0");
   assert.equal(buildEpoch("yesterday"), "0");
+});
+
+Deno.test("reproducible: the build context is copied with every time set to the epoch", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "swft-repro-test-" });
+  try {
+    const root = `${dir}/src`;
+    await Deno.mkdir(`${root}/routes/api`, { recursive: true });
+    await Deno.writeTextFile(`${root}/main.ts`, "serve()");
+    await Deno.writeTextFile(`${root}/routes/api/time.ts`, "time()");
+    await Deno.writeTextFile(`${root}/.env`, "SECRET=1");
+    await Deno.writeTextFile(`${root}/.dockerignore`, ".env\n");
+    const copy = await epochContext(root, `${dir}/copy/deeper`, 1_796_609_368);
+    const times = [];
+    for (const path of ["main.ts", "routes/api/time.ts", "routes/api", "routes", ""]) {
+      times.push((await Deno.stat(`${copy}/${path}`)).mtime!.getTime() / 1000);
+    }
+    assert.deepEqual(times, [
+      1_796_609_368,
+      1_796_609_368,
+      1_796_609_368,
+      1_796_609_368,
+      1_796_609_368,
+    ]);
+    await assert.rejects(Deno.stat(`${copy}/.env`), Deno.errors.NotFound, ".dockerignore holds");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
 });

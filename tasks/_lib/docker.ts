@@ -114,8 +114,8 @@ export function dockerBuildArgs(build: DockerBuild): string[] {
 }
 
 /**
- * A reproducible BuildKit build into the engine: the image written as an OCI archive in `dir`
- * at `SOURCE_DATE_EPOCH=epoch` with its file times clamped to it (BuildKit refuses
+ * A reproducible BuildKit build into the engine: the image built without cache, written as an
+ * OCI archive in `dir` at `SOURCE_DATE_EPOCH=epoch` with its file times clamped to it (BuildKit refuses
  * `rewrite-timestamp` when it unpacks into the image store), then `docker load`ed and tagged
  * `build.tag`. The containerd image store keeps the manifest, so the image id, and the digest
  * a push answers with, are the archive's. Returns the build's result, or the load's on failure.
@@ -136,7 +136,9 @@ export async function buildAndLoad(
     ? [...build.buildArgs, `SOURCE_DATE_EPOCH=${epoch}`]
     : { ...build.buildArgs, SOURCE_DATE_EPOCH: epoch };
   const result = await docker(
-    dockerBuildArgs({ ...build, buildArgs, buildKit: true, ociArchive }),
+    // Without cache: a cached layer keeps the file times of the checkout it was first built
+    // from, and rewrite-timestamp clamps only times later than the epoch.
+    dockerBuildArgs({ ...build, buildArgs, buildKit: true, ociArchive, noCache: true }),
     { ...options, env: { ...options.env, SOURCE_DATE_EPOCH: epoch } },
   );
   if (result.code !== 0) return result;

@@ -1,12 +1,12 @@
 /**
  * The `reproducible` check: the target built twice, without cache, from two copies of the
- * context in different folders, with one `SOURCE_DATE_EPOCH`, as OCI archives with the file
+ * context in different folders (file times set to the epoch), with one `SOURCE_DATE_EPOCH`, as OCI archives with the file
  * times clamped to it; it passes only when the two manifest digests agree, and otherwise names
  * the first layer and the files that differ (./oci_diff.ts).
  */
 import { docker, dockerBuildArgs, formatMs, lastLines } from "../_lib/mod.ts";
 import { type Check, type Context, fail, pass } from "./check.ts";
-import { copyContext, listContext } from "./context.ts";
+import { epochContext } from "./context.ts";
 import { describeDiff, diffOciArchives } from "./oci_diff.ts";
 
 /**
@@ -21,10 +21,7 @@ export function buildEpoch(env: string | undefined): string {
 /** One no-cache build of the target into `dir`'s OCI archive, from a copy in `dir/folder`. */
 async function buildArchive(ctx: Context, dir: string, folder: string, epoch: string) {
   const { options, names } = ctx;
-  const { dockerignore } = ctx.facts.dockerfile!;
-  const context = `${dir}/${folder}`;
-  await Deno.mkdir(context, { recursive: true });
-  await copyContext(options.context, context, await listContext(options.context, dockerignore));
+  const context = await epochContext(options.context, `${dir}/${folder}`, Number(epoch));
   const archive = `${dir}/image.oci.tar`;
   const args = dockerBuildArgs({
     context,
