@@ -32,7 +32,6 @@
  * @module
  */
 import {
-  buildAndLoad,
   CleanupStack,
   docker,
   dockerBuildArgs,
@@ -83,7 +82,6 @@ import {
   sourceStep,
   verifyAttestationsStep,
 } from "./release/trust.ts";
-import { epochContext } from "./verify/context.ts";
 
 export type { ReleaseOptions, ReleaseReport, ReleaseRun, ReleaseStep } from "./release/run.ts";
 
@@ -131,7 +129,7 @@ Options:
   -h, --help                   this help
 
 Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
-SOURCE_DATE_EPOCH (the build's time; default: the commit's, so a release is reproducible).
+SOURCE_DATE_EPOCH (the created time; default: the commit's).
 `;
 
 /** Parses and checks the command line; throws a {@linkcode UsageError}. */
@@ -270,8 +268,8 @@ function isReadable(path: string): boolean {
 }
 
 /**
- * The time a release builds at: `SOURCE_DATE_EPOCH` when set, else the commit's time, so two
- * releases of one commit build the same image (docs/image.md, "Reproducible").
+ * The image's created time (its label and `CREATED`): `SOURCE_DATE_EPOCH` when set, else the
+ * commit's time, never the build's (docs/image.md, "Reproducible").
  */
 async function sourceDateEpoch(commit: string): Promise<string> {
   const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
@@ -349,28 +347,25 @@ const buildStep: ReleaseStep = {
     const buildArgs = [
       `VERSION=${version}`,
       `REVISION=${r.source!.commit}`,
+      // The commit's time, not the build's: labels carry no build time.
       `CREATED=${new Date(Number(epoch) * 1000).toISOString()}`,
-      `SOURCE_DATE_EPOCH=${epoch}`,
       // Given last, so the caller's values win.
       ...options.buildArgs,
     ];
-    const build = { context: ROOT, target: options.target, tag: options.imageText, buildArgs };
-    // BuildKit: reproducibly, from the context with its file times set to the epoch (verify
-    // builds it the same way, given SOURCE_DATE_EPOCH)
-    const reproducible = await usesBuildKit();
-    const context = reproducible
-      ? await epochContext(ROOT, `${r.tmp}/context`, Number(epoch))
-      : ROOT;
-    const onLine = (line: string) => {
-      if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
-        progress(TOOL, `build: ${line}`);
-      }
-    };
-    const result = reproducible
-      ? await buildAndLoad({ ...build, context, file: `${ROOT}/Dockerfile` }, epoch, r.tmp, {
-        onLine,
-      })
-      : await docker(dockerBuildArgs({ ...build, buildKit: false }), { onLine });
+    const args = dockerBuildArgs({
+      context: ROOT,
+      target: options.target,
+      tag: options.imageText,
+      buildArgs,
+      buildKit: await usesBuildKit(),
+    });
+    const result = await docker(args, {
+      onLine: (line) => {
+        if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
+          progress(TOOL, `build: ${line}`);
+        }
+      },
+    });
     if (result.code !== 0) {
       const output = result.stdout + result.stderr;
       // As verify says it: where no registry is reachable, the stand-in bases.
