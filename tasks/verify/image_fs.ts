@@ -36,12 +36,16 @@ export interface ImageFs {
 /** Files whose content the audits read after loading. */
 const KEEP = new Set(["/etc/passwd"]);
 
-type Entry = AsyncIterable<Uint8Array> & {
+/** A `tar-stream` entry: its header fields that the readers use, and its content. */
+export type Entry = AsyncIterable<Uint8Array> & {
   header: {
     name: string;
     type: string | null;
     mode?: number;
     size?: number;
+    uid?: number;
+    gid?: number;
+    mtime?: Date;
     linkname?: string | null;
   };
 };

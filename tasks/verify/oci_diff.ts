@@ -15,7 +15,7 @@
 import { createHash } from "node:crypto";
 import { Readable } from "node:stream";
 import { tarStream } from "../_lib/deps.ts";
-import { decompressed } from "./image_fs.ts";
+import { decompressed, type Entry } from "./image_fs.ts";
 
 /** An OCI content descriptor (the fields read here). */
 export interface Descriptor {
@@ -90,19 +90,6 @@ export interface OciDiff {
     files: FileDiff[];
   };
 }
-
-type Entry = AsyncIterable<Uint8Array> & {
-  header: {
-    name: string;
-    type: string | null;
-    mode?: number;
-    size?: number;
-    uid?: number;
-    gid?: number;
-    mtime?: Date;
-    linkname?: string | null;
-  };
-};
 
 /** Small blobs (index, manifests, config) kept by {@linkcode readBlobs}. */
 const SMALL_BLOB = 4 * 1024 * 1024;
