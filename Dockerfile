@@ -44,8 +44,14 @@ COPY server/ ./server/
 COPY routes/ ./routes/
 COPY templates/ ./templates/
 COPY static/ ./static/
-# Load the whole module graph once, offline, so runtime-deno starts from warm caches.
-RUN deno run --cached-only --frozen --allow-env main.ts --version
+# Load the whole module graph once, offline, so runtime-deno starts from the emitted JavaScript
+# (gen/). The SQLite caches (dependency and CommonJS analysis, V8 code cache) and the npm
+# registry.json copies are removed: their bytes depend on load order and on the day of the
+# build, so two builds of one commit would differ, and the container (read-only, not their
+# owner) starts as fast without them (docs/image.md, "Reproducible").
+RUN deno run --cached-only --frozen --allow-env main.ts --version \
+ && rm -f /deno-dir/*_cache_v2 /deno-dir/*_cache_v2-shm /deno-dir/*_cache_v2-wal \
+ && find /deno-dir/npm -name registry.json -delete
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime-deno
@@ -94,6 +100,11 @@ CMD ["serve"]
 # BUILDPLATFORM and TARGETARCH empty: this stage is then linux/amd64 and compiles for itself.
 FROM --platform=${BUILDPLATFORM:-linux/amd64} ${DENO_IMAGE} AS builder
 ARG TARGETARCH
+# BuildKit passes the caller's SOURCE_DATE_EPOCH (the commit's time for a release); deno compile
+# records the embedded files' times (denoland/deno#31746), so they are set to it first (0 when
+# unset, as under the legacy builder). The working directory it records in source maps
+# (denoland/deno#27284) is /app in every build.
+ARG SOURCE_DATE_EPOCH
 # Air-gapped builds: a denort of this Deno version in the context as ./denort is used
 # automatically, or name one already in the image with DENORT_BIN.
 ARG DENORT_BIN
@@ -113,6 +124,7 @@ COPY tasks/_lib/ ./tasks/_lib/
 COPY deno.json denor[t] ./
 RUN if [ -z "${DENORT_BIN}" ] && [ -f denort ]; then export DENORT_BIN=/app/denort; fi \
  && if [ -z "${DENO_CERT}" ] && [ -f build-ca.pem ]; then export DENO_CERT=/app/build-ca.pem; fi \
+ && find /app /deno-dir -exec touch -h -d "@${SOURCE_DATE_EPOCH:-0}" {} + \
  && case "${TARGETARCH}" in \
       "") target="" ;; \
       amd64) target="--target=x86_64-unknown-linux-gnu" ;; \

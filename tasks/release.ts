@@ -44,6 +44,7 @@ import {
   pullFailed,
   readDenoJson,
   ROOT,
+  runOk,
   runSteps,
   runTask,
   standinCommand,
@@ -128,7 +129,7 @@ Options:
   -h, --help                   this help
 
 Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
-SOURCE_DATE_EPOCH (the created time).
+SOURCE_DATE_EPOCH (the created time; default: the commit's).
 `;
 
 /** Parses and checks the command line; throws a {@linkcode UsageError}. */
@@ -266,11 +267,15 @@ function isReadable(path: string): boolean {
   }
 }
 
-/** The image's created time: `SOURCE_DATE_EPOCH` (reproducible builds) or now. */
-function createdTime(): string {
+/**
+ * The image's created time (its label and `CREATED`): `SOURCE_DATE_EPOCH` when set, else the
+ * commit's time, never the build's (docs/image.md, "Reproducible").
+ */
+async function sourceDateEpoch(commit: string): Promise<string> {
   const epoch = Deno.env.get("SOURCE_DATE_EPOCH");
-  const seconds = epoch && /^\d+$/.test(epoch) ? Number(epoch) : undefined;
-  return new Date(seconds !== undefined ? seconds * 1000 : Date.now()).toISOString();
+  if (!epoch) return await runOk("git", ["show", "-s", "--format=%ct", commit], { cwd: ROOT });
+  if (/^\d+$/.test(epoch)) return epoch;
+  throw new UsageError(`SOURCE_DATE_EPOCH must be whole seconds since 1970, got "${epoch}"`);
 }
 
 /** Records the digest everything after the push (or pull) signs and verifies. */
@@ -337,11 +342,13 @@ const buildStep: ReleaseStep = {
     const { options } = r;
     const startedOn = new Date().toISOString();
     const version = readDenoJson().version ?? "dev";
+    // The commit the source step read (it runs first, and fails outside a git work tree).
+    const epoch = await sourceDateEpoch(r.source!.commit);
     const buildArgs = [
       `VERSION=${version}`,
-      // The commit the source step read (it runs first, and fails outside a git work tree).
       `REVISION=${r.source!.commit}`,
-      `CREATED=${createdTime()}`,
+      // The commit's time, not the build's: labels carry no build time.
+      `CREATED=${new Date(Number(epoch) * 1000).toISOString()}`,
       // Given last, so the caller's values win.
       ...options.buildArgs,
     ];

@@ -133,6 +133,12 @@ containerTest(
     }
     for (const tool of ["tar-stream", "dockerfile-ast", "@balena"]) assert.ok(!packages.has(tool));
     assert.ok(fs.merged.has("/app/main.ts"), "the listing is real");
+    // what differs between two builds of one commit is left out (docs/image.md, "Reproducible")
+    const varying = [...fs.merged.keys()].filter((p) =>
+      /^\/deno-dir\/[a-z0-9_]+_cache_v2(-wal|-shm)?$/.test(p) || p.endsWith("/registry.json")
+    );
+    assert.deepEqual(varying, []);
+    assert.ok([...fs.merged.keys()].some((p) => p.startsWith("/deno-dir/gen/")), "gen/ is warm");
     assert.ok(
       ![...fs.merged.keys()].some((p) => /^\/app\/(tests|tasks)\//.test(p)),
       "no tests or tasks",

@@ -79,8 +79,13 @@ fixtureTest(
   "verify: a good multi-stage image passes every check and leaves nothing behind",
   "verify-good",
   async (images, image) => {
-    const { code, text, report } = await verify(fixtureArgs(images, "runtime"), image);
+    // a release's build argument: the runtime image is then built as the release builds it
+    const epoch = ["--build-arg", "SOURCE_DATE_EPOCH=1796609368"];
+    const { code, text, report } = await verify(fixtureArgs(images, "runtime", epoch), image);
     assert.deepEqual(failed(report), [], text);
+    // the image verify tested is the one two clean builds agree on (the digest a push keeps)
+    assert.equal(report.builds.reproducible?.epoch, 1796609368);
+    assert.equal(report.images.runtime.id, report.builds.reproducible?.digests[0], text);
     assert.ok(report.checks.every((c) => c.status === "pass"), text);
     assert.equal(code, 0);
     assert.equal(report.ok, true);
@@ -146,10 +151,16 @@ for (const [target, failing, extra = []] of BAD) {
     `verify: --target ${target} fails ${failing.join(" and ")}`,
     `verify-${target}`,
     async (images, image) => {
-      // rebuild-cache is skipped (not what these fixtures break); the skip itself keeps the
-      // exit code non-zero
+      // rebuild-cache and reproducible are skipped (not what these fixtures break); the skip
+      // itself keeps the exit code non-zero
       const { code, text, report } = await verify(
-        fixtureArgs(images, target, ["--skip", "rebuild-cache", ...extra]),
+        fixtureArgs(images, target, [
+          "--skip",
+          "rebuild-cache",
+          "--skip",
+          "reproducible",
+          ...extra,
+        ]),
         image,
       );
       assert.deepEqual(failed(report), failing, text);
@@ -158,6 +169,7 @@ for (const [target, failing, extra = []] of BAD) {
         assert.equal(status[id], "pass", id);
       }
       assert.equal(status["rebuild-cache"], "skip");
+      assert.equal(status["reproducible"], "skip");
       assert.equal(code, 1);
       assert.equal(report.ok, false);
     },
@@ -165,11 +177,41 @@ for (const [target, failing, extra = []] of BAD) {
 }
 
 fixtureTest(
+  "verify: a build that writes a random file fails reproducible, naming the layer and the file",
+  "verify-unreproducible",
+  async (images, image) => {
+    const { code, text, report } = await verify(
+      fixtureArgs(images, "bad-unreproducible", ["--skip", "rebuild-cache"]),
+      image,
+    );
+    assert.deepEqual(failed(report), ["reproducible"], text);
+    const detail = report.checks.find((c) => c.id === "reproducible")!.detail;
+    assert.match(
+      detail,
+      /^not reproducible: sha256:\S+ vs sha256:\S+; first differing layer \d+ of \d+ \(COPY \/build-id \/app\/build-id/,
+    );
+    assert.match(
+      detail,
+      /\/app\/build-id: file 32 B sha256:[0-9a-f]{12} mode 644 0:0 mtime \S+ vs file 32 B sha256:/,
+    );
+    assert.doesNotMatch(detail, /more files/, "only the random file differs");
+    const [a, b] = report.builds.reproducible!.digests;
+    assert.notEqual(a, b);
+    assert.equal(code, 1);
+  },
+);
+
+fixtureTest(
   "verify: copying sources before the dependency step fails rebuild-cache",
   "verify-cache-busting",
   async (images, image) => {
     const { code, text, report } = await verify(
-      fixtureArgs(images, "runtime", ["--file", `${FIXTURES}/Dockerfile.cache-busting`]),
+      fixtureArgs(images, "runtime", [
+        "--file",
+        `${FIXTURES}/Dockerfile.cache-busting`,
+        "--skip",
+        "reproducible",
+      ]),
       image,
     );
     assert.deepEqual(failed(report), ["rebuild-cache"], text);
@@ -189,6 +231,8 @@ fixtureTest(
       fixtureArgs(images, "runtime", [
         "--skip",
         "rebuild-cache",
+        "--skip",
+        "reproducible",
         "--size-budget",
         "1MB",
         "--memory-budget",
@@ -218,7 +262,14 @@ fixtureTest(
     assert.equal((await docker(["tag", images.runtime, mine])).code, 0);
     const before = await imageId(mine);
     const { text, report } = await verify(
-      fixtureArgs(images, "runtime", ["--skip", "rebuild-cache", "--skip", "container-start"]),
+      fixtureArgs(images, "runtime", [
+        "--skip",
+        "rebuild-cache",
+        "--skip",
+        "reproducible",
+        "--skip",
+        "container-start",
+      ]),
       image,
     );
     assert.equal(report.checks.find((c) => c.id === "build-runtime")?.status, "pass", text);
@@ -238,7 +289,7 @@ fixtureTest(
         "tasks/verify.ts",
         "--image",
         image,
-        ...fixtureArgs(images, "runtime", ["--skip", "rebuild-cache"]),
+        ...fixtureArgs(images, "runtime", ["--skip", "rebuild-cache", "--skip", "reproducible"]),
       ],
       cwd: ROOT,
       env: { NO_COLOR: "1" },

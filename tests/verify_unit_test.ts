@@ -675,6 +675,7 @@ const CONTRACT_IDS = [
   "build-builder",
   "build-runtime",
   "rebuild-cache",
+  "reproducible",
   "image-size",
   "image-labels",
   "runtime-no-shell",

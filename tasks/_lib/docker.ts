@@ -57,6 +57,12 @@ export interface DockerBuild {
   quiet?: boolean;
   /** The engine builds with BuildKit (see {@linkcode usesBuildKit}): plain progress lines. */
   buildKit?: boolean;
+  /**
+   * BuildKit only: write the image as an OCI archive to this path instead of loading it, the
+   * file times clamped to `SOURCE_DATE_EPOCH` (`rewrite-timestamp=true`): the output two builds
+   * of one commit must agree on.
+   */
+  ociArchive?: string;
 }
 
 /**
@@ -95,6 +101,9 @@ export function dockerBuildArgs(build: DockerBuild): string[] {
     ...buildArgFlags(build.buildArgs ?? []),
     ...(build.noCache ? ["--no-cache"] : []),
     ...(build.quiet ? ["--quiet"] : []),
+    ...(build.ociArchive
+      ? ["--output", `type=oci,dest=${build.ociArchive},rewrite-timestamp=true`]
+      : []),
     // BuildKit: one plain line per event, which verify's build log reader parses, and no
     // provenance attestation of its own: buildx's default one carries the build's times, so
     // each build of the same image gets another image id (our provenance is attested apart).
@@ -102,6 +111,46 @@ export function dockerBuildArgs(build: DockerBuild): string[] {
     ...(build.buildKit ? ["--progress=plain", "--provenance=false"] : ["--force-rm"]),
     build.context,
   ];
+}
+
+/**
+ * A reproducible BuildKit build into the engine: the image built without cache, written as an
+ * OCI archive in `dir` at `SOURCE_DATE_EPOCH=epoch` with its file times clamped to it (BuildKit refuses
+ * `rewrite-timestamp` when it unpacks into the image store), then `docker load`ed and tagged
+ * `build.tag`. The containerd image store keeps the manifest, so the image id, and the digest
+ * a push answers with, are the archive's. Returns the build's result, or the load's on failure.
+ *
+ * @example
+ * ```ts
+ * await buildAndLoad({ context: ".", target: "runtime-deno", tag: "swft:x" }, "1796609368", "/tmp/d");
+ * ```
+ */
+export async function buildAndLoad(
+  build: DockerBuild,
+  epoch: string,
+  dir: string,
+  options: DockerOptions = {},
+): Promise<RunResult> {
+  const ociArchive = `${dir}/image.oci.tar`;
+  const buildArgs = Array.isArray(build.buildArgs)
+    ? [...build.buildArgs, `SOURCE_DATE_EPOCH=${epoch}`]
+    : { ...build.buildArgs, SOURCE_DATE_EPOCH: epoch };
+  const result = await docker(
+    // Without cache: a cached layer keeps the file times of the checkout it was first built
+    // from, and rewrite-timestamp clamps only times later than the epoch.
+    dockerBuildArgs({ ...build, buildArgs, buildKit: true, ociArchive, noCache: true }),
+    { ...options, env: { ...options.env, SOURCE_DATE_EPOCH: epoch } },
+  );
+  if (result.code !== 0) return result;
+  try {
+    const loaded = await docker(["load", "-i", ociArchive]);
+    const image = /Loaded image(?: ID)?: (\S+)/.exec(loaded.stdout)?.[1];
+    if (loaded.code !== 0 || !image) return { ...loaded, code: loaded.code || 1 };
+    const tagged = image === build.tag ? loaded : await docker(["tag", image, build.tag]);
+    return tagged.code === 0 ? result : tagged;
+  } finally {
+    await Deno.remove(ociArchive).catch(() => {});
+  }
 }
 
 /**

@@ -91,8 +91,8 @@ Contract flags:
   --config FILE           what the app must answer: port, startup log line, HTTP probes and
                           security-header paths (default: this project's verify.config.json)
   --from IMAGE            check IMAGE (a tag or REPO@sha256:..., pulled when absent) as it is,
-                          without building: build-builder, build-runtime, rebuild-cache and
-                          image-size are reported as skip, "not run"
+                          without building: build-builder, build-runtime, rebuild-cache,
+                          reproducible and image-size are reported as skip, "not run"
 
 Checks:
   --size-budget [T=]SIZE  fail when image T (default: --target) is larger, repeatable;
@@ -115,7 +115,8 @@ Checks:
   -h, --help              show this help
 
 Environment: NO_COLOR disables colour; DOCKER_HOST / docker contexts select the engine;
-DOCKER_BUILDKIT=1 uses BuildKit when buildx is installed (both builders are supported).
+DOCKER_BUILDKIT=1 uses BuildKit when buildx is installed (both builders are supported; the
+reproducible check needs BuildKit); SOURCE_DATE_EPOCH is the reproducible check's time (default 0).
 `;
 
 function positiveNumber(flag: string, text: string | undefined, fallback: number): number {

@@ -1,5 +1,6 @@
 /** Checks up to and including the builds: engine, dockerfile-lint, builds, rebuild-cache. */
 import {
+  buildAndLoad,
   docker,
   type DockerBuild,
   dockerBuildArgs,
@@ -9,7 +10,7 @@ import {
 } from "../_lib/mod.ts";
 import { judgeCacheReuse, parseBuildLog } from "./build_log.ts";
 import { type Check, type Context, fail, pass } from "./check.ts";
-import { copyContext, listContext, pickProbeFile, probeSuffix } from "./context.ts";
+import { copyContext, epochContext, listContext, pickProbeFile, probeSuffix } from "./context.ts";
 import { lintDockerfile, parseDockerfile } from "./dockerfile.ts";
 import { parseDockerIgnore } from "./dockerignore.ts";
 
@@ -32,6 +33,20 @@ function buildArgs(ctx: Context, build: DockerBuild): string[] {
   });
 }
 
+/** The release's build: from the context with its times set to `epoch`, no cache, loaded. */
+async function buildReproducibly(
+  ctx: Context,
+  build: { file: string; target: string; tag: string },
+  epoch: string,
+  onLine: (line: string) => void,
+) {
+  const dir = await ctx.tempDir("swft-verify-oci-");
+  const context = await epochContext(ctx.options.context, `${dir}/context`, Number(epoch));
+  const file = await Deno.realPath(build.file);
+  const buildArgs = ctx.options.buildArgs;
+  return await buildAndLoad({ ...build, file, context, buildArgs }, epoch, dir, { onLine });
+}
+
 /** Builds `target` as `tag` (a tag of this run only) and reports time and cache use. */
 function buildCheck(id: string, which: "builder" | "runtime"): Check {
   return {
@@ -44,9 +59,13 @@ function buildCheck(id: string, which: "builder" | "runtime"): Check {
       const tag = names[which];
       ctx.created.image(tag);
       const { context, file } = options;
-      const result = await docker(buildArgs(ctx, { target, tag, context, file }), {
-        onLine: (line) => ctx.progress.log(line),
-      });
+      const onLine = (line: string) => ctx.progress.log(line);
+      // --build-arg SOURCE_DATE_EPOCH=N (as a release passes it): the runtime image is built as
+      // the release builds it, reproducibly, so its id is the pushed image's
+      const epoch = options.buildArgs.SOURCE_DATE_EPOCH;
+      const result = which === "runtime" && epoch !== undefined && ctx.facts.engine?.buildKit
+        ? await buildReproducibly(ctx, { file, target, tag }, epoch, onLine)
+        : await docker(buildArgs(ctx, { target, tag, context, file }), { onLine });
       report.builds[which === "builder" ? "builderMs" : "runtimeMs"] = Math.round(result.ms);
       if (result.code !== 0) {
         return fail(`build failed: ${lastLines(result.stdout + result.stderr, 3)}`);
@@ -69,6 +88,7 @@ export const NOT_RUN_ON_EXISTING_IMAGE: readonly string[] = [
   "build-builder",
   "build-runtime",
   "rebuild-cache",
+  "reproducible",
   "image-size",
 ];
 

@@ -24,16 +24,50 @@ export async function listContext(root: string, ignore?: DockerIgnore): Promise<
   return out.sort();
 }
 
-/** Copies the listed context files (symlinks as symlinks) into `target`. */
-export async function copyContext(root: string, target: string, files: string[]): Promise<void> {
+/**
+ * Copies the listed context files (symlinks as symlinks) into `target`. With `mtime` (seconds
+ * since 1970), every copied file and folder gets that modification time: BuildKit's COPY keeps
+ * file times and `rewrite-timestamp` only clamps later ones, so a reproducible build must not
+ * see the times of a checkout or an edit.
+ */
+export async function copyContext(
+  root: string,
+  target: string,
+  files: string[],
+  mtime?: number,
+): Promise<void> {
+  const folders = new Set<string>([target]);
   for (const rel of files) {
     const from = `${root}/${rel}`;
     const to = `${target}/${rel}`;
-    await Deno.mkdir(to.slice(0, to.lastIndexOf("/")), { recursive: true });
+    const folder = to.slice(0, to.lastIndexOf("/"));
+    await Deno.mkdir(folder, { recursive: true });
+    for (let at = folder; at.length > target.length; at = at.slice(0, at.lastIndexOf("/"))) {
+      folders.add(at);
+    }
     const info = await Deno.lstat(from);
     if (info.isSymlink) await Deno.symlink(await Deno.readLink(from), to);
-    else await Deno.copyFile(from, to);
+    else {
+      await Deno.copyFile(from, to);
+      if (mtime !== undefined) await Deno.utime(to, mtime, mtime);
+    }
   }
+  // folders last: a file written into a folder changes the folder's time
+  if (mtime !== undefined) { for (const folder of folders) await Deno.utime(folder, mtime, mtime); }
+}
+
+/**
+ * The build context as a reproducible build must see it: the files Docker would send (after
+ * `.dockerignore`) copied into `dir`, every time set to `epoch`. Returns `dir`.
+ */
+export async function epochContext(root: string, dir: string, epoch: number): Promise<string> {
+  const ignoreText = await Deno.readTextFile(`${root}/.dockerignore`).catch((error) => {
+    if (error instanceof Deno.errors.NotFound) return undefined;
+    throw error;
+  });
+  const ignore = ignoreText === undefined ? undefined : parseDockerIgnore(ignoreText);
+  await copyContext(root, dir, await listContext(root, ignore), epoch);
+  return dir;
 }
 
 interface CopyRule {

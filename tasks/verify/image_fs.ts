@@ -36,12 +36,16 @@ export interface ImageFs {
 /** Files whose content the audits read after loading. */
 const KEEP = new Set(["/etc/passwd"]);
 
-type Entry = AsyncIterable<Uint8Array> & {
+/** A `tar-stream` entry: its header fields that the readers use, and its content. */
+export type Entry = AsyncIterable<Uint8Array> & {
   header: {
     name: string;
     type: string | null;
     mode?: number;
     size?: number;
+    uid?: number;
+    gid?: number;
+    mtime?: Date;
     linkname?: string | null;
   };
 };
@@ -142,10 +146,11 @@ const isZstd = (head: Uint8Array) =>
   head[0] === 0x28 && head[1] === 0xb5 && head[2] === 0x2f && head[3] === 0xfd;
 
 /**
- * A blob of `docker save`'s archive as its plain bytes: the containerd image store (BuildKit's
- * engines) saves gzip layers, the legacy store plain tars. A compression we cannot read refuses.
+ * A blob of `docker save`'s archive (or of an OCI archive) as its plain bytes: the containerd
+ * image store (BuildKit's engines) saves gzip layers, the legacy store plain tars. A compression
+ * we cannot read refuses.
  */
-async function decompressed(
+export async function decompressed(
   name: string,
   blob: AsyncIterable<Uint8Array>,
 ): Promise<AsyncIterable<Uint8Array>> {

@@ -30,6 +30,7 @@ import { type Check, type Context, type Outcome, runChecks } from "./check.ts";
 import { BUILD_CHECKS, existingImage, NOT_RUN_ON_EXISTING_IMAGE } from "./checks_build.ts";
 import { containerChecks } from "./checks_container.ts";
 import { IMAGE_CHECKS } from "./checks_image.ts";
+import { REPRODUCIBLE_CHECK } from "./checks_reproducible.ts";
 import { loadConfig, type VerifyConfig } from "./config.ts";
 import { type ImageFs, loadImageFs } from "./image_fs.ts";
 import { createProgress } from "./progress.ts";
@@ -54,7 +55,7 @@ export type { FsEntry } from "./scan.ts";
  * ```
  */
 export function registry(config: VerifyConfig): Check[] {
-  return [...BUILD_CHECKS, ...IMAGE_CHECKS, ...containerChecks(config)];
+  return [...BUILD_CHECKS, REPRODUCIBLE_CHECK, ...IMAGE_CHECKS, ...containerChecks(config)];
 }
 
 /** How a run prints its progress (default: plain lines on stderr). */

@@ -58,6 +58,8 @@ export interface Report extends ReportHead {
     rebuildMs?: number;
     cachedSteps?: number;
     rebuiltSteps?: number;
+    /** The `reproducible` check's epoch and the two builds' manifest digests. */
+    reproducible?: { epoch: number; digests: [string, string] };
   };
   /** Figures of the running container. */
   container: {
