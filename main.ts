@@ -1,16 +1,7 @@
 /**
- * The SWFT server's entry point.
- *
- * - `deno task start` (or `main.ts serve`): read the configuration, serve, and on SIGTERM or
- *   SIGINT answer `/ready` with 503, keep accepting for SHUTDOWN_DELAY_MS, then stop
- *   accepting, let running handlers finish and exit 0 (1 when they outlast
- *   SHUTDOWN_TIMEOUT_MS).
- * - `main.ts healthcheck`: exit 0 when the server on the configured port is healthy, else 1.
- *   The container image's HEALTHCHECK runs this, as the runtime has neither shell nor curl.
- *
- * Only wiring lives here: environment -> Config -> createApp(Config) -> Deno.serve. The
- * serve path's modules (Hono, Eta, zod) are imported only by `serve`, so the healthcheck,
- * which the image runs every 30 s beside the server, stays small.
+ * The SWFT server's entry point, and only wiring: environment -> Config -> createApp(Config)
+ * -> server/. `main.ts serve` (default) serves until SIGTERM; `main.ts healthcheck` is the
+ * image's HEALTHCHECK probe, kept light: the serve path's modules load only for `serve`.
  *
  * @module
  */
