@@ -12,11 +12,13 @@
  * `provenance` (SLSA v1), `scan` (with `--scan`): one step per attestation of the registry
  * (tasks/release/attestations/); `policy` (with `--policy`: the predicates held to it before
  * anything is signed), `sign`, `attest` (every attestation), `verify-signature`,
- * `verify-attestations` (under `--policy`: the failing rule named), `save` (with `--save DIR`:
- * what `cosign load` takes).
+ * `verify-attestations` (under `--policy`: the failing rule named), `recheck` (`--verify-only`
+ * only: verify's image checks and the permissions derived again from the image pulled by
+ * digest), `save` (with `--save DIR`: what `cosign load` takes).
  *
  * On success it prints `REGISTRY/REPO@sha256:...` on stdout: the reference deployments use.
- * `--verify-only` runs the two verification steps on a published image, as a consumer would.
+ * `--verify-only` runs the verification steps and the re-check on a published image, as a
+ * consumer would.
  *
  * The tools (cosign, cdxgen) are found on PATH or through `COSIGN` / `CDXGEN`, which is why
  * the task runs programs by any path (`--allow-run` without a list). They never enter the
@@ -66,6 +68,7 @@ import {
 } from "./release/image_ref.ts";
 import { readPolicyFile } from "./release/policy.ts";
 import { policyStep } from "./release/policy_check.ts";
+import { recheckStep } from "./release/recheck.ts";
 import {
   publishing,
   type ReleaseOptions,
@@ -105,8 +108,6 @@ Options:
   --from IMAGE                 release this local image instead of building
   --allow-dirty                release from a work tree with uncommitted changes (recorded
                                in the provenance; the default policy refuses it)
-  --verify-report FILE         verify's proof from an earlier run (deno task verify --json),
-                               instead of running verify on the pushed image
   --scan FILE                  attest a vulnerability scan (trivy --format cosign-vuln) as
                                vuln; fixable CRITICAL/HIGH findings (the --policy's
                                vuln.failOn) refuse the release
@@ -122,7 +123,9 @@ Options:
   --json FILE                  write the JSON report
   --sbom FILE                  keep the SBOM (CycloneDX JSON)
   --verify-only                only verify a published image (--key is then the public key),
-                               with --policy as a consumer's deploy check
+                               with --policy as a consumer's deploy check; pulls the image by
+                               digest and re-runs verify's image checks and reads its
+                               permissions again: a claim the image contradicts is refused
   --source DIR                 with --verify-only --policy: your clone of the source; the
                                attested commit must be on one of the policy's
                                provenance.sourceRefs in it (git fetch first)
@@ -155,6 +158,12 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     source: { type: "string" },
   });
   if (values.help) return "help";
+  if (values["verify-report"] !== undefined) {
+    throw new UsageError(
+      "--verify-report was removed: a report from a file can claim anything, so verify's proof " +
+        "is what the release observes on the pushed image in this run; drop the flag",
+    );
+  }
   if (!values.image) throw new UsageError("--image REGISTRY/REPO:TAG is required");
   let image: ImageRef;
   try {
@@ -179,7 +188,7 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     }
   }
   if (verifyOnly) {
-    const given = ["from", "verify-report", "scan", "allow-dirty", "sbom"].filter((f) =>
+    const given = ["from", "scan", "allow-dirty", "sbom"].filter((f) =>
       values[f as keyof typeof values] !== undefined && values[f as keyof typeof values] !== false
     );
     if (given.length > 0) {
@@ -188,7 +197,6 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
   }
   for (
     const [flag, path] of [
-      ["--verify-report", values["verify-report"]],
       ["--policy", values.policy],
       ["--scan", values.scan],
     ] as const
@@ -236,7 +244,6 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     sbom: values.sbom,
     verifyOnly,
     allowDirty: values["allow-dirty"],
-    verifyReport: values["verify-report"],
     policy: values.policy,
     scan: values.scan,
     save: values.save,
@@ -451,6 +458,7 @@ export const RELEASE_STEPS: readonly ReleaseStep[] = [
   attestStep,
   verifySignatureStep,
   verifyAttestationsStep,
+  recheckStep,
   saveStep,
 ];
 
@@ -460,7 +468,7 @@ export const RELEASE_STEPS: readonly ReleaseStep[] = [
  * @example
  * ```ts
  * releaseSteps(parseReleaseArgs(["--verify-only", "--image", "r/x:1", "--key", "k.pub"]))
- *   .map((s) => s.id); // ["verify-signature", "verify-attestations"]
+ *   .map((s) => s.id); // ["verify-signature", "verify-attestations", "recheck"]
  * ```
  */
 export function releaseSteps(options: ReleaseOptions): ReleaseStep[] {

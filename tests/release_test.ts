@@ -39,7 +39,12 @@ import {
   type Component,
   mergeBoms,
 } from "../tasks/release/attestations/sbom.ts";
-import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
+import {
+  configDigest,
+  type LocalRegistry,
+  registryCommand,
+  startRegistry,
+} from "../tasks/release/registry.ts";
 import { baseImageFlags, BASES, IN_CI, requiredTest, testName } from "./_container.ts";
 import { attestedStatements, cosignCommand, verifiedDigests } from "../tasks/release/cosign.ts";
 import { cdxgenCommand } from "../tasks/release/attestations/sbom.ts";
@@ -147,9 +152,10 @@ Deno.test("release command line: mistakes are usage errors that say what to do",
     ["--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--policy", "/nonexistent.cue"],
     /--policy: cannot read/,
   );
+  // A report from a file can claim anything (issue 23, item 3): the flag is gone, and says so.
   usage(
-    ["--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--verify-report", "/nope.json"],
-    /--verify-report: cannot read/,
+    ["--image", "127.0.0.1:5000/swft:1", "--key", "deno.json", "--verify-report", "deno.json"],
+    /^--verify-report was removed: .*observes on the pushed image in this run; drop the flag$/,
   );
   const ok = parseReleaseArgs([
     "--image",
@@ -196,10 +202,14 @@ Deno.test("release steps: each mode runs its steps in order, verification always
     ["key", "source", "build", "push", ...proven, "policy", "sign", "attest", ...verify],
     "with --policy, the predicates are held to it before anything is signed",
   );
-  assert.deepEqual(ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key]), verify);
+  // The consumer re-checks the pulled image, always: a claim is refused, never trusted.
+  assert.deepEqual(ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key]), [
+    ...verify,
+    "recheck",
+  ]);
   assert.deepEqual(
     ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key, "--save", "/tmp/x"]),
-    [...verify, "save"],
+    [...verify, "recheck", "save"],
   );
 });
 
@@ -466,7 +476,7 @@ function release(args: string[], env: Record<string, string> = {}) {
 }
 
 /** The consumer's check: `--verify-only --policy` with the round's public key. */
-function verifyOnly(ref: string, options: { pub?: string; policy?: string } = {}) {
+function verifyOnly(ref: string, options: { pub?: string; policy?: string; json?: string } = {}) {
   return release([
     "--verify-only",
     "--image",
@@ -476,23 +486,22 @@ function verifyOnly(ref: string, options: { pub?: string; policy?: string } = {}
     "--no-tlog",
     "--policy",
     options.policy ?? POLICY,
+    ...(options.json ? ["--json", options.json] : []),
   ]);
 }
 
 /**
  * Releases the round's first image again as `image`: `--from` it, or for `REPO:TAG@DIGEST`
- * as pushed before; with the round's key, offline. Its verify proof is the first release's
- * (the same image), so verify does not run again.
+ * as pushed before; with the round's key, offline. verify runs on that image (as it is: the
+ * build checks are reported as not run); no report is taken from a file.
  */
-async function releaseAgain(
+function releaseAgain(
   r: Round,
   image: string,
   json: string,
   env: Record<string, string> = {},
   args: string[] = [],
 ) {
-  const proof = `${r.dir}/proof.json`;
-  await Deno.writeTextFile(proof, JSON.stringify(r.predicates!["verify-proof"]));
   const source = /@sha256:/.test(image)
     ? ["--image", image, "--target", "runtime-deno"]
     : ["--from", r.report!.reference!, "--image", image];
@@ -502,8 +511,6 @@ async function releaseAgain(
     r.key,
     "--no-tlog",
     ...baseImageFlags(BASES.images!),
-    "--verify-report",
-    proof,
     "--json",
     json,
     ...args,
@@ -541,14 +548,19 @@ function cosignRun(args: string[]) {
 const LOOPBACK = ["--allow-http-registry", "--allow-insecure-registry"];
 
 /**
- * The accepted image pushed to another repository of the registry (the same digest), signed
- * with the round's key and given the attestations `attest` (cosign type to predicate) only:
- * an image a test crafts to be refused.
+ * The accepted image (or the local image `from`) pushed to another repository of the registry,
+ * signed with the round's key and given the attestations `attest` (cosign type to predicate)
+ * only: an image a test crafts to be refused.
  */
-async function craft(r: Round, label: string, attest: [string, unknown][]): Promise<string> {
+async function craft(
+  r: Round,
+  label: string,
+  attest: [string, unknown][] | ((ref: string) => Promise<[string, unknown][]>),
+  from = r.report!.reference!,
+): Promise<string> {
   const tag = `${r.repo}-${label}:1`;
   own(r, tag);
-  await dockerOk(["tag", r.report!.reference!, tag]);
+  await dockerOk(["tag", from, tag]);
   const push = await docker(["push", tag]);
   assert.equal(push.code, 0, push.stderr);
   const ref = `${r.repo}-${label}@${pushedDigest(push.stdout, "1")}`;
@@ -562,7 +574,7 @@ async function craft(r: Round, label: string, attest: [string, unknown][]): Prom
     ref,
   ]);
   assert.equal(signed.code, 0, signed.stderr);
-  for (const [type, predicate] of attest) {
+  for (const [type, predicate] of typeof attest === "function" ? await attest(ref) : attest) {
     const file = `${r.dir}/${label}-${crypto.randomUUID()}.json`;
     await Deno.writeTextFile(file, JSON.stringify(predicate));
     const result = await cosignRun([
@@ -846,11 +858,21 @@ roundTest(
 
 roundTest('[release] --verify-only --policy accepts the release: exit 0, "verified"', async () => {
   const r = await setUp();
-  const result = await verifyOnly(r.image);
+  const json = `${r.dir}/verify-only.json`;
+  const result = await verifyOnly(r.image, { json });
   assert.equal(result.code, 0, result.stderr);
   assert.equal(result.stdout.trim(), r.report!.reference);
   assert.match(result.stderr, /^release: verified under .*swft\.cue in /m);
   assert.doesNotMatch(result.stderr, /released/);
+  // The consumer's re-check ran on the image pulled by digest, and agreed with the attestations.
+  const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
+  const recheck = report.steps.find((s) => s.id === "recheck");
+  assert.equal(recheck?.status, "pass", recheck?.detail);
+  assert.match(
+    recheck!.detail,
+    /verify-proof: \d+ image checks pass on the image \(image-labels, runtime-no-shell, .*runtime-user-nonroot.*healthcheck-defined.*\); permissions: .* \(from the image's entrypoint\), as attested$/,
+  );
+  console.log(result.stderr.trim().split("\n").map((l) => `  ${l}`).join("\n"));
 });
 
 /** A refused image: crafted, refused at `rule` in one line, accepted by a policy without it. */
@@ -913,8 +935,21 @@ for (const refused of REFUSED) {
         `without-${REFUSED.indexOf(refused)}`,
         refused.without(await Deno.readTextFile(POLICY)),
       );
-      const again = await verifyOnly(ref, { policy });
-      assert.equal(again.code, 0, `without ${refused.rule}: ${again.stderr}`);
+      const json = `${r.dir}/without-${REFUSED.indexOf(refused)}.json`;
+      const again = await verifyOnly(ref, { policy, json });
+      const steps = (JSON.parse(await Deno.readTextFile(json)) as ReleaseReport).steps;
+      assert.equal(
+        steps.find((s) => s.id === "verify-attestations")?.status,
+        "pass",
+        `without ${refused.rule}: ${again.stderr}`,
+      );
+      // A permissions claim the image does not hold is also refused by the consumer's re-check.
+      if (again.code !== 0) {
+        assert.match(
+          again.stderr.trim().split("\n").pop()!,
+          /^release: failed at step recheck: rule permissions-recheck: attested /,
+        );
+      }
     },
   );
 }
@@ -1012,16 +1047,95 @@ roundTest(
   },
 );
 
+/**
+ * An image an attacker derives from the accepted one with docker (`lines` after its FROM),
+ * pushed to its own repository, signed with the round's key and given the accepted image's
+ * attestations, its verify proof forged with `forge` (written the derived image's config
+ * digest in, as the release's own check of the tested image wants).
+ */
+async function derived(
+  r: Round,
+  label: string,
+  lines: string[],
+  forge: (proof: VerifyProof, ref: string) => Promise<void> = async () => {},
+): Promise<string> {
+  const dir = `${r.dir}/${label}`;
+  await Deno.mkdir(dir, { recursive: true });
+  await Deno.writeTextFile(
+    `${dir}/Dockerfile`,
+    [`FROM ${r.report!.reference!}`, ...lines, ""].join("\n"),
+  );
+  const tag = `${r.repo}-${label}:built`;
+  own(r, tag);
+  const built = await docker(["build", "--quiet", "--tag", tag, dir]);
+  assert.equal(built.code, 0, built.stderr);
+  return await craft(r, label, async (ref) => {
+    const proof = structuredClone(r.predicates!["verify-proof"]) as VerifyProof;
+    await forge(proof, ref);
+    return all(r, { "verify-proof": proof });
+  }, tag);
+}
+
+/** `--verify-only --policy` on `ref`: exit 1 at step recheck, every step before it passed. */
+async function refusedAtRecheck(r: Round, ref: string, label: string): Promise<string> {
+  const json = `${r.dir}/${label}.json`;
+  const result = await verifyOnly(ref, { json });
+  assert.equal(result.code, 1, result.stderr);
+  // Without the re-check the image would be accepted: signature and policy hold.
+  const report: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
+  assert.deepEqual(report.steps.map((s) => [s.id, s.status]), [
+    ["verify-signature", "pass"],
+    ["verify-attestations", "pass"],
+    ["recheck", "fail"],
+  ]);
+  const line = result.stderr.trim().split("\n").pop()!;
+  console.log(`  ${line}`);
+  return line;
+}
+
 roundTest(
-  "[release] a verify report of another image: refused at step verify, nothing attested",
+  "[release] refused: a forged verify proof (all pass) on a derived image with a shell and USER 0, at rule verify-recheck",
   async () => {
     const r = await setUp();
-    const report = structuredClone(r.predicates!["verify-proof"]) as VerifyProof;
-    report.images.runtime.id = `sha256:${"0".repeat(64)}`;
-    const file = `${r.dir}/other-proof.json`;
-    await Deno.writeTextFile(file, JSON.stringify(report));
-    const image = `${r.repo}:other-proof`;
-    own(r, image);
+    const ref = await derived(r, "forged", [
+      `COPY --from=${BASES.images!.deno} /bin/dash /bin/sh`,
+      "USER 0",
+    ], async (proof, ref) => {
+      const config = await configDigest(ref, { loopback: true });
+      proof.images.runtime.id = config;
+      proof.testedImage.id = config;
+    });
+    const line = await refusedAtRecheck(r, ref, "forged");
+    assert.match(
+      line,
+      /^release: failed at step recheck: rule verify-recheck: runtime-no-shell attested pass, fails on the image: shell present: \S*sh\b.*; runtime-user-nonroot attested pass, fails on the image: runs as root .*; the attestation does not describe this image: do not deploy it, release it again/,
+    );
+  },
+);
+
+roundTest(
+  "[release] refused: a derived image that runs deno run --allow-all under the accepted permissions, at rule permissions-recheck",
+  async () => {
+    const r = await setUp();
+    const permissions = r.predicates!.permissions as PermissionsPredicate;
+    const [deno, , ...rest] = permissions.entrypoint;
+    const entrypoint = [deno, "run", "--allow-all", rest[rest.length - 1]];
+    const ref = await derived(r, "widened", [`ENTRYPOINT ${JSON.stringify(entrypoint)}`]);
+    const line = await refusedAtRecheck(r, ref, "widened");
+    assert.match(
+      line,
+      /^release: failed at step recheck: rule permissions-recheck: attested --allow-\S+.*, the image's entrypoint gives --allow-all; the attestation does not describe this image/,
+    );
+  },
+);
+
+roundTest(
+  "[release] --verify-report is gone: a report from a file is refused before anything runs",
+  async () => {
+    const r = await setUp();
+    const file = `${r.dir}/proof.json`;
+    await Deno.writeTextFile(file, JSON.stringify(r.predicates!["verify-proof"]));
+    const image = `${r.repo}:from-file`;
     const result = await release([
       "--from",
       r.report!.reference!,
@@ -1030,15 +1144,12 @@ roundTest(
       "--key",
       r.key,
       "--no-tlog",
-      ...baseImageFlags(BASES.images!),
       "--verify-report",
       file,
     ]);
-    assert.equal(result.code, 1);
-    assert.match(
-      result.stderr,
-      /failed at step verify: Cannot attest verify's proof: verify tested sha256:0{64}, not the pushed image/,
-    );
+    assert.equal(result.code, 2, result.stderr);
+    assert.match(result.stderr, /--verify-report was removed: .*; drop the flag/);
+    assert.notEqual((await docker(["image", "inspect", image])).code, 0, "nothing tagged");
   },
 );
 

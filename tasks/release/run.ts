@@ -7,7 +7,7 @@
  * @module
  */
 import { docker, type ReportHead, type Step, type StepResult } from "../_lib/mod.ts";
-import type { SigningOptions } from "./cosign.ts";
+import type { SigningOptions, Statement } from "./cosign.ts";
 import type { ImageRef } from "./image_ref.ts";
 import type { BaseImage, GitSource } from "./attestations/provenance.ts";
 import type { Bom } from "./attestations/sbom.ts";
@@ -30,8 +30,6 @@ export interface ReleaseOptions {
   verifyOnly: boolean;
   /** `--allow-dirty`: release from a work tree with uncommitted changes (recorded). */
   allowDirty: boolean;
-  /** `--verify-report FILE`: a verify report of an earlier run, instead of running verify. */
-  verifyReport?: string;
   /** `--policy FILE`: the deploy policy the predicates and the verification are held to. */
   policy?: string;
   /** `--scan FILE`: a vulnerability scan in cosign's vuln format (Trivy `--format cosign-vuln`). */
@@ -111,6 +109,8 @@ export interface ReleaseRun {
   denoVersion?: string;
   /** Predicate files by attestation name. */
   predicates: Record<string, string>;
+  /** The statements cosign verified on the digest, by attestation name. */
+  attested?: Record<string, Statement[]>;
 }
 
 /** A release step: the kernel's `Step`; `when` decides from the command line whether a run takes it. */
@@ -118,6 +118,14 @@ export interface ReleaseStep extends Step<ReleaseRun> {
   /** True when this run includes the step (default: always). */
   when?: (options: ReleaseOptions) => boolean;
 }
+
+/**
+ * The fix a consumer's re-check names when an attestation does not describe the image it
+ * pulled (rules `verify-recheck`, `permissions-recheck`).
+ */
+export const RECHECK_FIX: string =
+  "the attestation does not describe this image: do not deploy it, " +
+  "release it again (deno task release attests what it observes on the image)";
 
 /** A `when`: every run but `--verify-only`. */
 export const publishing = (o: ReleaseOptions): boolean => !o.verifyOnly;

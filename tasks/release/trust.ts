@@ -174,6 +174,7 @@ export const verifyAttestationsStep: ReleaseStep = {
       // What the release checks beyond the policy (an attestation of the registry; a kind
       // only a policy copy names has none).
       await ATTESTATIONS.find((a) => a.name === status.name)?.checkAttested?.(r, ours);
+      (r.attested ??= {})[status.name] = ours;
       status.verified = true;
       verified.push(status.name);
     }

@@ -34,7 +34,9 @@ import { REPRODUCIBLE_CHECK } from "./checks_reproducible.ts";
 import { loadConfig, type VerifyConfig } from "./config.ts";
 import { type ImageFs, loadImageFs } from "./image_fs.ts";
 import { createProgress } from "./progress.ts";
-import { exitCode, type Report } from "./report.ts";
+import { type CheckResult, exitCode, type Report } from "./report.ts";
+
+import { parseVerifyArgs } from "./args.ts";
 
 export { parseVerifyArgs, type VerifyOptions } from "./args.ts";
 export type { Check, Context, Created, Fact, Facts, Outcome } from "./check.ts";
@@ -56,6 +58,50 @@ export type { FsEntry } from "./scan.ts";
  */
 export function registry(config: VerifyConfig): Check[] {
   return [...BUILD_CHECKS, REPRODUCIBLE_CHECK, ...IMAGE_CHECKS, ...containerChecks(config)];
+}
+
+/**
+ * The checks an image answers by itself: verify's image checks that need nothing but the runtime
+ * image (its files, user, labels and HEALTHCHECK), no build and no container. What a consumer can
+ * run again on an image it pulled (`deno task release --verify-only`).
+ *
+ * @example
+ * ```ts
+ * imageOnlyChecks().map((c) => c.id); // ["image-labels", "runtime-no-shell", ...]
+ * ```
+ */
+export function imageOnlyChecks(): Check[] {
+  return IMAGE_CHECKS.filter((c) =>
+    c.needs.length > 0 && c.needs.every((need) => need === "runtimeImage")
+  );
+}
+
+/**
+ * Runs {@linkcode imageOnlyChecks} on `ref` as it is (pulled when absent), with verify's defaults
+ * (required labels, the project's config); `image` names the run's helper files as `--image`
+ * does. Returns each check's result; removes only what it created.
+ *
+ * @example
+ * ```ts
+ * const results = await checkImage("127.0.0.1:5000/swft@sha256:...", { image: "swft" });
+ * results.filter((c) => c.status !== "pass"); // [] on a good image
+ * ```
+ */
+export async function checkImage(
+  ref: string,
+  options: { image: string },
+  io: VerifyIo = {},
+): Promise<CheckResult[]> {
+  const parsed = parseVerifyArgs(["--from", ref, "--image", options.image]);
+  if (parsed === "help") throw new Error("unreachable");
+  const run = await createRun(parsed, io);
+  try {
+    run.ctx.facts.runtimeImage = await existingImage(ref);
+    await runChecks(imageOnlyChecks(), run.ctx);
+    return run.ctx.report.checks;
+  } finally {
+    await run.cleanup();
+  }
 }
 
 /** How a run prints its progress (default: plain lines on stderr). */

@@ -46,6 +46,12 @@ export interface Attestation extends AttestationKind {
    * the one generated, the proof is about this image); throws one line.
    */
   checkAttested?: (r: ReleaseRun, statements: Statement[]) => Promise<void>;
+  /**
+   * The consumer's re-check (`--verify-only`, step `recheck`): what the verified statements
+   * claim, derived again from the image pulled by digest; throws one line naming the rule when
+   * they disagree, else returns what it found.
+   */
+  recheck?: (r: ReleaseRun, statements: Statement[]) => Promise<string>;
   /** Its Kyverno conditions from the policy's parameters (the CUE rules' equivalent). */
   kyverno?: (params: PolicyParams) => ConditionBlock[];
 }

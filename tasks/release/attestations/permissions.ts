@@ -12,7 +12,15 @@
  * @module
  */
 import { type DenoRun, docker, dockerJson, dockerOk, parseDenoRun, pass } from "../../_lib/mod.ts";
-import { denoVersionOf, publishing, type ReleaseStep, writePredicate } from "../run.ts";
+import type { Statement } from "../cosign.ts";
+import {
+  denoVersionOf,
+  publishing,
+  RECHECK_FIX,
+  type ReleaseRun,
+  type ReleaseStep,
+  writePredicate,
+} from "../run.ts";
 import { cond, type Condition, jp, literal, noWildcard } from "./_kyverno.ts";
 import type { Attestation } from "./mod.ts";
 
@@ -396,12 +404,70 @@ function flagConditions(c: PermissionsPolicy): Condition[] {
   ];
 }
 
+// Names only where a flag lists values (--allow-env=A,B,... would fill the line).
+function short(flags: string[]): string {
+  return flags.map((f) => f.includes("=") ? `${f.split("=")[0]}=...` : f).join(" ") || "no flags";
+}
+
+/** How the image's flags differ from the attested ones, in words. */
+function flagsDiffer(run: ImageRun, attested: string[]): string {
+  const extra = run.permissions.filter((f) => !attested.includes(f));
+  const missing = attested.filter((f) => !run.permissions.includes(f));
+  const image = `the image's ${run.source}`;
+  if (missing.length === 0) return `${image} gives ${short(extra)}, which is not attested`;
+  if (extra.length === 0) return `the attested ${short(missing)} is not in ${image}`;
+  return `${image} gives ${short(extra)} instead of the attested ${short(missing)}`;
+}
+
+/** What the image holds that `attested` does not say, in words; `undefined` when it says it. */
+function permissionsDiffer(
+  run: ImageRun,
+  entrypoint: string[],
+  attested: Partial<PermissionsPredicate> | undefined,
+): string | undefined {
+  const set = (list: string[] | undefined) => JSON.stringify([...list ?? []].sort());
+  if (set(attested?.flags) !== set(run.permissions)) return flagsDiffer(run, attested?.flags ?? []);
+  if (JSON.stringify(attested?.entrypoint) !== JSON.stringify(entrypoint)) {
+    return `attested the entry point ${JSON.stringify(attested?.entrypoint)}, the image runs ${
+      JSON.stringify(entrypoint)
+    }`;
+  }
+  if (set(attested?.env) !== set(run.env)) {
+    return `attested the variables ${JSON.stringify(attested?.env ?? [])}, the image sets ${
+      JSON.stringify(run.env)
+    }`;
+  }
+  return undefined;
+}
+
+/**
+ * The rule `permissions-recheck` (`--verify-only`): what the image's process runs and may do,
+ * read again from the pulled image ({@linkcode readImageRun}), must be every statement's flags,
+ * entry point and Deno variables.
+ */
+async function recheckPermissions(r: ReleaseRun, statements: Statement[]): Promise<string> {
+  let run: ImageRun & { config: ImageConfig };
+  try {
+    run = await readImageRun(r.pinned!);
+  } catch (error) {
+    throw new Error(`rule permissions-recheck: ${(error as Error).message}`);
+  }
+  const entrypoint = [...run.config.Entrypoint ?? [], ...run.config.Cmd ?? []];
+  for (const { predicate } of statements) {
+    const what = permissionsDiffer(run, entrypoint, predicate as Partial<PermissionsPredicate>);
+    if (what) throw new Error(`rule permissions-recheck: ${what}; ${RECHECK_FIX}`);
+  }
+  const names = run.permissions.map((flag) => flag.split("=")[0]).join(" ") || "no flags";
+  return `${names} with their values, from the image's ${run.source}, as attested`;
+}
+
 /** The permissions attestation; the policy's `permissions-*` rules, read against the ceiling. */
 export const permissions: Attestation = {
   name: "permissions",
   cosignType: PERMISSIONS_TYPE,
   predicateType: PERMISSIONS_TYPE,
   step: permissionsStep,
+  recheck: recheckPermissions,
   // Every condition reads what the CUE reads: `flags` (the predicate's `allow` and `deny` are
   // a grouped view that no policy reads), `script`, `runtimeFlags` and `source`.
   kyverno({ permissions: c }) {

@@ -3,16 +3,26 @@
  * which mode, and the rules by which the release refuses to attest a report: it must be about
  * THIS image (the tested image id is the pushed manifest's digest or its config digest) and every check
  * must have passed, except the build checks of a run on an existing image, which did not run
- * (the policy decides whether it accepts that: `verify.acceptBuildChecksNotRun`).
+ * (the policy decides whether it accepts that: `verify.acceptBuildChecksNotRun`). A consumer's
+ * `--verify-only` runs verify's image checks again on the image it pulled (rule
+ * `verify-recheck`): a proof that says more than the image holds is refused.
  *
  * @module
  */
 import { pass, readDenoJson, ROOT } from "../../_lib/mod.ts";
 import { NOT_RUN_ON_EXISTING_IMAGE } from "../../verify/checks_build.ts";
-import { parseVerifyArgs, verify } from "../../verify/mod.ts";
+import { checkImage, parseVerifyArgs, verify } from "../../verify/mod.ts";
 import type { Report as VerifyReport } from "../../verify/report.ts";
 import { configDigest } from "../registry.ts";
-import { publishing, type ReleaseStep, verifyName, writePredicate } from "../run.ts";
+import type { Statement } from "../cosign.ts";
+import {
+  publishing,
+  RECHECK_FIX,
+  type ReleaseRun,
+  type ReleaseStep,
+  verifyName,
+  writePredicate,
+} from "../run.ts";
 import { cond, type ConditionBlock, jp, literal, noWildcard } from "./_kyverno.ts";
 import type { Attestation } from "./mod.ts";
 
@@ -37,20 +47,6 @@ export interface VerifyProofPolicy {
   buildChecks: string[];
   /** Whether a proof of an existing image may report its build checks as not run. */
   acceptBuildChecksNotRun: boolean;
-}
-
-/** Reads a verify report (`--verify-report FILE`); throws one line when it is not one. */
-export function parseVerifyReport(text: string, path: string): VerifyReport {
-  let report: VerifyReport;
-  try {
-    report = JSON.parse(text);
-  } catch {
-    throw new Error(`Cannot read ${path}: not JSON`);
-  }
-  if (report?.tool !== "swft-verify" || !Array.isArray(report.checks)) {
-    throw new Error(`Cannot read ${path}: not a deno task verify report (--json)`);
-  }
-  return report;
 }
 
 /** The pushed image as the engines name it: its manifest digest and its config digest. */
@@ -113,9 +109,10 @@ export function verifyProof(report: VerifyReport, version: string): VerifyProof 
 }
 
 /**
- * `verify`: verify's proof for the pushed image. Verify runs as a library on the image itself
- * (`--from`: the build checks are reported as not run), or `--verify-report FILE` gives an
- * earlier run's report. Either way the tested image must be the pushed one (its id is the
+ * `verify`: verify's proof for the pushed image, observed by this run: verify runs as a library
+ * on the image itself (built here: verify builds it again from the cache; pushed before or
+ * `--from`: checked as it is, the build checks reported as not run). No report from elsewhere
+ * is taken: a file can say anything. The tested image must be the pushed one (its id is the
  * manifest's config digest) and every check must have passed, or nothing is attested.
  */
 export const verifyStep: ReleaseStep = {
@@ -124,33 +121,23 @@ export const verifyStep: ReleaseStep = {
   async run(r) {
     const { options } = r;
     r.configDigest = await configDigest(r.pinned!, { loopback: options.signing.loopback });
-    let report: VerifyReport;
-    if (options.verifyReport) {
-      report = parseVerifyReport(
-        await Deno.readTextFile(options.verifyReport),
-        options.verifyReport,
-      );
-    } else {
-      // Built here: verify builds it again with the same arguments (every step from the
-      // cache, so the very image pushed, as proofRefusal checks; the builder stage is verify's
-      // default, the one the target ships from) and runs every check, the build checks too.
-      // Pushed before or `--from`: verify checks that image as it is.
-      const source = r.built
-        ? r.built.buildArgs.flatMap((a) => ["--build-arg", a])
-        : ["--from", r.pinned!, ...options.buildArgs.flatMap((a) => ["--build-arg", a])];
-      const args = [
-        ...source,
-        "--image",
-        verifyName(options),
-        "--context",
-        ROOT,
-        "--target",
-        options.target,
-      ];
-      const verifyOptions = parseVerifyArgs(args);
-      if (verifyOptions === "help") throw new Error("unreachable");
-      report = await verify(verifyOptions);
-    }
+    // Built here: verify builds it again with the same arguments (every step from the cache,
+    // so the very image pushed, as proofRefusal checks; the builder stage is verify's default,
+    // the one the target ships from) and runs every check, the build checks too.
+    const source = r.built
+      ? r.built.buildArgs.flatMap((a) => ["--build-arg", a])
+      : ["--from", r.pinned!, ...options.buildArgs.flatMap((a) => ["--build-arg", a])];
+    const verifyOptions = parseVerifyArgs([
+      ...source,
+      "--image",
+      verifyName(options),
+      "--context",
+      ROOT,
+      "--target",
+      options.target,
+    ]);
+    if (verifyOptions === "help") throw new Error("unreachable");
+    const report = await verify(verifyOptions);
     const refusal = proofRefusal(report, { manifest: r.digest!, config: r.configDigest });
     if (refusal) throw new Error(`Cannot attest verify's proof: ${refusal}`);
     const proof: VerifyProof = verifyProof(report, readDenoJson().version ?? "dev");
@@ -159,10 +146,35 @@ export const verifyStep: ReleaseStep = {
     return pass(
       `${passed}/${report.checks.length} checks passed on ${
         r.configDigest.slice(0, 19)
-      } (${proof.mode}${options.verifyReport ? `, ${options.verifyReport}` : ""})`,
+      } (${proof.mode})`,
     );
   },
 };
+
+/**
+ * The rule `verify-recheck` (`--verify-only`): verify's image checks (`imageOnlyChecks`)
+ * run again on the pulled image; one that does not pass there refuses, naming what the proof
+ * said of it.
+ */
+async function recheckProof(r: ReleaseRun, statements: Statement[]): Promise<string> {
+  const results = await checkImage(r.pinned!, { image: verifyName(r.options) }, {
+    write: () => {},
+  });
+  const failed = results.filter((c) => c.status !== "pass").map((c) => {
+    const said = statements.map((s) =>
+      (s.predicate as VerifyProof)?.checks?.find((x) => x.id === c.id)?.status ?? "nothing"
+    );
+    return `${c.id} attested ${[...new Set(said)].join("/")}, ${
+      c.status === "fail" ? "fails" : "is skipped"
+    } on the image: ${c.detail}`;
+  });
+  if (failed.length > 0) {
+    throw new Error(`rule verify-recheck: ${failed.join("; ")}; ${RECHECK_FIX}`);
+  }
+  return `${results.length} image checks pass on the image (${
+    results.map((c) => c.id).join(", ")
+  })`;
+}
 
 /** The Kyverno blocks for a check that did not pass, as `verify-checks-pass` reads them. */
 function checksPass(v: VerifyProofPolicy): ConditionBlock[] {
@@ -238,6 +250,7 @@ export const verifyProofAttestation: Attestation = {
       );
     }
   },
+  recheck: recheckProof,
   kyverno: ({ verify: v }) => [
     {
       all: [
