@@ -19,7 +19,7 @@ import {
 import { parseDockerIgnore } from "../tasks/verify/dockerignore.ts";
 import { errorLines, judgeProbe, judgeSecurityHeaders } from "../tasks/verify/http.ts";
 import { findSecrets, readLayer } from "../tasks/verify/image_fs.ts";
-import { createRun, registry } from "../tasks/verify/mod.ts";
+import { createRun, imageOnlyChecks, registry } from "../tasks/verify/mod.ts";
 import { type CheckResult, exitCode, renderSummary } from "../tasks/verify/report.ts";
 import {
   BUILD_TOOLS,
@@ -875,4 +875,23 @@ Deno.test("container-start names why a container exited: the error line, not its
     exitCause("starting\nbad thing happened\n    at f (file:///a.ts:1:1)\n"),
     "starting | bad thing happened",
   );
+});
+
+Deno.test("the image-only checks (what --verify-only re-runs on a pulled image) are the audit of the image itself, no build and no container", () => {
+  const ids = imageOnlyChecks().map((c) => c.id);
+  for (
+    const id of [
+      "image-labels",
+      "runtime-no-shell",
+      "runtime-no-build-tools",
+      "runtime-no-package-manager",
+      "runtime-no-setuid",
+      "runtime-user-nonroot",
+      "runtime-no-secrets",
+      "healthcheck-defined",
+    ]
+  ) assert.ok(ids.includes(id), `${id} is re-run`);
+  for (const id of ["image-size", "build-runtime", "container-start", "http-health"]) {
+    assert.ok(!ids.includes(id), `${id} needs a build or a container`);
+  }
 });

@@ -16,6 +16,9 @@ import { permissionEntries, permissionFlags } from "../../config/permissions.ts"
 import { ROOT, taskCommand } from "../_lib/mod.ts";
 import { ADMISSION_DIR, renderAdmission } from "../release/admission.ts";
 import { kindOf, requiredAttestations } from "../release/attestations/mod.ts";
+import { NOT_RUN_ON_EXISTING_IMAGE } from "../verify/checks_build.ts";
+import { parseConfig } from "../verify/config.ts";
+import { registry } from "../verify/mod.ts";
 import { GenerateError, replaceRegion, withPermissions } from "./regions.ts";
 
 /** A file's text as the generator has it so far (rendered, else as on disk). */
@@ -115,6 +118,40 @@ function policyAttestations(current: string): string {
   );
 }
 
+const VERIFY_CONFIG = "verify.config.json";
+const REQUIRED_CHECKS = /("requiredChecks": )\[[^\]\n]*\]/;
+const BUILD_CHECKS_PARAM = /("buildChecks": )\[[^\]\n]*\]/;
+
+/**
+ * The policy's `verify` parameters: `requiredChecks` is every check of verify's registry for
+ * the project's config (so a check added to verify is required by the policy without a hand
+ * edit), `buildChecks` those a run on an existing image does not run.
+ */
+function policyChecks(read: Read): (current: string) => string {
+  return (current) => {
+    for (
+      const [name, pattern] of [["requiredChecks", REQUIRED_CHECKS], [
+        "buildChecks",
+        BUILD_CHECKS_PARAM,
+      ]] as const
+    ) {
+      if (!pattern.test(current)) {
+        throw new GenerateError(
+          `Cannot generate ${POLICY}: its verify parameters have no "${name}"`,
+        );
+      }
+    }
+    const config = parseConfig(JSON.parse(read(VERIFY_CONFIG)), VERIFY_CONFIG);
+    const ids = registry(config).map((check) => check.id);
+    return current
+      .replace(REQUIRED_CHECKS, (_, key: string) => key + JSON.stringify(ids).replaceAll(",", ", "))
+      .replace(
+        BUILD_CHECKS_PARAM,
+        (_, key: string) => key + JSON.stringify(NOT_RUN_ON_EXISTING_IMAGE).replaceAll(",", ", "),
+      );
+  };
+}
+
 /** The admission component's files from the policy's text (renderAdmission reads a file). */
 function admission(read: Read): Record<string, string> {
   const policy = Deno.makeTempFileSync({ prefix: "swft-generate-", suffix: ".cue" });
@@ -162,6 +199,10 @@ export const TARGETS: readonly Target[] = [
   single("Dockerfile", PERMISSIONS, dockerfile),
   single(POLICY, PERMISSIONS, policyCeiling),
   single(POLICY, "tasks/release/attestations/mod.ts (ATTESTATIONS)", policyAttestations),
+  {
+    source: "tasks/verify/ (the check registry) and verify.config.json",
+    render: (read) => ({ [POLICY]: policyChecks(read)(read(POLICY)) }),
+  },
   { source: POLICY, render: admission },
   single(".env.example", SCHEMA, envExample),
   single("compose.yaml", SCHEMA, composeEnvironment),
