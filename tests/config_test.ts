@@ -229,7 +229,9 @@ Deno.test("every derived list is what deno task generate writes", () => {
 function scratchProject(): string {
   const dir = Deno.makeTempDirSync({ prefix: "swft-generate-test-" });
   const read = (file: string) => Deno.readTextFileSync(`${ROOT}/${file}`);
-  for (const file of TARGETS.flatMap((target) => Object.keys(target.render(read)))) {
+  // The generated files, and verify.config.json: the policy's checks are read from its registry.
+  const files = TARGETS.flatMap((target) => Object.keys(target.render(read)));
+  for (const file of [...files, "verify.config.json"]) {
     Deno.mkdirSync(`${dir}/${file.slice(0, file.lastIndexOf("/") + 1)}`, { recursive: true });
     Deno.copyFileSync(`${ROOT}/${file}`, `${dir}/${file}`);
   }
@@ -405,4 +407,24 @@ Deno.test("the start task and the image grant the server's variables, its folder
   const documented = [...CONFIG_VARIABLES, ...RUNTIME_VARIABLES.map((v) => v.name)];
   const composeNames = Object.keys(compose.services.swft.environment);
   assert.deepEqual(composeNames, documented.filter((name) => !(name in LEFT_OUT.compose)));
+});
+
+Deno.test("generate writes the policy's required checks from verify's registry", async () => {
+  const dir = scratchProject();
+  try {
+    const policy = `${dir}/deploy/policy/swft.cue`;
+    const original = Deno.readTextFileSync(policy);
+    // A hand-edited list: a check dropped, as the policy once left out runtime-no-setuid.
+    Deno.writeTextFileSync(policy, original.replace(' "runtime-no-setuid",', ""));
+    const checked = await runGenerate(["--check"], dir);
+    assert.equal(checked.code, 1);
+    assert.match(
+      checked.lines.join("\n"),
+      /deploy\/policy\/swft\.cue differs from its source, tasks\/verify\/ \(the check registry\)/,
+    );
+    assert.equal((await runGenerate([], dir)).code, 0);
+    assert.equal(Deno.readTextFileSync(policy), original);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

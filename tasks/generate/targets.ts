@@ -141,7 +141,16 @@ function policyChecks(read: Read): (current: string) => string {
         );
       }
     }
-    const config = parseConfig(JSON.parse(read(VERIFY_CONFIG)), VERIFY_CONFIG);
+    let config;
+    try {
+      config = parseConfig(JSON.parse(read(VERIFY_CONFIG)), VERIFY_CONFIG);
+    } catch (error) {
+      throw new GenerateError(
+        `Cannot generate ${POLICY}: ${VERIFY_CONFIG} (verify's checks) is not readable JSON: ${
+          (error as Error).message
+        }`,
+      );
+    }
     const ids = registry(config).map((check) => check.id);
     return current
       .replace(REQUIRED_CHECKS, (_, key: string) => key + JSON.stringify(ids).replaceAll(",", ", "))
