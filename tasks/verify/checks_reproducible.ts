@@ -47,7 +47,7 @@ async function buildArchive(ctx: Context, dir: string, folder: string, epoch: st
 /** `reproducible`: two clean builds in two folders give one image digest. */
 export const REPRODUCIBLE_CHECK: Check = {
   id: "reproducible",
-  needs: ["engine", "dockerfile"],
+  needs: ["engine", "dockerfile", "runtimeImage"],
   async run(ctx) {
     if (!ctx.facts.engine!.buildKit) {
       return fail("needs BuildKit (OCI output, rewrite-timestamp): unset DOCKER_BUILDKIT=0");
