@@ -34,6 +34,7 @@
  * @module
  */
 import {
+  buildAndLoad,
   CleanupStack,
   docker,
   dockerBuildArgs,
@@ -67,6 +68,8 @@ import {
   pushedDigest,
 } from "./release/image_ref.ts";
 import { readPolicyFile } from "./release/policy.ts";
+import { rebuildStep } from "./release/rebuild.ts";
+import { epochContext } from "./verify/context.ts";
 import { policyStep } from "./release/policy_check.ts";
 import { recheckStep } from "./release/recheck.ts";
 import {
@@ -128,7 +131,10 @@ Options:
                                permissions again: a claim the image contradicts is refused
   --source DIR                 with --verify-only --policy: your clone of the source; the
                                attested commit must be on one of the policy's
-                               provenance.sourceRefs in it (git fetch first)
+                               provenance.sourceRefs in it (git fetch first); with
+                               --rebuild: the clone to check the commit out of (default .)
+  --rebuild                    rebuild REF@sha256:... from its verified provenance alone;
+                               prints "reproduced REF" only when the digest is the same
   -h, --help                   this help
 
 Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
@@ -156,6 +162,7 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     scan: { type: "string" },
     save: { type: "string" },
     source: { type: "string" },
+    rebuild: { type: "boolean", default: false },
   });
   if (values.help) return "help";
   if (values["verify-report"] !== undefined) {
@@ -171,7 +178,12 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
   } catch (error) {
     throw new UsageError(`--image: ${(error as Error).message}`);
   }
-  const verifyOnly = values["verify-only"];
+  const rebuild = values.rebuild;
+  if (rebuild && !image.digest) {
+    throw new UsageError("--rebuild needs --image REF@sha256:... (the digest to reproduce)");
+  }
+  // A rebuild publishes nothing: it verifies, then builds apart (tasks/release/rebuild.ts).
+  const verifyOnly = values["verify-only"] || rebuild;
   if (!verifyOnly && !image.tag) {
     throw new UsageError("--image must name a tag to push, e.g. REGISTRY/REPO:1.0.0");
   }
@@ -213,7 +225,9 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
       throw new UsageError(`--policy: ${(error as Error).message}`);
     }
   }
-  if (values.source !== undefined) checkSourceFlag(values.source, verifyOnly, values.policy);
+  if (values.source !== undefined) {
+    checkSourceFlag(values.source, verifyOnly, rebuild ? "rebuild" : values.policy);
+  }
   const keyless = !values.key;
   if (keyless && values["no-tlog"]) {
     throw new UsageError("--no-tlog needs --key: keyless signatures live in the transparency log");
@@ -248,14 +262,15 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     scan: values.scan,
     save: values.save,
     source: values.source,
+    rebuild,
   };
 }
 
-/** `--source DIR` is the consumer's: with --verify-only and --policy, a git work tree. */
+/** `--source DIR` is the consumer's: with --verify-only and --policy (or --rebuild), a git clone. */
 function checkSourceFlag(dir: string, verifyOnly: boolean, policy: string | undefined): void {
   if (!verifyOnly || !policy) {
     throw new UsageError(
-      "--source DIR checks a published image's commit: use it with --verify-only --policy",
+      "--source DIR checks a published image's commit: use it with --verify-only --policy or --rebuild",
     );
   }
   try {
@@ -358,21 +373,28 @@ const buildStep: ReleaseStep = {
       `CREATED=${new Date(Number(epoch) * 1000).toISOString()}`,
       // Given last, so the caller's values win.
       ...options.buildArgs,
+      // Recorded in the provenance: a rebuild needs it (tasks/release/rebuild.ts).
+      `SOURCE_DATE_EPOCH=${epoch}`,
     ];
-    const args = dockerBuildArgs({
-      context: ROOT,
-      target: options.target,
-      tag: options.imageText,
-      buildArgs,
-      buildKit: await usesBuildKit(),
-    });
-    const result = await docker(args, {
-      onLine: (line) => {
-        if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
-          progress(TOOL, `build: ${line}`);
-        }
-      },
-    });
+    const build = { context: ROOT, target: options.target, tag: options.imageText, buildArgs };
+    const onLine = (line: string) => {
+      if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
+        progress(TOOL, `build: ${line}`);
+      }
+    };
+    const result = await usesBuildKit()
+      // Reproducible: no cache, the context's times set to the epoch (docs/image.md).
+      ? await buildAndLoad(
+        {
+          ...build,
+          file: `${ROOT}/Dockerfile`,
+          context: await epochContext(ROOT, `${r.tmp}/context`, Number(epoch)),
+        },
+        epoch,
+        r.tmp,
+        { onLine },
+      )
+      : await docker(dockerBuildArgs({ ...build, buildKit: false }), { onLine });
     if (result.code !== 0) {
       const output = result.stdout + result.stderr;
       // As verify says it: where no registry is reachable, the stand-in bases.
@@ -459,6 +481,7 @@ export const RELEASE_STEPS: readonly ReleaseStep[] = [
   verifySignatureStep,
   verifyAttestationsStep,
   recheckStep,
+  rebuildStep,
   saveStep,
 ];
 
@@ -540,6 +563,10 @@ export async function main(args: string[]): Promise<number> {
     const failed = report.steps.find((s) => s.status === "fail");
     console.error(`${TOOL}: failed at step ${failed?.id}: ${failed?.detail}`);
     return 1;
+  }
+  if (options.rebuild) {
+    console.log(`reproduced ${report.reference}`);
+    return 0;
   }
   progress(
     TOOL,

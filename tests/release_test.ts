@@ -59,6 +59,7 @@ import type { Provenance } from "../tasks/release/attestations/provenance.ts";
 import type { VerifyProof } from "../tasks/release/attestations/verify_proof.ts";
 import { fileSha256 } from "../tasks/release/attestations/provenance.ts";
 import { requiring, withoutRule, withParams } from "./_policy.ts";
+import { NOT_RUN_ON_EXISTING_IMAGE } from "../tasks/verify/checks_build.ts";
 import { PREDICATE_REFUSALS, type Predicates, refusedPredicate } from "./_trust_fixtures.ts";
 
 const LOCK = JSON.parse(Deno.readTextFileSync(`${ROOT}/deno.lock`));
@@ -210,6 +211,15 @@ Deno.test("release steps: each mode runs its steps in order, verification always
   assert.deepEqual(
     ids(["--verify-only", "--image", "127.0.0.1:5000/swft:1", ...key, "--save", "/tmp/x"]),
     [...verify, "recheck", "save"],
+  );
+  assert.deepEqual(
+    ids(["--rebuild", "--image", `127.0.0.1:5000/swft@${DIGEST_A}`, ...key]),
+    [...verify, "rebuild"],
+    "a rebuild verifies, then rebuilds; it publishes nothing",
+  );
+  assert.throws(
+    () => parseReleaseArgs(["--rebuild", "--image", "127.0.0.1:5000/swft:1", ...key]),
+    /--rebuild needs --image REF@sha256/,
   );
 });
 
@@ -824,14 +834,22 @@ roundTest(
     assert.match(metadata.invocationID ?? metadata.invocationId, /^urn:uuid:/, "no run URL");
     const id = await dockerOk(["image", "inspect", "--format", "{{.Id}}", r.report!.reference!]);
     assert.equal(proof.testedImage.id, id, "verify tested the pushed image");
-    // Built by this release: verify built it again from the cache and ran every check, the
-    // build checks too (nothing reported as not run).
-    assert.equal(proof.mode, "build");
+    // verify checked the very image pushed (--from its digest): only the build checks did not
+    // run (--rebuild proves the build).
+    assert.equal(proof.mode, "existing-image");
     assert.deepEqual(
-      proof.checks.filter((c) => c.status !== "pass").map((c) => `${c.id} ${c.status}`),
+      proof.checks.filter((c) => c.status !== "pass").map((c) => c.id).filter((id) =>
+        !NOT_RUN_ON_EXISTING_IMAGE.includes(id)
+      ),
       [],
     );
-    assert.ok(proof.checks.some((c) => c.id === "image-size"), "the build checks are there");
+    // What a rebuild needs: the commit's time among the build arguments.
+    const recorded = provenance.buildDefinition.externalParameters.buildArgs as Record<
+      string,
+      string
+    >;
+    assert.match(recorded.SOURCE_DATE_EPOCH, /^\d+$/);
+    assert.equal(recorded.REVISION, (await git(["rev-parse", "HEAD"], r.src)).trim());
     const entrypoint = JSON.parse(
       await dockerOk([
         "image",
@@ -853,6 +871,64 @@ roundTest(
       ["/app/main.ts", ["serve"], ["--cached-only", "--frozen"]],
     );
     assert.deepEqual(permissions.command.entrypoint, entrypoint);
+  },
+);
+
+/** `--rebuild` of `ref` from a fresh clone of the round's source in another folder. */
+async function rebuild(r: Round, ref: string) {
+  const third = `${r.dir}/third/clone`;
+  await Deno.remove(third, { recursive: true }).catch(() => {});
+  await Deno.mkdir(`${r.dir}/third`, { recursive: true });
+  await git(["clone", "--quiet", r.src, third], r.dir);
+  return await release([
+    "--rebuild",
+    "--image",
+    ref,
+    "--key",
+    r.pub,
+    "--no-tlog",
+    "--source",
+    third,
+  ]);
+}
+
+roundTest(
+  "[release] --rebuild reproduces the release from a fresh clone, by its provenance alone",
+  async () => {
+    const r = await setUp();
+    const ref = r.report!.reference!;
+    const result = await rebuild(r, ref);
+    console.log(`--rebuild ${ref}: exit ${result.code}: ${result.stdout.trim()}`);
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    assert.equal(result.stdout.trim().split("\n").pop(), `reproduced ${ref}`);
+  },
+);
+
+roundTest(
+  "[release] --rebuild refuses an image doctored by one file, signed with the release's provenance, naming the file",
+  async () => {
+    const r = await setUp();
+    const dir = `${r.dir}/doctored`;
+    await Deno.mkdir(dir, { recursive: true });
+    await Deno.writeTextFile(`${dir}/author.html`, "<p>someone else</p>\n");
+    await Deno.writeTextFile(
+      `${dir}/Dockerfile`,
+      `FROM ${r.report!.reference!}\nCOPY author.html /app/static/author.html\n`,
+    );
+    const local = `${r.repo}-doctored-build:1`;
+    own(r, local);
+    const built = await docker(["build", "-q", "-t", local, dir]);
+    assert.equal(built.code, 0, built.stderr);
+    const ref = await craft(r, "doctored", [[TYPES.provenance, r.predicates!.provenance]], local);
+    own(r, ref);
+    const result = await rebuild(r, ref);
+    console.log(`--rebuild ${ref}: exit ${result.code}: ${result.stderr.trim().split("\n").pop()}`);
+    assert.equal(result.code, 1, result.stderr.slice(-2000));
+    assert.match(
+      result.stderr,
+      /failed at step rebuild: rule rebuild: not reproduced: .*layer \d+ of \d+.*app\/static\/author\.html/,
+    );
+    assert.doesNotMatch(result.stdout, /reproduced/);
   },
 );
 

@@ -31,7 +31,8 @@ async function pullByDigest(r: ReleaseRun): Promise<boolean> {
 /** `recheck`: every attestation's re-check on the image pulled by digest, in registry order. */
 export const recheckStep: ReleaseStep = {
   id: "recheck",
-  when: (o) => o.verifyOnly,
+  // Not with --rebuild: the rebuild proves the image from its provenance alone.
+  when: (o) => o.verifyOnly && !o.rebuild,
   async run(r) {
     const added = await pullByDigest(r);
     try {

@@ -45,6 +45,8 @@ export interface ReleaseOptions {
    * commit must be reachable from the policy's `provenance.sourceRefs`.
    */
   source?: string;
+  /** `--rebuild`: rebuild the image from its verified provenance (a kind of `--verify-only`). */
+  rebuild?: boolean;
 }
 
 /** One attestation in the report. */
@@ -107,6 +109,8 @@ export interface ReleaseRun {
   configDigest?: string;
   /** Deno's version inside the image. */
   denoVersion?: string;
+  /** What `--rebuild` built: the commit and the manifest digest obtained. */
+  rebuilt?: { commit: string; digest: string };
   /** Predicate files by attestation name. */
   predicates: Record<string, string>;
   /** The statements cosign verified on the digest, by attestation name. */

@@ -40,6 +40,8 @@ import {
 
 /** The attestations a run verifies: the policy's required ones with `--policy`. */
 export function verifiedKinds(options: ReleaseOptions): AttestationKind[] {
+  // A rebuild reads the provenance alone; the policy is a deploy's, not a rebuilder's.
+  if (options.rebuild) return ATTESTATIONS.filter((a) => a.name === "provenance").map(kindOf);
   const attached = attachedAttestations(options);
   if (!options.policy) return attached.map(kindOf);
   // The policy's, and those the run asks for on top (the scan, where the policy lists none).

@@ -121,14 +121,15 @@ export const verifyStep: ReleaseStep = {
   async run(r) {
     const { options } = r;
     r.configDigest = await configDigest(r.pinned!, { loopback: options.signing.loopback });
-    // Built here: verify builds it again with the same arguments (every step from the cache,
-    // so the very image pushed, as proofRefusal checks; the builder stage is verify's default,
-    // the one the target ships from) and runs every check, the build checks too.
-    const source = r.built
-      ? r.built.buildArgs.flatMap((a) => ["--build-arg", a])
-      : ["--from", r.pinned!, ...options.buildArgs.flatMap((a) => ["--build-arg", a])];
+    // verify checks the very image pushed (`--from` its digest): a second build of it, even a
+    // reproducible one, is another image whenever the build is not (the release round's
+    // flake). The build checks are then reported as not run (the policy's
+    // verify.acceptBuildChecksNotRun); `--rebuild` and verify's `reproducible` prove the build.
+    const buildArgs = r.built?.buildArgs ?? options.buildArgs;
     const verifyOptions = parseVerifyArgs([
-      ...source,
+      "--from",
+      r.pinned!,
+      ...buildArgs.flatMap((a) => ["--build-arg", a]),
       "--image",
       verifyName(options),
       "--context",
