@@ -144,7 +144,7 @@ async function rebuildArchive(r: ReleaseRun, plan: RebuildPlan, src: string): Pr
     file: `${src}/${plan.dockerfile}`,
     target: plan.target,
     // named only in the archive's index.json, never loaded into the engine
-    tag: uniqueName(`${Deno.env.get("SWFT_TEST_NAME_PREFIX") ?? "swft"}-rebuild`),
+    tag: uniqueName("swft-rebuild"),
     buildArgs: plan.buildArgs,
     noCache: true,
     buildKit: true,
@@ -184,6 +184,8 @@ export const rebuildStep: ReleaseStep = {
       return pass(`${digest} from ${plan.commit.slice(0, 12)} (${plan.target})`);
     }
     const diff = await diffOciArchives(await pushedArchive(r), rebuilt);
-    throw new Error(`${REBUILD_RULE}: not reproduced: ${describeDiff(diff)}`);
+    throw new Error(
+      `${REBUILD_RULE}: not reproduced: rebuilt ${digest}, not ${r.digest}; ${describeDiff(diff)}`,
+    );
   },
 };
