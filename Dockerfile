@@ -48,10 +48,12 @@ COPY static/ ./static/
 # (gen/). The SQLite caches (dependency and CommonJS analysis, V8 code cache) and the npm
 # registry.json copies are removed: their bytes depend on load order and on the day of the
 # build, so two builds of one commit would differ, and the container (read-only, not their
-# owner) starts as fast without them (docs/image.md, "Reproducible").
+# owner) starts as fast without them (docs/image.md, "Reproducible"). So are the partial
+# `registry.*.tmp` copies an interrupted write of registry.json leaves now and then (seen: one
+# 256 KiB file in one build of three, the release round's flake).
 RUN deno run --cached-only --frozen --allow-env main.ts --version \
  && rm -f /deno-dir/*_cache_v2 /deno-dir/*_cache_v2-shm /deno-dir/*_cache_v2-wal \
- && find /deno-dir/npm -name registry.json -delete
+ && find /deno-dir/npm \( -name registry.json -o -name 'registry.*.tmp' \) -delete
 
 # ---------------------------------------------------------------------------------------------
 FROM ${RUNTIME_IMAGE} AS runtime-deno

@@ -69,6 +69,7 @@ import {
 } from "./release/image_ref.ts";
 import { readPolicyFile } from "./release/policy.ts";
 import { rebuildStep } from "./release/rebuild.ts";
+import { rebuildAttestStep, verifyRebuildsStep } from "./release/attestations/rebuild.ts";
 import { epochContext } from "./verify/context.ts";
 import { policyStep } from "./release/policy_check.ts";
 import { recheckStep } from "./release/recheck.ts";
@@ -135,6 +136,8 @@ Options:
                                --rebuild: the clone to check the commit out of (default .)
   --rebuild                    rebuild REF@sha256:... from its verified provenance alone;
                                prints "reproduced REF" only when the digest is the same
+  --attest --key REBUILDER.key with --rebuild: sign a rebuild attestation onto the image
+                               (urn:swft:attestation:rebuild:v1) once reproduced
   -h, --help                   this help
 
 Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
@@ -143,6 +146,11 @@ SOURCE_DATE_EPOCH (the created time; default: the commit's).
 
 /** Parses and checks the command line; throws a {@linkcode UsageError}. */
 export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
+  // `--rebuild --key PUB --attest --key REBUILDER.key`: the second --key is the rebuilder's.
+  const keys = args.flatMap((a, i) => a === "--key" ? [i] : []);
+  const attest = args.includes("--attest");
+  const rebuildKey = attest && keys.length === 2 ? args[keys[1] + 1] : undefined;
+  if (rebuildKey !== undefined) args = args.filter((_, i) => i !== keys[1] && i !== keys[1] + 1);
   const { values } = parseFlags(args, {
     image: { type: "string" },
     target: { type: "string", default: "runtime" },
@@ -163,6 +171,7 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     save: { type: "string" },
     source: { type: "string" },
     rebuild: { type: "boolean", default: false },
+    attest: { type: "boolean", default: false },
   });
   if (values.help) return "help";
   if (values["verify-report"] !== undefined) {
@@ -181,6 +190,14 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
   const rebuild = values.rebuild;
   if (rebuild && !image.digest) {
     throw new UsageError("--rebuild needs --image REF@sha256:... (the digest to reproduce)");
+  }
+  if (attest && (!rebuild || !rebuildKey)) {
+    throw new UsageError(
+      "--attest signs a rebuild: --rebuild --image REF@sha256:... --key PUB --attest --key REBUILDER.key",
+    );
+  }
+  if (rebuildKey && !isReadable(rebuildKey)) {
+    throw new UsageError(`--attest --key: cannot read ${rebuildKey}`);
   }
   // A rebuild publishes nothing: it verifies, then builds apart (tasks/release/rebuild.ts).
   const verifyOnly = values["verify-only"] || rebuild;
@@ -263,6 +280,7 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     save: values.save,
     source: values.source,
     rebuild,
+    rebuildKey,
   };
 }
 
@@ -480,8 +498,10 @@ export const RELEASE_STEPS: readonly ReleaseStep[] = [
   attestStep,
   verifySignatureStep,
   verifyAttestationsStep,
+  verifyRebuildsStep,
   recheckStep,
   rebuildStep,
+  rebuildAttestStep,
   saveStep,
 ];
 

@@ -875,7 +875,7 @@ roundTest(
 );
 
 /** `--rebuild` of `ref` from a fresh clone of the round's source in another folder. */
-async function rebuild(r: Round, ref: string) {
+async function rebuild(r: Round, ref: string, args: string[] = []) {
   const third = `${r.dir}/third/clone`;
   await Deno.remove(third, { recursive: true }).catch(() => {});
   await Deno.mkdir(`${r.dir}/third`, { recursive: true });
@@ -889,7 +889,18 @@ async function rebuild(r: Round, ref: string) {
     "--no-tlog",
     "--source",
     third,
+    ...args,
   ]);
+}
+
+/** The project's policy requiring one rebuild attestation by the round's other key. */
+async function requiringRebuild(r: Round): Promise<string> {
+  const text = await Deno.readTextFile(POLICY);
+  return await policyCopy(
+    r,
+    "rebuild-required",
+    withParams(text, (params) => ({ ...params, rebuild: { required: 1, keys: [r.otherPub] } })),
+  );
 }
 
 roundTest(
@@ -897,10 +908,64 @@ roundTest(
   async () => {
     const r = await setUp();
     const ref = r.report!.reference!;
-    const result = await rebuild(r, ref);
+    const policy = await requiringRebuild(r);
+    const without = await verifyOnly(ref, { policy });
+    assert.equal(without.code, 1, "a policy requiring a rebuild refuses the release without one");
+    assert.match(
+      without.stderr,
+      /failed at step verify-rebuilds: rule rebuild-required: 0 of the 1/,
+    );
+    // The rebuilder (the round's other key) rebuilds from a fresh clone and attests it.
+    const result = await rebuild(r, ref, ["--attest", "--key", `${r.dir}/other.key`]);
     console.log(`--rebuild ${ref}: exit ${result.code}: ${result.stdout.trim()}`);
     assert.equal(result.code, 0, result.stderr.slice(-2000));
     assert.equal(result.stdout.trim().split("\n").pop(), `reproduced ${ref}`);
+    assert.match(result.stderr, /rebuild-attest.*urn:swft:attestation:rebuild:v1/);
+    const accepted = await verifyOnly(ref, { policy });
+    assert.equal(accepted.code, 0, accepted.stderr.slice(-2000));
+    assert.match(accepted.stderr, /verify-rebuilds.*1 rebuilders of 1 reproduced/);
+  },
+);
+
+roundTest(
+  "[release] refused: a rebuild attestation that names another digest, at rule rebuild-digest",
+  async () => {
+    const r = await setUp();
+    const all = Object.entries(TYPES).map(([name, type]) => [type, r.predicates![name]]);
+    const ref = await craft(r, "rebuilt-elsewhere", all as [string, unknown][]);
+    const file = `${r.dir}/rebuild-elsewhere.json`;
+    const digest = ref.split("@")[1];
+    await Deno.writeTextFile(
+      file,
+      JSON.stringify({
+        image: { name: ref.split("@")[0], digest },
+        source: { commit: "0".repeat(40) },
+        rebuilder: { publicKeySha256: "0".repeat(64) },
+        obtained: { digest: DIGEST_A },
+        reproduced: true,
+        rebuiltOn: new Date().toISOString(),
+      }),
+    );
+    const attested = await cosignRun([
+      "attest",
+      "--yes",
+      "--key",
+      `${r.dir}/other.key`,
+      ...LOOPBACK,
+      "--tlog-upload=false",
+      "--type",
+      "urn:swft:attestation:rebuild:v1",
+      "--predicate",
+      file,
+      ref,
+    ]);
+    assert.equal(attested.code, 0, attested.stderr);
+    const result = await verifyOnly(ref, { policy: await requiringRebuild(r) });
+    assert.equal(result.code, 1, result.stderr.slice(-2000));
+    assert.match(
+      result.stderr,
+      new RegExp(`rule rebuild-digest: a rebuild attestation names ${DIGEST_A}, not ${digest}`),
+    );
   },
 );
 

@@ -15,6 +15,7 @@ import type { PermissionsPolicy } from "./attestations/permissions.ts";
 import type { ProvenancePolicy } from "./attestations/provenance.ts";
 import type { VerifyProofPolicy } from "./attestations/verify_proof.ts";
 import type { VulnPolicy } from "./attestations/vuln.ts";
+import type { RebuildPolicy } from "./attestations/rebuild.ts";
 
 /** The policy file of this project. */
 export const POLICY_FILE = `${ROOT}/deploy/policy/swft.cue`;
@@ -34,6 +35,8 @@ export interface PolicyParams {
   permissions: PermissionsPolicy;
   /** The scan: the severities a fixable finding is refused at. */
   vuln?: VulnPolicy;
+  /** Third-party rebuilds required (tasks/release/attestations/rebuild.ts); none by default. */
+  rebuild?: RebuildPolicy;
 }
 
 const BEGIN = "// ---- parameters (JSON) ----";

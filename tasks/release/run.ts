@@ -47,6 +47,8 @@ export interface ReleaseOptions {
   source?: string;
   /** `--rebuild`: rebuild the image from its verified provenance (a kind of `--verify-only`). */
   rebuild?: boolean;
+  /** `--rebuild --attest --key REBUILDER.key`: the rebuilder's key the rebuild is attested with. */
+  rebuildKey?: string;
 }
 
 /** One attestation in the report. */
