@@ -144,14 +144,11 @@ Environment: COSIGN_PASSWORD, COSIGN (cosign binary), CDXGEN (cdxgen binary),
 SOURCE_DATE_EPOCH (the created time; default: the commit's).
 `;
 
-/** Parses and checks the command line; throws a {@linkcode UsageError}. */
-export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
-  // `--rebuild --key PUB --attest --key REBUILDER.key`: the second --key is the rebuilder's.
-  const keys = args.flatMap((a, i) => a === "--key" ? [i] : []);
-  const attest = args.includes("--attest");
-  const rebuildKey = attest && keys.length === 2 ? args[keys[1] + 1] : undefined;
-  if (rebuildKey !== undefined) args = args.filter((_, i) => i !== keys[1] && i !== keys[1] + 1);
-  const { values } = parseFlags(args, {
+type ReleaseFlags = ReturnType<typeof parseReleaseFlags>["values"];
+
+/** The flags of `deno task release`, typed by the kernel's parseFlags. */
+function parseReleaseFlags(args: string[]) {
+  return parseFlags(args, {
     image: { type: "string" },
     target: { type: "string", default: "runtime" },
     "build-arg": { type: "string", multiple: true, default: [] },
@@ -173,25 +170,36 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     rebuild: { type: "boolean", default: false },
     attest: { type: "boolean", default: false },
   });
-  if (values.help) return "help";
-  if (values["verify-report"] !== undefined) {
-    throw new UsageError(
-      "--verify-report was removed: a report from a file can claim anything, so verify's proof " +
-        "is what the release observes on the pushed image in this run; drop the flag",
-    );
-  }
-  if (!values.image) throw new UsageError("--image REGISTRY/REPO:TAG is required");
-  let image: ImageRef;
+}
+
+/**
+ * `--rebuild --key PUB --attest --key REBUILDER.key`: the second --key is the rebuilder's; the
+ * arguments without it, and that key.
+ */
+function splitRebuilderKey(args: string[]): { args: string[]; rebuildKey?: string } {
+  const keys = args.flatMap((a, i) => a === "--key" ? [i] : []);
+  if (!args.includes("--attest") || keys.length !== 2) return { args };
+  const rebuildKey = args[keys[1] + 1];
+  if (rebuildKey === undefined) return { args };
+  return { args: args.filter((_, i) => i !== keys[1] && i !== keys[1] + 1), rebuildKey };
+}
+
+function parseImageFlag(text: string | undefined): ImageRef {
+  if (!text) throw new UsageError("--image REGISTRY/REPO:TAG is required");
   try {
-    image = parseImageRef(values.image);
+    return parseImageRef(text);
   } catch (error) {
     throw new UsageError(`--image: ${(error as Error).message}`);
   }
+}
+
+/** The mode the flags ask for (release, --verify-only, --rebuild), checked against --image. */
+function checkMode(values: ReleaseFlags, image: ImageRef, rebuildKey?: string): boolean {
   const rebuild = values.rebuild;
   if (rebuild && !image.digest) {
     throw new UsageError("--rebuild needs --image REF@sha256:... (the digest to reproduce)");
   }
-  if (attest && (!rebuild || !rebuildKey)) {
+  if (values.attest && (!rebuild || !rebuildKey)) {
     throw new UsageError(
       "--attest signs a rebuild: --rebuild --image REF@sha256:... --key PUB --attest --key REBUILDER.key",
     );
@@ -210,20 +218,27 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
   if (verifyOnly && !image.tag && !image.digest) {
     throw new UsageError("--image must name a tag or a digest to verify");
   }
-  const buildArgs = values["build-arg"];
-  for (const arg of buildArgs) {
+  return verifyOnly;
+}
+
+/** Build arguments are KEY=VALUE; a consumer's check takes none of the publishing flags. */
+function checkBuildAndPublishFlags(values: ReleaseFlags, verifyOnly: boolean): void {
+  for (const arg of values["build-arg"]) {
     if (!/^[A-Za-z_][A-Za-z0-9_]*=/.test(arg)) {
       throw new UsageError(`--build-arg must be KEY=VALUE, got "${arg}"`);
     }
   }
-  if (verifyOnly) {
-    const given = ["from", "scan", "allow-dirty", "sbom"].filter((f) =>
-      values[f as keyof typeof values] !== undefined && values[f as keyof typeof values] !== false
-    );
-    if (given.length > 0) {
-      throw new UsageError(`--verify-only publishes nothing: --${given[0]} does not apply`);
-    }
+  if (!verifyOnly) return;
+  const given = ["from", "scan", "allow-dirty", "sbom"].filter((f) =>
+    values[f as keyof typeof values] !== undefined && values[f as keyof typeof values] !== false
+  );
+  if (given.length > 0) {
+    throw new UsageError(`--verify-only publishes nothing: --${given[0]} does not apply`);
   }
+}
+
+/** --policy and --scan must be readable, and the policy a CUE file the release can read. */
+function checkPolicyAndScan(values: ReleaseFlags): void {
   for (
     const [flag, path] of [
       ["--policy", values.policy],
@@ -232,19 +247,19 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
   ) {
     if (path && !isReadable(path)) throw new UsageError(`${flag}: cannot read ${path}`);
   }
-  if (values.policy) {
-    if (!values.policy.endsWith(".cue")) {
-      throw new UsageError("--policy must be a CUE file (.cue), e.g. deploy/policy/swft.cue");
-    }
-    try {
-      readPolicyFile(values.policy);
-    } catch (error) {
-      throw new UsageError(`--policy: ${(error as Error).message}`);
-    }
+  if (!values.policy) return;
+  if (!values.policy.endsWith(".cue")) {
+    throw new UsageError("--policy must be a CUE file (.cue), e.g. deploy/policy/swft.cue");
   }
-  if (values.source !== undefined) {
-    checkSourceFlag(values.source, verifyOnly, rebuild ? "rebuild" : values.policy);
+  try {
+    readPolicyFile(values.policy);
+  } catch (error) {
+    throw new UsageError(`--policy: ${(error as Error).message}`);
   }
+}
+
+/** A key pair, or keyless with the identity verification requires. */
+function checkSigningFlags(values: ReleaseFlags): void {
   const keyless = !values.key;
   if (keyless && values["no-tlog"]) {
     throw new UsageError("--no-tlog needs --key: keyless signatures live in the transparency log");
@@ -257,11 +272,32 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
   for (const [flag, path] of [["--key", values.key], ["--pub", values.pub]] as const) {
     if (path && !isReadable(path)) throw new UsageError(`${flag}: cannot read ${path}`);
   }
+}
+
+/** Parses and checks the command line; throws a {@linkcode UsageError}. */
+export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
+  const split = splitRebuilderKey(args);
+  const { values } = parseReleaseFlags(split.args);
+  if (values.help) return "help";
+  if (values["verify-report"] !== undefined) {
+    throw new UsageError(
+      "--verify-report was removed: a report from a file can claim anything, so verify's proof " +
+        "is what the release observes on the pushed image in this run; drop the flag",
+    );
+  }
+  const image = parseImageFlag(values.image);
+  const verifyOnly = checkMode(values, image, split.rebuildKey);
+  checkBuildAndPublishFlags(values, verifyOnly);
+  checkPolicyAndScan(values);
+  if (values.source !== undefined) {
+    checkSourceFlag(values.source, verifyOnly, values.rebuild ? "rebuild" : values.policy);
+  }
+  checkSigningFlags(values);
   return {
     image,
-    imageText: values.image,
+    imageText: values.image!,
     target: values.target,
-    buildArgs,
+    buildArgs: values["build-arg"],
     from: values.from,
     signing: {
       key: verifyOnly ? undefined : values.key,
@@ -279,8 +315,8 @@ export function parseReleaseArgs(args: string[]): ReleaseOptions | "help" {
     scan: values.scan,
     save: values.save,
     source: values.source,
-    rebuild,
-    rebuildKey,
+    rebuild: values.rebuild,
+    rebuildKey: split.rebuildKey,
   };
 }
 

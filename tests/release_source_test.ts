@@ -205,7 +205,7 @@ Deno.test("source: --verify-only --source refuses an attested commit on none of 
 Deno.test("source: --source is the consumer's flag, with --verify-only --policy", () => {
   assert.throws(
     () => parseReleaseArgs(["--image", "127.0.0.1:5000/swft:1", "--key", "k", "--source", ROOT]),
-    /^UsageError: --source DIR checks a published image's commit: use it with --verify-only --policy$/,
+    /^UsageError: --source DIR checks a published image's commit: use it with --verify-only --policy or --rebuild$/,
   );
   const args = ["--verify-only", "--image", "127.0.0.1:5000/swft:1", "--key", "k"];
   assert.throws(
