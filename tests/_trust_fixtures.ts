@@ -315,7 +315,7 @@ export function acceptedPredicates(): Predicates & { sbom: unknown } {
       target: "runtime-deno",
       buildArgs: [],
       bases: [
-        { name: "DENO_IMAGE", ref: "d:1", sha256: "e".repeat(64), digestOf: "image-config" },
+        { name: "DENO_IMAGE", ref: "d:1", sha256: "e".repeat(64), digestOf: "engine-image-id" },
         { name: "RUNTIME_IMAGE", ref: "r:1", sha256: "f".repeat(64), digestOf: "manifest" },
       ],
       lockSha256: "0".repeat(64),

@@ -182,7 +182,7 @@ function inputs(overrides: Partial<ProvenanceInputs> = {}): ProvenanceInputs {
         name: "DENO_IMAGE",
         ref: "swft-standin/deno:2.9.6",
         sha256: "c".repeat(64),
-        digestOf: "image-config",
+        digestOf: "engine-image-id",
       },
     ],
     lockSha256: "d".repeat(64),

@@ -119,8 +119,12 @@ export interface BaseImage {
   ref: string;
   /** Its digest, without `sha256:`. */
   sha256: string;
-  /** `manifest`: the registry's digest; `image-config`: the local image id (never pushed). */
-  digestOf: "manifest" | "image-config";
+  /**
+   * `manifest`: the registry's digest; `engine-image-id`: the local image's id (never pushed),
+   * which is the config digest in the legacy image store but the manifest or index digest in
+   * the containerd store, so the name claims only what the engine says.
+   */
+  digestOf: "manifest" | "engine-image-id";
 }
 
 /** The rule a base image that cannot be resolved or checked is refused under. */
@@ -156,7 +160,7 @@ export async function resolveBaseImage(name: string, ref: string): Promise<BaseI
   const manifest = pinned ?? digests[0];
   return manifest
     ? { name, ref, sha256: manifest, digestOf: "manifest" }
-    : { name, ref, sha256: info.Id.replace(/^sha256:/, ""), digestOf: "image-config" };
+    : { name, ref, sha256: info.Id.replace(/^sha256:/, ""), digestOf: "engine-image-id" };
 }
 
 /**
