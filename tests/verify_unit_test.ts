@@ -4,6 +4,7 @@ import { tarStream } from "../tasks/_lib/deps.ts";
 import { type Fetched, parseMemUsage, UsageError } from "../tasks/_lib/mod.ts";
 import { HELP, parseVerifyArgs, type VerifyOptions } from "../tasks/verify/args.ts";
 import { judgeCacheReuse, parseBuildLog } from "../tasks/verify/build_log.ts";
+import { settleCacheProbe } from "../tasks/verify/checks_build.ts";
 import { type Check, type Context, fail, pass, runChecks } from "../tasks/verify/check.ts";
 import { missingLabels } from "../tasks/verify/checks_image.ts";
 import { parseConfig } from "../tasks/verify/config.ts";
@@ -526,12 +527,74 @@ Deno.test("verify rebuild-cache: installing after copying all sources fails, as 
   );
   const v = judgeCacheReuse(busting);
   assert.equal(v.ok, false);
-  assert.match(v.detail, /no dependency step came from cache; first rebuilt: COPY \. \./);
+  assert.match(
+    v.detail,
+    /no dependency step came from cache; RUN deno install ran again, after a copy that was rebuilt/,
+  );
+  assert.equal(v.dependencyRerun, true);
   const nothing = judgeCacheReuse(
     parseBuildLog("Step 1/2 : FROM a:1\nStep 2/2 : COPY x .\n ---> Using cache\n"),
   );
   assert.equal(nothing.ok, false);
   assert.match(nothing.detail, /nothing was rebuilt/);
+  assert.equal(nothing.dependencyRerun, false);
+});
+
+/** BuildKit's log of a warm rebuild of a good Dockerfile; `installCached` false: the engine missed. */
+function warmRebuildLog(installCached: boolean): string {
+  return `#5 [deps 1/3] FROM docker.io/denoland/deno:2.9.6
+#6 [deps 2/3] COPY deno.json deno.lock ./
+#6 CACHED
+#7 [deps 3/3] RUN deno install --frozen
+${installCached ? "#7 CACHED" : "#7 DONE 6.1s"}
+#8 [app 1/2] COPY main.ts ./
+#8 DONE 0.1s
+#9 [app 2/2] RUN deno run --cached-only main.ts --version
+#9 DONE 1.0s
+`;
+}
+
+Deno.test("verify rebuild-cache: an install that ran again after a cached copy is named as such", () => {
+  const v = judgeCacheReuse(parseBuildLog(warmRebuildLog(false)));
+  assert.equal(v.ok, false);
+  assert.equal(v.dependencyRerun, true);
+  assert.match(v.detail, /RUN deno install --frozen ran again, after a copy that came from cache/);
+  assert.equal(judgeCacheReuse(parseBuildLog(warmRebuildLog(true))).ok, true);
+});
+
+Deno.test("verify rebuild-cache: an engine's one miss is settled by a second change; a bad order fails both", async () => {
+  const probes = (logs: string[]) => {
+    let calls = 0;
+    return {
+      probe: () => {
+        const log = logs[calls++];
+        return Promise.resolve({ cache: judgeCacheReuse(parseBuildLog(log)), ms: 1000 });
+      },
+      calls: () => calls,
+    };
+  };
+  const missOnce = probes([warmRebuildLog(false), warmRebuildLog(true)]);
+  const settled = await settleCacheProbe(missOnce.probe);
+  assert.ok(typeof settled !== "string");
+  assert.equal(settled.cache.ok, true);
+  assert.match(settled.note, /a first rebuild missed: RUN deno install --frozen ran again/);
+  assert.equal(missOnce.calls(), 2);
+
+  const busting =
+    "Step 1/3 : FROM a:1\nStep 2/3 : COPY . .\n ---> 1\nStep 3/3 : RUN deno install\n";
+  const bad = probes([busting, busting]);
+  const refused = await settleCacheProbe(bad.probe);
+  assert.ok(typeof refused !== "string");
+  assert.equal(refused.cache.ok, false);
+  assert.equal(bad.calls(), 2);
+
+  const good = probes([warmRebuildLog(true)]);
+  const once = await settleCacheProbe(good.probe);
+  assert.ok(typeof once !== "string" && once.cache.ok && once.note === "");
+  assert.equal(good.calls(), 1, "a good first probe is not repeated");
+  const unchanged = probes(["Step 1/2 : FROM a:1\nStep 2/2 : COPY x .\n ---> Using cache\n"]);
+  await settleCacheProbe(unchanged.probe);
+  assert.equal(unchanged.calls(), 1, "nothing rebuilt is not a miss a second probe can settle");
 });
 
 Deno.test("verify rebuild-cache: the probe changes an entry point the build copies after its manifests", () => {

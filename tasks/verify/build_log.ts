@@ -83,6 +83,11 @@ export interface CacheVerdict {
   cached: number;
   /** Steps run again. */
   rebuilt: number;
+  /**
+   * Not ok because a dependency step ran again (rather than because nothing was rebuilt or
+   * there are no steps): the case a second probe can settle (see the rebuild-cache check).
+   */
+  dependencyRerun: boolean;
 }
 
 /**
@@ -94,7 +99,9 @@ export function judgeCacheReuse(steps: BuildStep[]): CacheVerdict {
   let cached = 0;
   let rebuilt = 0;
   const reusedInstalls: string[] = [];
-  const seenContextCopy = new Set<string>();
+  /** Dependency RUNs that ran again, each with whether the context copy before it was cached. */
+  const rerunInstalls: { instruction: string; copyCached: boolean }[] = [];
+  const lastContextCopy = new Map<string, BuildStep>();
   let firstRebuilt: string | undefined;
   for (const step of steps) {
     if (step.cached === true) cached++;
@@ -102,36 +109,38 @@ export function judgeCacheReuse(steps: BuildStep[]): CacheVerdict {
       rebuilt++;
       firstRebuilt ??= step.instruction;
     }
+    const copy = lastContextCopy.get(step.stage);
     if (/^(COPY|ADD)\s/i.test(step.instruction) && !/--from[= ]/i.test(step.instruction)) {
-      seenContextCopy.add(step.stage);
-    } else if (/^RUN\s/i.test(step.instruction) && seenContextCopy.has(step.stage) && step.cached) {
-      reusedInstalls.push(step.instruction);
+      lastContextCopy.set(step.stage, step);
+    } else if (/^RUN\s/i.test(step.instruction) && copy) {
+      if (step.cached) reusedInstalls.push(step.instruction);
+      else rerunInstalls.push({ instruction: step.instruction, copyCached: copy.cached === true });
     }
   }
   const short = (s: string) => (s.length > 60 ? s.slice(0, 57) + "..." : s);
-  if (steps.length === 0) {
-    return { ok: false, detail: "no build steps found in the build output", cached, rebuilt };
-  }
-  if (rebuilt === 0) {
-    return {
-      ok: false,
-      detail: "nothing was rebuilt: the changed file is not part of the build",
-      cached,
-      rebuilt,
-    };
-  }
-  if (reusedInstalls.length === 0) {
-    return {
-      ok: false,
-      detail: `no dependency step came from cache; first rebuilt: ${short(firstRebuilt ?? "")}`,
-      cached,
-      rebuilt,
-    };
-  }
-  return {
-    ok: true,
-    detail: `${cached} steps from cache incl. ${short(reusedInstalls[0])}; ${rebuilt} rebuilt`,
+  const verdict = (ok: boolean, detail: string, dependencyRerun = false): CacheVerdict => ({
+    ok,
+    detail,
     cached,
     rebuilt,
-  };
+    dependencyRerun,
+  });
+  if (steps.length === 0) return verdict(false, "no build steps found in the build output");
+  if (rebuilt === 0) {
+    return verdict(false, "nothing was rebuilt: the changed file is not part of the build");
+  }
+  if (reusedInstalls.length === 0) {
+    // the one whose copy came from cache first: the engine, not the order, ran it again
+    const rerun = rerunInstalls.find((r) => r.copyCached) ?? rerunInstalls[0];
+    const why = rerun === undefined
+      ? `first rebuilt: ${short(firstRebuilt ?? "")}`
+      : `${short(rerun.instruction)} ran again, after a copy that ${
+        rerun.copyCached ? "came from cache" : "was rebuilt"
+      }`;
+    return verdict(false, `no dependency step came from cache; ${why}`, true);
+  }
+  return verdict(
+    true,
+    `${cached} steps from cache incl. ${short(reusedInstalls[0])}; ${rebuilt} rebuilt`,
+  );
 }

@@ -8,7 +8,7 @@ import {
   lastLines,
   usesBuildKit,
 } from "../_lib/mod.ts";
-import { judgeCacheReuse, parseBuildLog } from "./build_log.ts";
+import { type CacheVerdict, judgeCacheReuse, parseBuildLog } from "./build_log.ts";
 import { type Check, type Context, fail, pass } from "./check.ts";
 import { copyContext, epochContext, listContext, pickProbeFile, probeSuffix } from "./context.ts";
 import { lintDockerfile, parseDockerfile } from "./dockerfile.ts";
@@ -31,6 +31,59 @@ function buildArgs(ctx: Context, build: DockerBuild): string[] {
     buildKit: ctx.facts.engine?.buildKit,
     ...build,
   });
+}
+
+/**
+ * The rebuild-cache verdict from one probe, or two. Seen once in CI: a warm rebuild ran the
+ * dependency step again although its manifests were unchanged (the engine kept no result for
+ * it). A second, different change settles it: where the Dockerfile copies sources before the
+ * dependency step, that step runs again on every change; where the engine missed, this time it
+ * comes from cache. The first miss stays in the note.
+ */
+export async function settleCacheProbe(
+  probe: () => Promise<{ cache: CacheVerdict; ms: number } | string>,
+): Promise<{ cache: CacheVerdict; ms: number; note: string } | string> {
+  const first = await probe();
+  if (typeof first === "string" || first.cache.ok || !first.cache.dependencyRerun) {
+    return typeof first === "string" ? first : { ...first, note: "" };
+  }
+  const second = await probe();
+  if (typeof second === "string") return second;
+  const missed = first.cache.detail.replace(/^no dependency step came from cache; /, "");
+  return { ...second, note: ` (a first rebuild missed: ${missed})` };
+}
+
+/**
+ * One probe of the rebuild-cache check: append a new line to `probe` in the context copy `dir`
+ * and rebuild the target warm. The verdict and the time, or a failure line.
+ */
+async function probeRebuild(
+  ctx: Context,
+  dir: string,
+  probe: string,
+): Promise<{ cache: CacheVerdict; ms: number } | string> {
+  const { options, names } = ctx;
+  await Deno.writeTextFile(`${dir}/${probe}`, probeSuffix(probe, new Date().toISOString()), {
+    append: true,
+  });
+  // the original Dockerfile: Docker reads it even when .dockerignore leaves it out of the
+  // context, and the CLI sends one from outside the context along with it
+  const file = await Deno.realPath(options.file);
+  ctx.created.image(names.rebuild);
+  // A warm rebuild: --no-cache would defeat the check.
+  const args = buildArgs(ctx, {
+    target: options.target,
+    tag: names.rebuild,
+    context: dir,
+    file,
+    noCache: false,
+  });
+  const result = await docker(args, { onLine: (line) => ctx.progress.log(line) });
+  if (result.code !== 0) return `rebuild failed: ${lastLines(result.stdout + result.stderr, 3)}`;
+  return {
+    cache: judgeCacheReuse(parseBuildLog(result.stdout + "\n" + result.stderr)),
+    ms: result.ms,
+  };
 }
 
 /** The release's build: from the context with its times set to `epoch`, no cache, loaded. */
@@ -171,7 +224,7 @@ export const BUILD_CHECKS: readonly Check[] = [
     id: "rebuild-cache",
     needs: ["dockerfile", "runtimeImage"],
     async run(ctx) {
-      const { options, names, report } = ctx;
+      const { options, report } = ctx;
       const { dockerfile, dockerignore } = ctx.facts.dockerfile!;
       const files = await listContext(options.context, dockerignore);
       const values = { ...dockerfile.globalArgs, ...options.buildArgs };
@@ -180,30 +233,13 @@ export const BUILD_CHECKS: readonly Check[] = [
       if (!files.includes(probe)) return fail(`--touch ${probe} is not in the build context`);
       const dir = await ctx.tempDir("swft-verify-context-");
       await copyContext(options.context, dir, files);
-      await Deno.writeTextFile(`${dir}/${probe}`, probeSuffix(probe, new Date().toISOString()), {
-        append: true,
-      });
-      // the original Dockerfile: Docker reads it even when .dockerignore leaves it out of the
-      // context, and the CLI sends one from outside the context along with it
-      const file = await Deno.realPath(options.file);
-      ctx.created.image(names.rebuild);
-      // A warm rebuild: --no-cache would defeat the check.
-      const args = buildArgs(ctx, {
-        target: options.target,
-        tag: names.rebuild,
-        context: dir,
-        file,
-        noCache: false,
-      });
-      const result = await docker(args, { onLine: (line) => ctx.progress.log(line) });
-      report.builds.rebuildMs = Math.round(result.ms);
-      if (result.code !== 0) {
-        return fail(`rebuild failed: ${lastLines(result.stdout + result.stderr, 3)}`);
-      }
-      const cache = judgeCacheReuse(parseBuildLog(result.stdout + "\n" + result.stderr));
+      const settled = await settleCacheProbe(() => probeRebuild(ctx, dir, probe));
+      if (typeof settled === "string") return fail(settled);
+      const { cache, ms, note } = settled;
+      report.builds.rebuildMs = Math.round(ms);
       report.builds.cachedSteps = cache.cached;
       report.builds.rebuiltSteps = cache.rebuilt;
-      const detail = `changed ${probe}; warm rebuild ${formatMs(result.ms)}; ${cache.detail}`;
+      const detail = `changed ${probe}; warm rebuild ${formatMs(ms)}; ${cache.detail}${note}`;
       return cache.ok ? pass(detail) : fail(detail);
     },
   },
