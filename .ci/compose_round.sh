@@ -34,8 +34,10 @@ echo "config without .env: ok"
 # Written as .env.example shows: unquoted, a hex colour included (Deno's --env-file alone would
 # read it as a comment; dev, docker run --env-file and Compose keep it).
 printf 'CUSTOM_MESSAGE=Hello from dotenv & co\nBACKGROUND_COLOR=#1e90ff\n' >.env
-$compose -p "$project" config | grep -q 'CUSTOM_MESSAGE: Hello from dotenv & co' ||
-  fail "config with .env"
+# Into a variable first: `config | grep -q` under pipefail fails when grep's early exit kills
+# compose with SIGPIPE (seen with Compose v1 while another round ran).
+config=$($compose -p "$project" config) || fail "config with .env"
+grep -q 'CUSTOM_MESSAGE: Hello from dotenv & co' <<<"$config" || fail "config with .env"
 echo "config with .env: ok (interpolated)"
 
 $compose -p "$project" up --build -d --quiet-pull 2>&1 | tail -n 3
@@ -59,11 +61,12 @@ listening=$(docker logs "$id" 2>&1 | grep -m1 '"msg":"listening"' || true)
 grep -q '"maxConnectionsFrom":"memory limit 256 MiB' <<<"$listening" ||
   fail "MAX_CONNECTIONS from mem_limit: ${listening:-no start-up line}"
 echo "MAX_CONNECTIONS from the memory limit: ok ($(grep -o '"maxConnections":[0-9]*' <<<"$listening"))"
-curl -fsS "http://127.0.0.1:$port/health" | grep -q '"status":"ok"' || fail "/health"
+page() { curl -fsS "http://127.0.0.1:$port$1" || fail "GET $1"; }
+grep -q '"status":"ok"' <<<"$(page /health)" || fail "/health"
 echo "/health: ok"
-curl -fsS "http://127.0.0.1:$port/" | grep -q 'Hello from dotenv &amp; co' || fail "the .env message on /"
+grep -q 'Hello from dotenv &amp; co' <<<"$(page /)" || fail "the .env message on /"
 echo "/ shows the .env message: ok"
-curl -fsS "http://127.0.0.1:$port/theme.css" | grep -q -- '--bg:#1e90ff;' || fail "the .env colour"
+grep -q -- '--bg:#1e90ff;' <<<"$(page /theme.css)" || fail "the .env colour"
 echo "/theme.css has the .env colour: ok"
 [[ $(docker inspect -f '{{.HostConfig.ReadonlyRootfs}} {{.Config.User}}' "$id") == "true 65532:65532" ]] ||
   fail "read-only root, user 65532"
