@@ -70,7 +70,6 @@ import {
 import { readPolicyFile } from "./release/policy.ts";
 import { rebuildStep } from "./release/rebuild.ts";
 import { rebuildAttestStep, verifyRebuildsStep } from "./release/attestations/rebuild.ts";
-import { epochContext } from "./verify/context.ts";
 import { policyStep } from "./release/policy_check.ts";
 import { recheckStep } from "./release/recheck.ts";
 import {
@@ -438,16 +437,9 @@ const buildStep: ReleaseStep = {
     };
     const result = await usesBuildKit()
       // Reproducible: no cache, the context's times set to the epoch (docs/image.md).
-      ? await buildAndLoad(
-        {
-          ...build,
-          file: `${ROOT}/Dockerfile`,
-          context: await epochContext(ROOT, `${r.tmp}/context`, Number(epoch)),
-        },
-        epoch,
-        r.tmp,
-        { onLine },
-      )
+      ? await buildAndLoad({ ...build, root: ROOT, file: `${ROOT}/Dockerfile` }, epoch, r.tmp, {
+        onLine,
+      })
       : await docker(dockerBuildArgs({ ...build, buildKit: false }), { onLine });
     if (result.code !== 0) {
       const output = result.stdout + result.stderr;

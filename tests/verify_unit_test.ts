@@ -17,7 +17,7 @@ import {
   parseDockerfile,
   parseImageRef,
 } from "../tasks/verify/dockerfile.ts";
-import { parseDockerIgnore } from "../tasks/verify/dockerignore.ts";
+import { parseDockerIgnore } from "../tasks/_lib/dockerignore.ts";
 import { errorLines, judgeProbe, judgeSecurityHeaders } from "../tasks/verify/http.ts";
 import { findSecrets, readLayer } from "../tasks/verify/image_fs.ts";
 import { createRun, imageOnlyChecks, registry } from "../tasks/verify/mod.ts";

@@ -9,11 +9,13 @@
  *
  * @module
  */
+export * from "./build_context.ts";
 export * from "./cleanup.ts";
 export * from "./cli.ts";
 export * from "./deno_run.ts";
 export * from "./doc_blocks.ts";
 export * from "./docker.ts";
+export * from "./dockerignore.ts";
 export * from "./format.ts";
 export * from "./process.ts";
 export * from "./project.ts";

@@ -9,7 +9,7 @@
  * @module
  */
 import { run } from "../_lib/mod.ts";
-import { parseDockerIgnore } from "../verify/dockerignore.ts";
+import { parseDockerIgnore } from "../_lib/dockerignore.ts";
 
 /**
  * Files git ignores that the Dockerfile reads when they are in the context (air-gapped

@@ -10,8 +10,7 @@
  *
  * @module
  */
-import { docker, dockerBuildArgs, lastLines, pass, ROOT, run, uniqueName } from "../_lib/mod.ts";
-import { epochContext } from "../verify/context.ts";
+import { buildOciArchive, docker, lastLines, pass, ROOT, run, uniqueName } from "../_lib/mod.ts";
 import { describeDiff, diffOciArchives, readOciImage } from "../verify/oci_diff.ts";
 import { attestedStatements, cosign, cosignFailure, verifyAttestationArgs } from "./cosign.ts";
 import { type Provenance, PROVENANCE_TYPE, resolveBaseImage } from "./attestations/provenance.ts";
@@ -135,26 +134,24 @@ async function checkout(source: string, commit: string, dir: string): Promise<st
   return dir;
 }
 
-/** The plan built into an OCI archive, as the release builds (tasks/_lib buildAndLoad). */
+/** The plan built into an OCI archive, as the release builds (the kernel's buildOciArchive). */
 async function rebuildArchive(r: ReleaseRun, plan: RebuildPlan, src: string): Promise<string> {
-  const context = await epochContext(src, `${r.tmp}/context`, Number(plan.epoch));
-  const archive = `${r.tmp}/rebuilt.oci.tar`;
-  const args = dockerBuildArgs({
-    context,
-    file: `${src}/${plan.dockerfile}`,
-    target: plan.target,
-    // named only in the archive's index.json, never loaded into the engine
-    tag: uniqueName("swft-rebuild"),
-    buildArgs: plan.buildArgs,
-    noCache: true,
-    buildKit: true,
-    ociArchive: archive,
-  });
-  const result = await docker(args, { env: { SOURCE_DATE_EPOCH: plan.epoch } });
+  const result = await buildOciArchive(
+    {
+      root: src,
+      file: `${src}/${plan.dockerfile}`,
+      target: plan.target,
+      // named only in the archive's index.json, never loaded into the engine
+      tag: uniqueName("swft-rebuild"),
+      buildArgs: plan.buildArgs,
+    },
+    plan.epoch,
+    `${r.tmp}/rebuilt`,
+  );
   if (result.code !== 0) {
     throw new Error(`rebuild failed: ${lastLines(result.stdout + result.stderr, 2)}`);
   }
-  return archive;
+  return result.archive;
 }
 
 /** The pinned image as an OCI archive (`docker pull`, `docker save`), to name what differs. */

@@ -17,7 +17,7 @@ import {
 import type { VerifyOptions } from "./args.ts";
 import type { VerifyConfig } from "./config.ts";
 import type { Dockerfile } from "./dockerfile.ts";
-import type { DockerIgnore } from "./dockerignore.ts";
+import type { DockerIgnore } from "../_lib/dockerignore.ts";
 import type { ImageFs } from "./image_fs.ts";
 import type { Progress } from "./progress.ts";
 import type { Report } from "./report.ts";

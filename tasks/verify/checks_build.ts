@@ -1,18 +1,20 @@
 /** Checks up to and including the builds: engine, dockerfile-lint, builds, rebuild-cache. */
 import {
   buildAndLoad,
+  copyContext,
   docker,
   type DockerBuild,
   dockerBuildArgs,
   formatMs,
   lastLines,
+  listContext,
+  parseDockerIgnore,
   usesBuildKit,
 } from "../_lib/mod.ts";
 import { type CacheVerdict, judgeCacheReuse, parseBuildLog } from "./build_log.ts";
 import { type Check, type Context, fail, pass } from "./check.ts";
-import { copyContext, epochContext, listContext, pickProbeFile, probeSuffix } from "./context.ts";
+import { pickProbeFile, probeSuffix } from "./context.ts";
 import { lintDockerfile, parseDockerfile } from "./dockerfile.ts";
-import { parseDockerIgnore } from "./dockerignore.ts";
 
 async function readOptional(path: string): Promise<string | undefined> {
   try {
@@ -94,10 +96,16 @@ async function buildReproducibly(
   onLine: (line: string) => void,
 ) {
   const dir = await ctx.tempDir("swft-verify-oci-");
-  const context = await epochContext(ctx.options.context, `${dir}/context`, Number(epoch));
   const file = await Deno.realPath(build.file);
-  const buildArgs = ctx.options.buildArgs;
-  return await buildAndLoad({ ...build, file, context, buildArgs }, epoch, dir, { onLine });
+  const root = ctx.options.context;
+  return await buildAndLoad(
+    { ...build, root, file, buildArgs: ctx.options.buildArgs },
+    epoch,
+    dir,
+    {
+      onLine,
+    },
+  );
 }
 
 /** Builds `target` as `tag` (a tag of this run only) and reports time and cache use. */

@@ -4,9 +4,8 @@
  * times clamped to it; it passes only when the two manifest digests agree, and otherwise names
  * the first layer and the files that differ (./oci_diff.ts).
  */
-import { docker, dockerBuildArgs, formatMs, lastLines } from "../_lib/mod.ts";
+import { buildOciArchive, formatMs, lastLines } from "../_lib/mod.ts";
 import { type Check, type Context, fail, pass } from "./check.ts";
-import { epochContext } from "./context.ts";
 import { describeDiff, diffOciArchives } from "./oci_diff.ts";
 
 /**
@@ -18,30 +17,24 @@ export function buildEpoch(env: string | undefined): string {
   return env && /^\d+$/.test(env) ? env : "0";
 }
 
-/** One no-cache build of the target into `dir`'s OCI archive, from a copy in `dir/folder`. */
-async function buildArchive(ctx: Context, dir: string, folder: string, epoch: string) {
+/** One build of the target as the release builds it (the kernel's), into `dir`'s OCI archive. */
+async function buildArchive(ctx: Context, dir: string, epoch: string) {
   const { options, names } = ctx;
-  const context = await epochContext(options.context, `${dir}/${folder}`, Number(epoch));
-  const archive = `${dir}/image.oci.tar`;
-  const args = dockerBuildArgs({
-    context,
+  const build = {
+    root: options.context,
     file: await Deno.realPath(options.file),
     target: options.target,
     // only named in the archive's index.json, never loaded into the engine
     tag: names.rebuild,
-    buildArgs: { ...options.buildArgs, SOURCE_DATE_EPOCH: epoch },
-    noCache: true,
-    buildKit: true,
-    ociArchive: archive,
-  });
-  const result = await docker(args, {
-    env: { SOURCE_DATE_EPOCH: epoch },
+    buildArgs: options.buildArgs,
+  };
+  const result = await buildOciArchive(build, epoch, dir, {
     onLine: (line) => ctx.progress.log(line),
   });
   if (result.code !== 0) {
-    throw new Error(`build in ${folder} failed: ${lastLines(result.stdout + result.stderr, 3)}`);
+    throw new Error(`build in ${dir} failed: ${lastLines(result.stdout + result.stderr, 3)}`);
   }
-  return { archive, ms: result.ms };
+  return result;
 }
 
 /** `reproducible`: two clean builds in two folders give one image digest. */
@@ -55,13 +48,10 @@ export const REPRODUCIBLE_CHECK: Check = {
     const epoch = buildEpoch(
       ctx.options.buildArgs.SOURCE_DATE_EPOCH ?? Deno.env.get("SOURCE_DATE_EPOCH"),
     );
-    const first = await buildArchive(ctx, await ctx.tempDir("swft-verify-repro-"), "a", epoch);
-    const second = await buildArchive(
-      ctx,
-      await ctx.tempDir("swft-verify-repro-"),
-      "other/folder/b",
-      epoch,
-    );
+    // two folders of different depth: nothing of the build folder's path may reach the image
+    const first = await buildArchive(ctx, await ctx.tempDir("swft-verify-repro-"), epoch);
+    const other = `${await ctx.tempDir("swft-verify-repro-")}/other/folder`;
+    const second = await buildArchive(ctx, other, epoch);
     const diff = await diffOciArchives(first.archive, second.archive);
     ctx.report.builds.reproducible = { epoch: Number(epoch), digests: diff.digests };
     const times = `${formatMs(first.ms)} and ${formatMs(second.ms)}`;

@@ -1,6 +1,6 @@
 /** The Dockerfile as verify sees it (parsed by `dockerfile-ast`) and the lint rules it applies. */
 import { DockerfileParser } from "../_lib/deps.ts";
-import type { DockerIgnore } from "./dockerignore.ts";
+import type { DockerIgnore } from "../_lib/dockerignore.ts";
 
 /** One instruction after joining continuation lines. */
 export interface Instruction {

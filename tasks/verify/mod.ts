@@ -43,7 +43,7 @@ export type { Check, Context, Created, Fact, Facts, Outcome } from "./check.ts";
 export type { Probe, VerifyConfig } from "./config.ts";
 export type { CheckResult, ImageFigures, Report, Status } from "./report.ts";
 export type { Dockerfile, Instruction, Stage } from "./dockerfile.ts";
-export type { DockerIgnore } from "./dockerignore.ts";
+export type { DockerIgnore } from "../_lib/dockerignore.ts";
 export type { ImageFs } from "./image_fs.ts";
 export type { Progress } from "./progress.ts";
 export type { FsEntry } from "./scan.ts";

@@ -4,7 +4,7 @@
  * spans segments, `!` re-includes, the last matching pattern wins, and a pattern that matches
  * a directory excludes what is inside.
  */
-import { dockerignore } from "../_lib/deps.ts";
+import { dockerignore } from "./deps.ts";
 
 /** Parsed `.dockerignore`: ask it whether a context path is left out of the build. */
 export interface DockerIgnore {
