@@ -84,7 +84,7 @@ export function explainCompileFailure(
   if (/Setting up base binary|denort-[\w-]+\.zip/.test(output) && !env.denortBin) {
     const version = Deno.version.deno;
     return `Cannot build ${OUTPUT}: deno compile could not download its runtime ` +
-      `(denort ${version} from dl.deno.land); set DENORT_BIN to a denort ${version} binary, ` +
+      `(denort ${version}, a download from Deno's release server); set DENORT_BIN to a denort ${version} binary, ` +
       "or build the image with --target runtime-deno, which needs no compile step";
   }
   return undefined;

@@ -34,7 +34,6 @@
  * @module
  */
 import {
-  buildAndLoad,
   CleanupStack,
   docker,
   dockerBuildArgs,
@@ -59,6 +58,7 @@ import {
   usesBuildKit,
   writeReport,
 } from "./_lib/mod.ts";
+import { buildAndLoad } from "./_lib/reproducible.ts";
 import { ATTESTATIONS } from "./release/attestations/mod.ts";
 import { cosign, cosignFailure, signArgs, verifiedDigests, verifyArgs } from "./release/cosign.ts";
 import {

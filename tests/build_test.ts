@@ -7,6 +7,7 @@ import denoJson from "../deno.json" with { type: "json" };
 import { compileArgs, explainCompileFailure, OUTPUT, permissionFlags } from "../tasks/build.ts";
 import { runDeno, startTask, taskCommand } from "../tasks/_lib/mod.ts";
 import { type Dockerfile, parseDockerfile } from "../tasks/verify/dockerfile.ts";
+import { parseDockerIgnore } from "../tasks/_lib/dockerignore.ts";
 
 const ROOT = new URL("..", import.meta.url).pathname;
 
@@ -49,6 +50,21 @@ Deno.test("build embeds templates and static, freezes the lockfile and writes di
   );
 });
 
+Deno.test("the builder stage's deno task build finds every module it imports in the image's context", async () => {
+  // The builder stage copies tasks/build.ts and tasks/_lib/ minus what .dockerignore leaves out
+  // (deps.ts: the tooling's npm packages, not in the image's lock). A kernel module that
+  // reaches one of those from mod.ts breaks the compiled image's build, not any other test.
+  const info = await runDeno(["info", "--json", `${ROOT}tasks/build.ts`]);
+  assert.equal(info.code, 0, info.stderr);
+  const local = (JSON.parse(info.stdout).modules as { specifier: string }[])
+    .map((m) => m.specifier)
+    .filter((s) => s.startsWith("file://"))
+    .map((s) => new URL(s).pathname.slice(ROOT.length));
+  assert.ok(local.includes("tasks/_lib/mod.ts"), local.join(", "));
+  const ignore = parseDockerIgnore(await Deno.readTextFile(`${ROOT}.dockerignore`));
+  assert.deepEqual(local.filter((path) => ignore.excludes(path)), [], "left out of the context");
+});
+
 Deno.test("build refuses a start task that grants everything", () => {
   assert.throws(() => permissionFlags("deno run -A main.ts"), /--allow-all/);
   assert.throws(() => permissionFlags("node main.ts"), /deno run/);
@@ -57,12 +73,12 @@ Deno.test("build refuses a start task that grants everything", () => {
 Deno.test("build explains a failed denort download in one line", () => {
   const stderr = [
     "Compile main.ts to dist/swft",
-    "Download https://dl.deno.land/release/v2.9.6/denort-x86_64-unknown-linux-gnu.zip",
+    "Download https://release-server.invalid/release/v2.9.6/denort-x86_64-unknown-linux-gnu.zip",
     "error: Writing deno compile executable to temporary file 'dist/swft.tmp-1'",
     "",
     "Caused by:",
     "    0: Setting up base binary.",
-    "    1: error sending request for url (https://dl.deno.land/...): dns error",
+    "    1: error sending request for url (https://release-server.invalid/...): dns error",
   ].join("\n");
   const line = explainCompileFailure(stderr)!;
   assert.ok(!line.includes("\n"));

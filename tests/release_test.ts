@@ -2,7 +2,8 @@
  * `deno task release`: the pieces without tools (references, digests, the SBOM merge, the
  * command line, the steps of each mode), then the whole round on this machine (issue 18): a
  * local registry (Debian's docker-registry), a cosign key pair, ONE release of `runtime-deno`
- * from the test bases out of a clean clone of the work tree, what a consumer verifies with
+ * from the test bases out of a clean clone of the work tree (and a second, from another clone,
+ * that must push the same digest; `--rebuild` from a third), what a consumer verifies with
  * `--verify-only --policy deploy/policy/swft.cue`, every refusal at the rule that names it
  * (each refused image is the released one pushed to another repository, signed and attested
  * by the test with cosign, and passes under a copy of the policy without that rule), the
@@ -924,6 +925,42 @@ roundTest(
     const accepted = await verifyOnly(ref, { policy });
     assert.equal(accepted.code, 0, accepted.stderr.slice(-2000));
     assert.match(accepted.stderr, /verify-rebuilds.*1 rebuilders of 1 reproduced/);
+  },
+);
+
+roundTest(
+  "[release] a second release of the same commit, from another clone minutes later, pushes the same digest",
+  async () => {
+    const r = await setUp();
+    // Another clone in another folder, as a second release job would have it (no remote, as
+    // the round's); the release builds without cache, so no layer of the first is reused. To
+    // the second registry, under a repository of its own: the first's attestations stay as
+    // they are for the tests below.
+    const clone = `${r.dir}/second-clone/deeper`;
+    await Deno.mkdir(`${r.dir}/second-clone`);
+    await git(["clone", "--quiet", r.src, clone], r.dir);
+    await git(["remote", "remove", "origin"], clone);
+    const image = `${r.second.address}/${REPO_NAME}-again:1.0.0`;
+    own(r, image);
+    const json = `${r.dir}/second-release.json`;
+    const result = await runDeno([
+      "task",
+      "release",
+      "--image",
+      image,
+      "--target",
+      "runtime-deno",
+      ...baseImageFlags(BASES.images!),
+      "--key",
+      r.key,
+      "--no-tlog",
+      "--json",
+      json,
+    ], { cwd: clone, env: { COSIGN_PASSWORD: PASSWORD } });
+    assert.equal(result.code, 0, result.stderr.slice(-2000));
+    const second: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
+    console.log(`two releases of one commit: ${r.report!.digest} and ${second.digest}`);
+    assert.equal(second.digest, r.report!.digest, "two clean releases of one commit, one digest");
   },
 );
 

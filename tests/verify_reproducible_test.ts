@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { tarStream } from "../tasks/_lib/deps.ts";
 import { buildEpoch } from "../tasks/verify/checks_reproducible.ts";
-import { epochContext } from "../tasks/_lib/mod.ts";
+import { epochContext } from "../tasks/_lib/build_context.ts";
 import {
   describeDiff,
   diffJson,

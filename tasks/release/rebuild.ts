@@ -10,7 +10,8 @@
  *
  * @module
  */
-import { buildOciArchive, docker, lastLines, pass, ROOT, run, uniqueName } from "../_lib/mod.ts";
+import { docker, lastLines, pass, ROOT, run, uniqueName } from "../_lib/mod.ts";
+import { buildOciArchive } from "../_lib/reproducible.ts";
 import { describeDiff, diffOciArchives, readOciImage } from "../verify/oci_diff.ts";
 import { attestedStatements, cosign, cosignFailure, verifyAttestationArgs } from "./cosign.ts";
 import { type Provenance, PROVENANCE_TYPE, resolveBaseImage } from "./attestations/provenance.ts";

@@ -1,18 +1,17 @@
 /** Checks up to and including the builds: engine, dockerfile-lint, builds, rebuild-cache. */
 import {
-  buildAndLoad,
-  copyContext,
   docker,
   type DockerBuild,
   dockerBuildArgs,
   formatMs,
   lastLines,
-  listContext,
-  parseDockerIgnore,
   usesBuildKit,
 } from "../_lib/mod.ts";
 import { type CacheVerdict, judgeCacheReuse, parseBuildLog } from "./build_log.ts";
 import { type Check, type Context, fail, pass } from "./check.ts";
+import { copyContext, listContext } from "../_lib/build_context.ts";
+import { parseDockerIgnore } from "../_lib/dockerignore.ts";
+import { buildAndLoad } from "../_lib/reproducible.ts";
 import { pickProbeFile, probeSuffix } from "./context.ts";
 import { lintDockerfile, parseDockerfile } from "./dockerfile.ts";
 

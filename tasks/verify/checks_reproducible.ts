@@ -4,7 +4,8 @@
  * times clamped to it; it passes only when the two manifest digests agree, and otherwise names
  * the first layer and the files that differ (./oci_diff.ts).
  */
-import { buildOciArchive, formatMs, lastLines } from "../_lib/mod.ts";
+import { formatMs, lastLines } from "../_lib/mod.ts";
+import { buildOciArchive } from "../_lib/reproducible.ts";
 import { type Check, type Context, fail, pass } from "./check.ts";
 import { describeDiff, diffOciArchives } from "./oci_diff.ts";
 
