@@ -478,12 +478,25 @@ async function tearDown(): Promise<void> {
   round = undefined;
 }
 
-/** `deno task release` as a user runs it, from the round's clean clone. */
-function release(args: string[], env: Record<string, string> = {}) {
-  return runDeno(["task", "release", ...args], {
-    cwd: round?.src ?? ROOT,
-    env: { COSIGN_PASSWORD: PASSWORD, ...env },
-  });
+/** `deno task release` as a user runs it, from the round's clean clone (or `cwd`). */
+function release(args: string[], env: Record<string, string> = {}, cwd = round?.src ?? ROOT) {
+  return runDeno(["task", "release", ...args], { cwd, env: { COSIGN_PASSWORD: PASSWORD, ...env } });
+}
+
+/** A release that builds runtime-deno from the test bases to `image`, signed with the round's key. */
+function buildRelease(r: Round, image: string, json: string): string[] {
+  return [
+    "--image",
+    image,
+    "--target",
+    "runtime-deno",
+    ...baseImageFlags(BASES.images!),
+    "--key",
+    r.key,
+    "--no-tlog",
+    "--json",
+    json,
+  ];
 }
 
 /** The consumer's check: `--verify-only --policy` with the round's public key. */
@@ -637,18 +650,9 @@ roundTest(
     const json = `${r.dir}/release.json`;
     const sbom = `${r.dir}/sbom.cdx.json`;
     const result = await release([
-      "--image",
-      r.image,
-      "--target",
-      "runtime-deno",
-      ...baseImageFlags(BASES.images!),
-      "--key",
-      r.key,
-      "--no-tlog",
+      ...buildRelease(r, r.image, json),
       "--policy",
       POLICY,
-      "--json",
-      json,
       "--sbom",
       sbom,
       "--save",
@@ -943,20 +947,7 @@ roundTest(
     const image = `${r.second.address}/${REPO_NAME}-again:1.0.0`;
     own(r, image);
     const json = `${r.dir}/second-release.json`;
-    const result = await runDeno([
-      "task",
-      "release",
-      "--image",
-      image,
-      "--target",
-      "runtime-deno",
-      ...baseImageFlags(BASES.images!),
-      "--key",
-      r.key,
-      "--no-tlog",
-      "--json",
-      json,
-    ], { cwd: clone, env: { COSIGN_PASSWORD: PASSWORD } });
+    const result = await release(buildRelease(r, image, json), {}, clone);
     assert.equal(result.code, 0, result.stderr.slice(-2000));
     const second: ReleaseReport = JSON.parse(await Deno.readTextFile(json));
     console.log(`two releases of one commit: ${r.report!.digest} and ${second.digest}`);
