@@ -429,7 +429,7 @@ const buildStep: ReleaseStep = {
       // Recorded in the provenance: a rebuild needs it (tasks/release/rebuild.ts).
       `SOURCE_DATE_EPOCH=${epoch}`,
     ];
-    const build = { context: ROOT, target: options.target, tag: options.imageText, buildArgs };
+    const build = { target: options.target, tag: options.imageText, buildArgs };
     const onLine = (line: string) => {
       if (/^(Step \d+\/\d+ : FROM |#\d+ \[[^\]]+\] FROM )/.test(line)) {
         progress(TOOL, `build: ${line}`);
@@ -440,7 +440,7 @@ const buildStep: ReleaseStep = {
       ? await buildAndLoad({ ...build, root: ROOT, file: `${ROOT}/Dockerfile` }, epoch, r.tmp, {
         onLine,
       })
-      : await docker(dockerBuildArgs({ ...build, buildKit: false }), { onLine });
+      : await docker(dockerBuildArgs({ ...build, context: ROOT, buildKit: false }), { onLine });
     if (result.code !== 0) {
       const output = result.stdout + result.stderr;
       // As verify says it: where no registry is reachable, the stand-in bases.

@@ -96,15 +96,8 @@ async function buildReproducibly(
 ) {
   const dir = await ctx.tempDir("swft-verify-oci-");
   const file = await Deno.realPath(build.file);
-  const root = ctx.options.context;
-  return await buildAndLoad(
-    { ...build, root, file, buildArgs: ctx.options.buildArgs },
-    epoch,
-    dir,
-    {
-      onLine,
-    },
-  );
+  const { context: root, buildArgs } = ctx.options;
+  return await buildAndLoad({ ...build, root, file, buildArgs }, epoch, dir, { onLine });
 }
 
 /** Builds `target` as `tag` (a tag of this run only) and reports time and cache use. */
