@@ -23,6 +23,9 @@ export interface TestTally {
 export function tallyTests(lines: Iterable<string>): TestTally {
   const tally: TestTally = { files: new Map(), reasons: new Map() };
   let file = "";
+  // A test past a minute: deno writes "NAME ...'NAME' has been running for over (1m0s)", then
+  // its result alone on the next line, " ok (1m3s)".
+  let slow: string | undefined;
   for (const line of lines) {
     const running = line.match(/^running \d+ tests? from (\S+)/);
     if (running) {
@@ -31,7 +34,12 @@ export function tallyTests(lines: Iterable<string>): TestTally {
       continue;
     }
     if (/^(ok|FAILED) \| \d+ passed/.test(line)) tally.closing = line;
-    const result = line.match(/^(.*) \.\.\. (ok|FAILED|ignored) \(/);
+    const pastMinute = line.match(/^(.*) \.\.\.'.*' has been running for over /);
+    if (pastMinute) slow = pastMinute[1];
+    const alone = line.match(/^\s*(ok|FAILED|ignored) \(/);
+    const result = line.match(/^(.*) \.\.\. (ok|FAILED|ignored) \(/) ??
+      (alone && slow !== undefined ? [line, slow, alone[1]] : null);
+    if (alone) slow = undefined;
     const counts = tally.files.get(file);
     if (!result || !counts) continue;
     if (result[2] === "ok") counts.passed++;

@@ -107,13 +107,17 @@ Deno.test("deno task test's summary: the groups that ran, and each ignore reason
     "a two (ignored: cosign not found; deno task release:tools installs it) ... ignored (0ms)",
     "running 1 test from ./tests/b_test.ts",
     "b slow ... ignored (0ms)",
+    "running 1 test from ./tests/c_test.ts",
+    // past a minute, deno warns on the test's line and writes the result on the next one
+    "c long ...'c long' has been running for over (1m0s)",
+    " ok (1m3s)",
     "",
-    "ok | 1 passed | 0 failed | 2 ignored (1s)",
+    "ok | 2 passed | 0 failed | 2 ignored (1s)",
   ];
   const tally = tallyTests(output);
-  assert.equal(tally.closing, "ok | 1 passed | 0 failed | 2 ignored (1s)");
+  assert.equal(tally.closing, "ok | 2 passed | 0 failed | 2 ignored (1s)");
   assert.deepEqual(summaryLines(tally), [
-    "test summary: 1 of 2 groups (files) ran: 1 passed, 0 failed, 2 ignored",
+    "test summary: 2 of 3 groups (files) ran: 2 passed, 0 failed, 2 ignored",
     "  groups that ran no test: tests/b_test.ts",
     "  1 ignored: cosign not found; deno task release:tools installs it: tests/a_test.ts (1)",
     "  1 ignored: no reason in its name: tests/b_test.ts (1)",
