@@ -6,6 +6,7 @@ import { createHash } from "node:crypto";
 import { tarStream } from "../tasks/_lib/deps.ts";
 import { buildEpoch } from "../tasks/verify/checks_reproducible.ts";
 import { epochContext } from "../tasks/_lib/build_context.ts";
+import { CleanupStack, tempDir } from "../tasks/_lib/mod.ts";
 import {
   describeDiff,
   diffJson,
@@ -81,37 +82,31 @@ const APP = (id: string): File[] => [
 ];
 
 Deno.test("reproducible: two archives of the same layers agree on the digest", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "swft-repro-test-" });
-  try {
-    const a = await ociArchive(`${dir}/a.tar`, [BASE, APP("1")]);
-    const b = await ociArchive(`${dir}/b.tar`, [BASE, APP("1")]);
-    const diff = await diffOciArchives(a, b);
-    assert.equal(diff.same, true);
-    assert.equal(diff.digests[0], diff.digests[1]);
-    assert.equal(diff.layer, undefined);
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-repro-test-");
+  const a = await ociArchive(`${dir}/a.tar`, [BASE, APP("1")]);
+  const b = await ociArchive(`${dir}/b.tar`, [BASE, APP("1")]);
+  const diff = await diffOciArchives(a, b);
+  assert.equal(diff.same, true);
+  assert.equal(diff.digests[0], diff.digests[1]);
+  assert.equal(diff.layer, undefined);
 });
 
 Deno.test("reproducible: a random file names the first differing layer and the file", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "swft-repro-test-" });
-  try {
-    const a = await ociArchive(`${dir}/a.tar`, [BASE, APP("4f1c")]);
-    const b = await ociArchive(`${dir}/b.tar`, [BASE, APP("9b2e")]);
-    const diff = await diffOciArchives(a, b);
-    assert.equal(diff.same, false);
-    assert.equal(diff.layer?.index, 1, "layer 1 (the base layer agrees)");
-    assert.deepEqual(diff.layer?.files.map((f) => f.path), ["app/build-id"]);
-    const text = describeDiff(diff);
-    assert.match(text, /first differing layer 2 of 2 \(RUN step 2\)/);
-    assert.match(
-      text,
-      /\/app\/build-id: file 4 B sha256:[0-9a-f]{12} mode 644 0:0 mtime 2026-12-07T\d\d:\d\d:\d\dZ vs file 4 B sha256:/,
-    );
-  } finally {
-    await Deno.remove(dir, { recursive: true });
-  }
+  await using cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-repro-test-");
+  const a = await ociArchive(`${dir}/a.tar`, [BASE, APP("4f1c")]);
+  const b = await ociArchive(`${dir}/b.tar`, [BASE, APP("9b2e")]);
+  const diff = await diffOciArchives(a, b);
+  assert.equal(diff.same, false);
+  assert.equal(diff.layer?.index, 1, "layer 1 (the base layer agrees)");
+  assert.deepEqual(diff.layer?.files.map((f) => f.path), ["app/build-id"]);
+  const text = describeDiff(diff);
+  assert.match(text, /first differing layer 2 of 2 \(RUN step 2\)/);
+  assert.match(
+    text,
+    /\/app\/build-id: file 4 B sha256:[0-9a-f]{12} mode 644 0:0 mtime 2026-12-07T\d\d:\d\d:\d\dZ vs file 4 B sha256:/,
+  );
 });
 
 Deno.test("reproducible: a file's size, hash, mtime or presence each count as a difference", () => {
@@ -149,28 +144,25 @@ Deno.test("reproducible: SOURCE_DATE_EPOCH is used when it is a number, else 0",
 });
 
 Deno.test("reproducible: the build context is copied with every time set to the epoch", async () => {
-  const dir = await Deno.makeTempDir({ prefix: "swft-repro-test-" });
-  try {
-    const root = `${dir}/src`;
-    await Deno.mkdir(`${root}/routes/api`, { recursive: true });
-    await Deno.writeTextFile(`${root}/main.ts`, "serve()");
-    await Deno.writeTextFile(`${root}/routes/api/time.ts`, "time()");
-    await Deno.writeTextFile(`${root}/.env`, "SECRET=1");
-    await Deno.writeTextFile(`${root}/.dockerignore`, ".env\n");
-    const copy = await epochContext(root, `${dir}/copy/deeper`, 1_796_609_368);
-    const times = [];
-    for (const path of ["main.ts", "routes/api/time.ts", "routes/api", "routes", ""]) {
-      times.push((await Deno.stat(`${copy}/${path}`)).mtime!.getTime() / 1000);
-    }
-    assert.deepEqual(times, [
-      1_796_609_368,
-      1_796_609_368,
-      1_796_609_368,
-      1_796_609_368,
-      1_796_609_368,
-    ]);
-    await assert.rejects(Deno.stat(`${copy}/.env`), Deno.errors.NotFound, ".dockerignore holds");
-  } finally {
-    await Deno.remove(dir, { recursive: true });
+  await using cleanup = new CleanupStack();
+  const dir = await tempDir(cleanup, "swft-repro-test-");
+  const root = `${dir}/src`;
+  await Deno.mkdir(`${root}/routes/api`, { recursive: true });
+  await Deno.writeTextFile(`${root}/main.ts`, "serve()");
+  await Deno.writeTextFile(`${root}/routes/api/time.ts`, "time()");
+  await Deno.writeTextFile(`${root}/.env`, "SECRET=1");
+  await Deno.writeTextFile(`${root}/.dockerignore`, ".env\n");
+  const copy = await epochContext(root, `${dir}/copy/deeper`, 1_796_609_368);
+  const times = [];
+  for (const path of ["main.ts", "routes/api/time.ts", "routes/api", "routes", ""]) {
+    times.push((await Deno.stat(`${copy}/${path}`)).mtime!.getTime() / 1000);
   }
+  assert.deepEqual(times, [
+    1_796_609_368,
+    1_796_609_368,
+    1_796_609_368,
+    1_796_609_368,
+    1_796_609_368,
+  ]);
+  await assert.rejects(Deno.stat(`${copy}/.env`), Deno.errors.NotFound, ".dockerignore holds");
 });
