@@ -98,6 +98,20 @@ export async function hiddenChanges(dir: string): Promise<HiddenChange[]> {
   return hidden;
 }
 
+/**
+ * The paths `git status` lists, untracked ones included whatever status.showUntrackedFiles
+ * says (a rename or copy once, by its new path); throws one line where git fails.
+ */
+export async function changedPaths(dir: string): Promise<string[]> {
+  const entries = await gitPaths(dir, ["status", "--porcelain=v1", "-z", "--untracked-files=all"]);
+  const paths: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    paths.push(entries[i].slice(3));
+    if (/^[RC]/.test(entries[i])) i++; // the rename's or copy's source path follows
+  }
+  return paths;
+}
+
 /** A `git ... -z` listing, untrimmed (a path may end in a space). */
 async function gitPaths(dir: string, args: string[]): Promise<string[]> {
   const result = await run("git", args, { cwd: dir });

@@ -29,6 +29,7 @@ import {
 } from "../../_lib/mod.ts";
 import {
   buildInputs,
+  changedPaths,
   type HiddenChange,
   hiddenChanges,
   reachableFrom,
@@ -67,22 +68,6 @@ export interface GitSource {
 
 /** git in `cwd`: its trimmed output, or the kernel's one-line error (`Cannot run git ...`). */
 const git = (args: string[], cwd: string) => runOk("git", args, { cwd });
-
-/** The paths `git status` lists (a rename once, by its new path). */
-async function changedPaths(dir: string): Promise<string[]> {
-  const args = ["status", "--porcelain=v1", "-z", "--untracked-files=all"];
-  const result = await run("git", args, { cwd: dir });
-  if (result.code !== 0) {
-    throw new Error(`Cannot run git status in ${dir}: ${result.stderr.trim()}`);
-  }
-  const entries = result.stdout.split("\0").filter(Boolean);
-  const paths: string[] = [];
-  for (let i = 0; i < entries.length; i++) {
-    paths.push(entries[i].slice(3));
-    if (/^[RC]/.test(entries[i])) i++; // the rename's or copy's source path follows
-  }
-  return paths;
-}
 
 /** Reads the work tree's git facts; throws one line where `dir` is not a git work tree. */
 export async function gitSource(dir: string = ROOT): Promise<GitSource> {
