@@ -224,3 +224,25 @@ export function attestedStatements(stdout: string): Statement[] {
   }
   return statements;
 }
+
+/**
+ * The statements of `predicateType` about the image `digest` (`sha256:...`) in `cosign
+ * verify-attestation` output: cosign checks the signatures, not which image or kind a signed
+ * statement names.
+ *
+ * @example
+ * ```ts
+ * statementsAbout(result.stdout, PROVENANCE_TYPE, "sha256:ab...").length; // 1
+ * ```
+ */
+export function statementsAbout(
+  stdout: string,
+  predicateType: string,
+  digest: string,
+): Statement[] {
+  const hex = digest.slice("sha256:".length);
+  return attestedStatements(stdout).filter((s) =>
+    s.predicateType === predicateType &&
+    Array.isArray(s.subject) && s.subject.some((x) => x?.digest?.sha256 === hex)
+  );
+}

@@ -9,10 +9,10 @@
 import { docker, imageId, pass, ROOT } from "../_lib/mod.ts";
 import {
   attestArgs,
-  attestedStatements,
   cosign,
   cosignFailure,
   saveArgs,
+  statementsAbout,
   verifyAttestationArgs,
 } from "./cosign.ts";
 import {
@@ -146,7 +146,6 @@ export const attestStep: ReleaseStep = {
 export const verifyAttestationsStep: ReleaseStep = {
   id: "verify-attestations",
   async run(r) {
-    const hex = r.digest!.slice("sha256:".length);
     const verified: string[] = [];
     for (const status of r.report.attestations) {
       const args = verifyAttestationArgs(r.pinned!, signingOf(r), {
@@ -167,9 +166,7 @@ export const verifyAttestationsStep: ReleaseStep = {
           refusal ? refusal + where : none ?? `${status.name}: ${cosignFailure(result)}`,
         );
       }
-      const ours = attestedStatements(result.stdout).filter((s) =>
-        s.predicateType === status.predicateType && s.subject.some((x) => x.digest.sha256 === hex)
-      );
+      const ours = statementsAbout(result.stdout, status.predicateType, r.digest!);
       if (ours.length === 0) {
         throw new Error(`Cannot verify the ${status.name} attestation: none is about ${r.digest}`);
       }

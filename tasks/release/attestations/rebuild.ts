@@ -15,9 +15,9 @@ import { dirname, resolve } from "node:path";
 import { engineVersion, pass, readDenoJson } from "../../_lib/mod.ts";
 import {
   attestArgs,
-  attestedStatements,
   cosign,
   cosignFailure,
+  statementsAbout,
   verifyAttestationArgs,
 } from "../cosign.ts";
 import { readPolicyFile } from "../policy.ts";
@@ -95,6 +95,11 @@ async function keyFile(r: ReleaseRun, key: string, index: number): Promise<strin
   return path;
 }
 
+/** How many keys attested a reproduction. */
+function reproducingKeys(byKey: RebuildPredicate[][]): number {
+  return byKey.filter((list) => list.some((p) => p.reproduced === true)).length;
+}
+
 /**
  * Why the rebuild attestations (by key) refuse the image `digest`, or `undefined`:
  * `rebuild-digest` when one names another digest, `rebuild-required` when fewer keys than
@@ -110,10 +115,10 @@ export function rebuildRefusal(
   );
   if (stray) {
     return `rule rebuild-digest: a rebuild attestation names ${
-      stray?.obtained?.digest ?? "no digest"
+      stray.obtained?.digest ?? "no digest"
     }, not ${digest}`;
   }
-  const keys = byKey.filter((list) => list.some((p) => p.reproduced === true)).length;
+  const keys = reproducingKeys(byKey);
   if (keys < required) {
     return `rule rebuild-required: ${keys} of the ${required} rebuild attestations the policy ` +
       "requires (deno task release --rebuild --attest by a rebuilder of its keys)";
@@ -132,7 +137,6 @@ export const verifyRebuildsStep: ReleaseStep = {
     o.verifyOnly && !o.rebuild && o.policy !== undefined && rebuildPolicy(o.policy).keys.length > 0,
   async run(r) {
     const policy = rebuildPolicy(r.options.policy!);
-    const hex = r.digest!.slice("sha256:".length);
     const byKey: RebuildPredicate[][] = [];
     for (const [index, key] of policy.keys.entries()) {
       const signing = { ...signingOf(r), publicKey: await keyFile(r, key, index) };
@@ -140,18 +144,16 @@ export const verifyRebuildsStep: ReleaseStep = {
         verifyAttestationArgs(r.pinned!, signing, { type: REBUILD_TYPE }),
       );
       byKey.push(
-        result.code !== 0 ? [] : attestedStatements(result.stdout)
-          .filter((s) =>
-            s.predicateType === REBUILD_TYPE && s.subject.some((x) => x.digest.sha256 === hex)
-          )
+        result.code !== 0 ? [] : statementsAbout(result.stdout, REBUILD_TYPE, r.digest!)
           .map((s) => s.predicate as RebuildPredicate),
       );
     }
     const refusal = rebuildRefusal(byKey, r.digest!, policy.required);
     if (refusal) throw new Error(`${refusal}; policy ${r.options.policy}`);
-    const keys = byKey.filter((list) => list.length > 0).length;
     return pass(
-      `${keys} rebuilders of ${policy.keys.length} reproduced ${r.digest} (${policy.required} required)`,
+      `${
+        reproducingKeys(byKey)
+      } rebuilders of ${policy.keys.length} reproduced ${r.digest} (${policy.required} required)`,
     );
   },
 };
