@@ -20,7 +20,8 @@ import {
   kyvernoPolicy,
   renderAdmission,
 } from "../tasks/release/admission.ts";
-import { entrypointFlags, groupFlags } from "../tasks/release/attestations/permissions.ts";
+import { entrypointFlags } from "../tasks/release/attestations/permissions.ts";
+import { groupFlags } from "../tasks/_lib/deno_run.ts";
 import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
 import {
   attestationNamed,

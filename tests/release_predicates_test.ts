@@ -14,10 +14,10 @@ import {
   compiledMetadata,
   compiledRun,
   entrypointFlags,
-  groupFlags,
   imageRun,
   permissionsPredicate,
 } from "../tasks/release/attestations/permissions.ts";
+import { groupFlags } from "../tasks/_lib/deno_run.ts";
 import {
   BUILD_TYPE,
   buildProvenance,

@@ -198,6 +198,35 @@ export interface DenoRun {
   args: string[];
 }
 
+/** Permission flags by kind, as {@linkcode groupFlags} groups them. */
+export interface GroupedFlags {
+  /** `--allow-net=a,b` as `net: ["a", "b"]`; a bare flag as `["*"]`. */
+  allow: Record<string, string[]>;
+  /** The `--deny-*` flags, likewise. */
+  deny: Record<string, string[]>;
+}
+
+/**
+ * Long-form permission flags (as {@linkcode parseDenoRun} gives them) grouped by kind:
+ * `--allow-net=a,b` becomes `allow.net = ["a", "b"]`, a bare flag `["*"]`.
+ *
+ * @example
+ * ```ts
+ * groupFlags(["--allow-net=a,b", "--deny-env"]); // { allow: { net: ["a", "b"] }, deny: { env: ["*"] } }
+ * ```
+ */
+export function groupFlags(flags: readonly string[]): GroupedFlags {
+  const grouped: GroupedFlags = { allow: {}, deny: {} };
+  for (const flag of flags) {
+    const match = /^--(allow|deny)-([a-z-]+)(?:=(.*))?$/.exec(flag);
+    if (!match) continue;
+    const [, side, kind, value] = match;
+    const list = grouped[side as "allow" | "deny"][kind] ??= [];
+    list.push(...(value === undefined ? ["*"] : value.split(",").filter(Boolean)));
+  }
+  return grouped;
+}
+
 /** The rule every refusal of this module names. */
 export const GRAMMAR_RULE = "rule deno-run-grammar";
 

@@ -3,6 +3,7 @@
  * build tools, package managers and setuid files, resolve the user, and detect secrets.
  * Pure functions over entry lists, so they are tested without an engine.
  */
+import { groupFlags } from "../_lib/mod.ts";
 
 /** A file-system entry of one layer. `path` is absolute ("/usr/bin/sh"). */
 export interface FsEntry {
@@ -187,14 +188,9 @@ export function isBinary(head: Uint8Array): boolean {
 
 /** The paths a `deno run` command line lets the process read: `["/"]` for a bare flag or `-A`. */
 export function readPaths(permissions: string[]): string[] {
-  const paths: string[] = [];
-  for (const flag of permissions) {
-    if (flag === "--allow-all" || flag === "--allow-read") return ["/"];
-    if (flag.startsWith("--allow-read=")) {
-      paths.push(...flag.slice("--allow-read=".length).split(",").filter(Boolean));
-    }
-  }
-  return paths.map(normalizePath);
+  const read = groupFlags(permissions).allow.read ?? [];
+  if (permissions.includes("--allow-all") || read.includes("*")) return ["/"];
+  return read.map(normalizePath);
 }
 
 /**

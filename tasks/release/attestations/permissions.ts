@@ -11,7 +11,15 @@
  *
  * @module
  */
-import { type DenoRun, docker, dockerJson, dockerOk, parseDenoRun, pass } from "../../_lib/mod.ts";
+import {
+  type DenoRun,
+  docker,
+  dockerJson,
+  dockerOk,
+  groupFlags,
+  parseDenoRun,
+  pass,
+} from "../../_lib/mod.ts";
 import type { Statement } from "../cosign.ts";
 import {
   denoVersionOf,
@@ -39,19 +47,6 @@ export const SOURCE_RULE = "rule permissions-source";
  */
 export function entrypointFlags(command: string[]): string[] {
   return parseDenoRun(command).permissions;
-}
-
-/** Flags grouped by kind: `--allow-net=a,b` becomes `allow.net = ["a", "b"]`, a bare flag `["*"]`. */
-export function groupFlags(flags: string[]): Pick<PermissionsPredicate, "allow" | "deny"> {
-  const grouped = { allow: {} as Record<string, string[]>, deny: {} as Record<string, string[]> };
-  for (const flag of flags) {
-    const match = /^--(allow|deny)-([a-z-]+)(?:=(.*))?$/.exec(flag);
-    if (!match) continue;
-    const [, side, kind, value] = match;
-    const list = grouped[side as "allow" | "deny"][kind] ??= [];
-    list.push(...(value === undefined ? ["*"] : value.split(",").filter(Boolean)));
-  }
-  return grouped;
 }
 
 /** The part of `deno compile`'s metadata (its `Metadata` struct, serde JSON) read here. */
