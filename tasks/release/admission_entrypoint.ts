@@ -18,6 +18,9 @@ import { PLACEHOLDERS } from "./admission.ts";
 /** The rule's name in refusals: `rule pod-entrypoint: ...`. */
 export const ENTRYPOINT_RULE = "pod-entrypoint";
 
+/** A pod spec's lists of containers, each of which may override the image's command. */
+const CONTAINER_LISTS = ["containers", "initContainers", "ephemeralContainers"] as const;
+
 /** What a refusal tells the user to do. */
 const FIX =
   "remove them (a SWFT image runs only its attested ENTRYPOINT and CMD; docs/kubernetes.md)";
@@ -36,8 +39,7 @@ export function entrypointImagePrefix(): string {
  * as false, as Kubernetes does an empty `command`.
  */
 export function overridingContainers(spec: string): string {
-  const lists = ["containers", "initContainers", "ephemeralContainers"]
-    .map((l) => `${spec}.${l} || \`[]\``).join(", ");
+  const lists = CONTAINER_LISTS.map((l) => `${spec}.${l} || \`[]\``).join(", ");
   return `[${lists}][] | [?starts_with(image, '${entrypointImagePrefix()}') && (command || args)]`;
 }
 
@@ -73,7 +75,7 @@ export function entrypointPolicy(): unknown[] {
     ["apps", ["deployments", "replicasets", "statefulsets", "daemonsets"]],
     ["batch", ["jobs", "cronjobs"]],
   ] as const;
-  const overriding = ["containers", "initContainers", "ephemeralContainers"]
+  const overriding = CONTAINER_LISTS
     .map((l) => `(has(variables.pod.${l}) ? variables.pod.${l} : [])`).join(" + ");
   return [{
     apiVersion: "admissionregistration.k8s.io/v1",
