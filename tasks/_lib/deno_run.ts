@@ -227,6 +227,19 @@ export function groupFlags(flags: readonly string[]): GroupedFlags {
   return grouped;
 }
 
+/**
+ * True when a command's first word names deno (`deno`, `/usr/bin/deno`): the command is then
+ * read as `deno run`, anything else as another program.
+ *
+ * @example
+ * ```ts
+ * isDenoExecutable("/usr/bin/deno"); // true
+ * ```
+ */
+export function isDenoExecutable(path: string): boolean {
+  return /(^|\/)deno$/.test(path);
+}
+
 /** The rule every refusal of this module names. */
 export const GRAMMAR_RULE = "rule deno-run-grammar";
 
@@ -264,7 +277,7 @@ function flagOf(word: string): { name: string; value?: string } {
  */
 export function parseDenoRun(command: readonly string[]): DenoRun {
   const [executable = "", subcommand = ""] = command;
-  if (!/(^|\/)deno$/.test(executable)) refuse(executable, "is not a deno executable");
+  if (!isDenoExecutable(executable)) refuse(executable, "is not a deno executable");
   if (subcommand !== "run") refuse(subcommand, "is not the run subcommand");
   const run: DenoRun = { executable, permissions: [], runtime: [], script: "", args: [] };
   for (let i = 2; i < command.length; i++) {

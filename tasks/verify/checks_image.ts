@@ -1,5 +1,5 @@
 /** Checks on the built images: sizes, labels and the file-system audit of every layer. */
-import { formatBytes, inspectImage, parseDenoRun } from "../_lib/mod.ts";
+import { formatBytes, inspectImage, isDenoExecutable, parseDenoRun } from "../_lib/mod.ts";
 import { type Check, fail, type Outcome, pass } from "./check.ts";
 import { findSecrets, type ImageFs } from "./image_fs.ts";
 import {
@@ -135,7 +135,7 @@ export const IMAGE_CHECKS: readonly Check[] = [
     async run(ctx) {
       const config = (await ctx.runtimeInfo()).Config;
       const command = [...config?.Entrypoint ?? [], ...config?.Cmd ?? []];
-      if (!/(^|\/)deno$/.test(command[0] ?? "")) {
+      if (!isDenoExecutable(command[0] ?? "")) {
         return pass(`no --allow-read to follow: the entry point ${command[0]} is not deno run`);
       }
       let paths: string[];

@@ -16,7 +16,9 @@ import {
   docker,
   dockerJson,
   dockerOk,
+  GRAMMAR_RULE,
   groupFlags,
+  isDenoExecutable,
   parseDenoRun,
   pass,
 } from "../../_lib/mod.ts";
@@ -138,7 +140,7 @@ export function compiledRun(metadata: CompiledMetadata, args: string[]): DenoRun
   const preload = [...metadata.preload_modules ?? [], ...metadata.require_modules ?? []];
   if (preload.length > 0) {
     throw new Error(
-      `rule deno-run-grammar: the binary preloads "${preload[0]}", a second script; ` +
+      `${GRAMMAR_RULE}: the binary preloads "${preload[0]}", a second script; ` +
         "compile without --preload/--require",
     );
   }
@@ -204,7 +206,7 @@ export async function imageRun(
     );
   }
   const executable = command[0] ?? "";
-  if (/(^|\/)deno$/.test(executable)) {
+  if (isDenoExecutable(executable)) {
     return { ...parseDenoRun(command), source: "entrypoint", env };
   }
   const binary = executable.startsWith("/") ? await readBinary(executable) : undefined;
