@@ -1,10 +1,17 @@
 /**
- * Copies of deploy/policy/swft.cue with one rule taken out, for the tests that prove a refusal
- * comes from the rule it names: without the rule, the same image passes.
+ * deploy/policy/swft.cue and its parameters, and copies of it with one rule taken out, for the
+ * tests that prove a refusal comes from the rule it names: without the rule, the same image
+ * passes.
  *
  * @module
  */
-import { type PolicyParams, readPolicyParams } from "../tasks/release/policy.ts";
+import { POLICY_FILE, type PolicyParams, readPolicyParams } from "../tasks/release/policy.ts";
+
+/** deploy/policy/swft.cue as it is, read once for every test module. */
+export const POLICY_TEXT: string = Deno.readTextFileSync(POLICY_FILE);
+
+/** Its parameters. */
+export const POLICY_PARAMS: PolicyParams = readPolicyParams(POLICY_TEXT, POLICY_FILE);
 
 /**
  * The policy text without the rule `id`: its field, from the line that opens it to the line

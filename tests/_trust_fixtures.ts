@@ -15,8 +15,8 @@ import {
 } from "../tasks/release/attestations/permissions.ts";
 import { buildProvenance, type Provenance } from "../tasks/release/attestations/provenance.ts";
 import { type VerifyProof, verifyProof } from "../tasks/release/attestations/verify_proof.ts";
-import { POLICY_FILE, readPolicyParams } from "../tasks/release/policy.ts";
 import { NOT_RUN_ON_EXISTING_IMAGE } from "../tasks/verify/checks_build.ts";
+import { POLICY_PARAMS } from "./_policy.ts";
 import type { Report } from "../tasks/verify/report.ts";
 import { parseDockerfile } from "../tasks/verify/dockerfile.ts";
 
@@ -285,7 +285,6 @@ export const CROSS_REFUSALS: readonly Refusal[] = [
  * release writes them: the build checks not run).
  */
 export function acceptedPredicates(): Predicates & { sbom: unknown } {
-  const params = readPolicyParams(Deno.readTextFileSync(POLICY_FILE), POLICY_FILE);
   const entrypoint = runtimeDenoEntrypoint();
   const id = `sha256:${"c".repeat(64)}`;
   const report = {
@@ -293,7 +292,7 @@ export function acceptedPredicates(): Predicates & { sbom: unknown } {
     ok: true,
     startedAt: "",
     options: { from: "127.0.0.1:5000/swft@sha256:..." },
-    checks: params.verify.requiredChecks.map((check) => ({
+    checks: POLICY_PARAMS.verify.requiredChecks.map((check) => ({
       id: check,
       status: NOT_RUN_ON_EXISTING_IMAGE.includes(check) ? "skip" : "pass",
       detail: "",
@@ -305,7 +304,7 @@ export function acceptedPredicates(): Predicates & { sbom: unknown } {
     provenance: buildProvenance({
       source: {
         commit: "d".repeat(40),
-        rootCommit: params.provenance.sourceRootCommits[0],
+        rootCommit: POLICY_PARAMS.provenance.sourceRootCommits[0],
         dirty: false,
         changedPaths: 0,
         changed: [],

@@ -21,9 +21,9 @@ import {
   entrypointPolicy,
   kyvernoEntrypointRule,
 } from "../tasks/release/admission_entrypoint.ts";
-import { POLICY_FILE, readPolicyParams } from "../tasks/release/policy.ts";
 import { requiredTest } from "./_container.ts";
 import { kyvernoSearch } from "./_jmespath.ts";
+import { POLICY_PARAMS, POLICY_TEXT } from "./_policy.ts";
 import {
   kubectlVersion,
   type KubeObject,
@@ -95,15 +95,14 @@ requiredTest(
 );
 
 Deno.test("admission (policy-controller): the ClusterImagePolicy refuses (mode enforce), it does not only warn", () => {
-  const params = readPolicyParams(Deno.readTextFileSync(POLICY_FILE));
-  const cip = clusterImagePolicy(Deno.readTextFileSync(POLICY_FILE), params) as KubeObject;
+  const cip = clusterImagePolicy(POLICY_TEXT, POLICY_PARAMS) as KubeObject;
   assert.equal(cip.spec.mode, "enforce");
 });
 
 Deno.test("admission (Kyverno): every rule matches Pods only and no names, so autogen covers workloads", () => {
   // Kyverno's autogen is all or nothing for a policy (pkg/autogen/v1/autogen.go, CanAutoGen):
   // one rule naming a resource or another kind would leave Deployments unchecked.
-  const policy = kyvernoPolicy(readPolicyParams(Deno.readTextFileSync(POLICY_FILE))) as KubeObject;
+  const policy = kyvernoPolicy(POLICY_PARAMS) as KubeObject;
   assert.ok(!policy.metadata.annotations?.["pod-policies.kyverno.io/autogen-controllers"]);
   const rules: KubeObject[] = policy.spec.rules;
   assert.ok(rules.some((r) => r.name === "swft-entrypoint"), "the entry-point rule");

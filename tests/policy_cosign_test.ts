@@ -28,10 +28,10 @@ import {
   verifyAttestationArgs,
 } from "../tasks/release/cosign.ts";
 import { fileSha256 } from "../tasks/release/attestations/provenance.ts";
-import { POLICY_FILE, policyRefusal, readPolicyParams } from "../tasks/release/policy.ts";
+import { POLICY_FILE, policyRefusal } from "../tasks/release/policy.ts";
 import { type LocalRegistry, registryCommand, startRegistry } from "../tasks/release/registry.ts";
 import { requiredTest, testName } from "./_container.ts";
-import { withoutRule } from "./_policy.ts";
+import { POLICY_PARAMS as PARAMS, POLICY_TEXT as TEXT, withoutRule } from "./_policy.ts";
 import {
   acceptedPredicates,
   CROSS_REFUSALS,
@@ -40,8 +40,6 @@ import {
   withoutField,
 } from "./_trust_fixtures.ts";
 
-const TEXT = Deno.readTextFileSync(POLICY_FILE);
-const PARAMS = readPolicyParams(TEXT, POLICY_FILE);
 const PASSWORD = `swft-test-${crypto.randomUUID()}`;
 
 async function missingTool(): Promise<string | undefined> {

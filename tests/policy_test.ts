@@ -34,6 +34,7 @@ import { loadConfig } from "../tasks/verify/config.ts";
 import { registry } from "../tasks/verify/mod.ts";
 import { requiredTest } from "./_container.ts";
 import { kyvernoSearch } from "./_jmespath.ts";
+import { POLICY_PARAMS as PARAMS, POLICY_TEXT as TEXT } from "./_policy.ts";
 import { kubectlVersion, type KubeObject, render, validateAgainst } from "./_kubernetes.ts";
 import {
   acceptedPredicates,
@@ -45,9 +46,6 @@ import {
   runtimeDenoEntrypoint,
   withoutField,
 } from "./_trust_fixtures.ts";
-
-const TEXT = Deno.readTextFileSync(POLICY_FILE);
-const PARAMS = readPolicyParams(TEXT, POLICY_FILE);
 
 Deno.test("policy: it requires exactly the attestations the release attaches", () => {
   assert.deepEqual(PARAMS.attestations, requiredAttestations().map(kindOf));
